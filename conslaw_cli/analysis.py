@@ -1,0 +1,32 @@
+"""The pipeline in one place: file -> spec -> graph -> φ -> engines -> result objects."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
+from .engine import trace_dimension
+from .graph import Graph, build_graph
+from .results import CountResult
+from .spec import load_spec
+
+
+def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi]:
+    """Validate a file and compile it (raises ConslawError on bad input)."""
+    graph = build_graph(load_spec(path))
+    return graph, compile_phi(graph, max_terms)
+
+
+def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None) -> CountResult:
+    """Number of independent conservation laws of φ (of g when φ is rich)."""
+    start = time.perf_counter()
+    graph, phi = load(path, max_terms)
+    trace = trace_dimension(phi, seed=seed, progress=progress)
+    return CountResult(
+        name=graph.name, file=str(path), parameters=graph.num_params,
+        phi_components=len(phi.components), blocks=trace.num_blocks, block_classes=trace.num_classes,
+        trace_dims=trace.dims, laws=graph.num_params - trace.dimension, exact=phi.rich,
+        richness=phi.richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
+        error_bound=trace.error_bound,
+    )

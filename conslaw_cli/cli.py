@@ -1,0 +1,127 @@
+"""The `conslaw` command line (typer).
+
+Exit codes: 0 success; 1 `--expect` did not match; 2 bad input (file:line:col message);
+3 the two random points disagreed (a non-generic point: rerun with another --seed)."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from . import analysis, render
+from .compiler import DEFAULT_MAX_TERMS
+from .engine import EngineDisagreement
+from .errors import ConslawError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Exact conservation laws of gradient flows for neural network architectures.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+FilesArg = Annotated[Optional[list[Path]], typer.Argument(
+    help="architecture YAML files (default: every *.yaml under ./architectures/)", show_default=False)]
+FileArg = Annotated[Path, typer.Argument(help="an architecture YAML file")]
+SeedOpt = Annotated[int, typer.Option(help="seed of the random points (the second point is derived from it)")]
+MaxTermsOpt = Annotated[int, typer.Option(help="refuse networks whose φ would have more polynomial terms")]
+
+
+def architecture_files(files: Optional[list[Path]]) -> list[Path]:
+    """The files given, or every *.yaml under ./architectures/."""
+    if files:
+        return files
+    found = sorted(Path("architectures").glob("**/*.yaml"))
+    if not found:
+        raise ConslawError("no architecture files given and none found under ./architectures/",
+                           "architectures", hint="pass FILE arguments, e.g. conslaw count my_net.yaml")
+    return found
+
+
+@contextmanager
+def user_errors():
+    """Bad input -> 'file:line:col: message' on stderr, exit 2; never a traceback."""
+    try:
+        yield
+    except ConslawError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    except EngineDisagreement as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(3) from None
+
+
+def progress_bar() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+@app.command()
+def count(
+    files: FilesArg = None,
+    json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
+    expect: Annotated[Optional[int], typer.Option(help="exit 1 unless every file has this many laws")] = None,
+    seed: SeedOpt = 0,
+    max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
+) -> None:
+    """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
+    results = []
+    with user_errors(), progress_bar() as bar:
+        paths = architecture_files(files)
+        task = bar.add_task("", total=len(paths))
+        for path in paths:
+            bar.update(task, description=f"{path.name}")
+
+            def step(level, rank, path=path):
+                bar.update(task, description=f"{path.name}: bracket step {level}, dim {rank}")
+
+            results.append(analysis.count(path, seed=seed, max_terms=max_terms, progress=step))
+            bar.advance(task)
+    if json:
+        print(render.count_json(results))
+    else:
+        out.print(render.count_table(results))
+        out.print(render.count_footer(results), markup=False)
+    if expect is not None:
+        wrong = [r for r in results if r.laws != expect]
+        for r in wrong:
+            err.print(f"{r.file}: expected {expect} laws, found {r.laws}", markup=False)
+        if wrong:
+            raise typer.Exit(1)
+
+
+@app.command()
+def show(file: FileArg, max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS) -> None:
+    """Print the intermediate graph: layers, shapes, parameters, D."""
+    with user_errors():
+        graph, _ = analysis.load(file, max_terms)
+    out.print(render.graph_table(graph))
+
+
+@app.command()
+def phi(
+    file: FileArg,
+    components: Annotated[int, typer.Option("--components", "-c", help="print the first N components")] = 0,
+    latex: Annotated[bool, typer.Option("--latex", help="components in LaTeX")] = False,
+    max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
+) -> None:
+    """Summarize the factorization φ (pieces, components, backing theorem) and print components."""
+    with user_errors():
+        _, factorization = analysis.load(file, max_terms)
+    out.print(render.phi_summary(factorization))
+    status = "exact (rich φ)" if factorization.rich else "lower bound"
+    out.print(f"{status}: {factorization.richness}", markup=False)
+    for line in render.phi_components(factorization, components, latex):
+        out.print(line, markup=False)
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app(prog_name="conslaw")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

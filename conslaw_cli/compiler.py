@@ -1,0 +1,405 @@
+"""Intermediate graph -> the factorization φ: polynomials in named parameters, with provenance.
+
+The rules are those of THEORY.md §4 (seed 001 §4, seed 000 §3):
+
+* every scalar parameter is a variable; a polynomial is a dict {monomial: integer coefficient},
+  a monomial a sorted tuple of variable indices (with repetition for powers);
+* path lifting: a component is the sum of the weight products of all paths that join the same
+  source (input unit, constant unit of the biases, output of a smooth neuron) to the same sink
+  (output unit, input of a smooth neuron) through the same homogeneous neurons (relu,
+  leaky_relu, abs); linear neurons are summed over (contraction), smooth neurons cut paths;
+* convolutions are linear maps whose entries are filter weights (weight sharing), linear layers
+  on tokens share their weights over tokens: identical components are emitted once;
+* a softmax head is the last linear map of the homogeneous segment before it, and its logit
+  components are projected on sum-zero vectors (seed 000 Prop 3.11), scaled by the number of
+  classes to keep integer coefficients;
+* attention contributes (Q_hᵀK_h, V_hᵀO_h) per head (seed 000 Thm 3.8);
+* residual blocks, attention layers and the layers between them are compiled as separate
+  pieces whose φ's are concatenated (THEORY §4: with identity skips this spans the same as the
+  full path lifting; ``full_path_lifting`` below builds the latter for checking).
+
+Additive constants are dropped from components (they do not change gradients).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from .errors import ConslawError
+from .graph import HOMOGENEOUS, SMOOTH, Graph, Layer
+
+Monomial = tuple[int, ...]
+Poly = dict[Monomial, int]
+DEFAULT_MAX_TERMS = 4_000_000
+SECONDS_PER_TERM = 6e-6  # measured on the zoo and the benchmarks (2-core machine)
+
+
+@dataclass
+class Component:
+    """One component φ_i with where it comes from."""
+
+    poly: Poly
+    piece: str
+    chain: tuple[str, ...]  # source, homogeneous neurons passed, sink (or a description)
+
+    @property
+    def provenance(self) -> str:
+        return f"{self.piece}: " + " → ".join(self.chain)
+
+
+@dataclass
+class Piece:
+    """A part of the network compiled on its own, and what backs its φ."""
+
+    name: str
+    kind: str  # "path lifting", "attention"
+    rich: bool
+    reason: str
+
+
+@dataclass
+class Phi:
+    """The factorization: named variables, components, pieces, and whether φ is rich."""
+
+    variables: list[str]
+    components: list[Component]
+    pieces: list[Piece] = field(default_factory=list)
+
+    @property
+    def rich(self) -> bool:
+        """Theorem-backed: the laws of φ are all the laws of g (THEORY §1, §4)."""
+        with_params = [p for p in self.pieces if p.kind != "empty"]
+        return len(with_params) == 1 and with_params[0].rich
+
+    @property
+    def richness(self) -> str:
+        with_params = [p for p in self.pieces if p.kind != "empty"]
+        if len(with_params) == 1:
+            return with_params[0].reason
+        reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
+        return ("lower bound: concatenated φ of several pieces (per-block laws are exact, seed 000 "
+                f"Thm 4.6; no further laws were found numerically, seed 000 §4.4) — {reasons}")
+
+
+class VariableTable:
+    """Names every scalar parameter; variable index order is the graph's parameter order."""
+
+    def __init__(self, graph: Graph):
+        self.names: list[str] = []
+        self.offsets: dict[str, tuple[int, tuple[int, ...]]] = {}
+        for name, shape in graph.parameter_tensors():
+            self.offsets[name] = (len(self.names), shape)
+            self.names.extend(f"{name}[{','.join(map(str, idx))}]" for idx in itertools.product(*map(range, shape)))
+
+    def index(self, tensor: str, *idx: int) -> int:
+        offset, shape = self.offsets[tensor]
+        flat = 0
+        for i, n in zip(idx, shape):
+            flat = flat * n + i
+        return offset + flat
+
+
+# --- connectivity: which inputs and weights feed each output unit of a linear-type layer -----
+
+Connection = list[tuple[int, int]]  # (input unit, weight variable)
+
+
+def _connections(layer: Layer, variables: VariableTable) -> tuple[list[Connection], list[int | None]]:
+    """For each output unit of a linear/conv/softmax_head layer: its (input unit, weight) pairs
+    and its bias variable (None without bias). Units are flattened in shape order."""
+    weight, bias = f"{layer.name}.weight", f"{layer.name}.bias"
+    has_bias = "bias" in layer.params
+    if layer.kind == "conv":
+        return _conv_connections(layer, variables)
+    out_size, in_size = layer.params["weight"]
+    tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
+    conns, biases = [], []
+    for t in range(tokens):
+        for o in range(out_size):
+            conns.append([(t * in_size + i, variables.index(weight, o, i)) for i in range(in_size)])
+            biases.append(variables.index(bias, o) if has_bias else None)
+    return conns, biases
+
+
+def _conv_connections(layer: Layer, variables: VariableTable) -> tuple[list[Connection], list[int | None]]:
+    """Convolution as a linear map with shared filter weights (seed 000 App. E).
+
+    Output position q reads input position q*stride + j (valid) or (q*stride + j - k//2) mod size
+    (circular) for kernel offset j, in each spatial dimension."""
+    in_channels, *in_spatial = layer.in_shape[1:]
+    out_channels, *out_spatial = layer.out_shape[1:]
+    kernel, stride = layer.options["kernel"], layer.options["stride"]
+    circular = layer.options["padding"] == "circular"
+    weight, bias = f"{layer.name}.weight", f"{layer.name}.bias"
+    in_positions = list(itertools.product(*map(range, in_spatial)))
+    position_index = {pos: i for i, pos in enumerate(in_positions)}
+    conns, biases = [], []
+    for co in range(out_channels):
+        for q in itertools.product(*map(range, out_spatial)):
+            conn = []
+            for offsets in itertools.product(*map(range, kernel)):
+                source = []
+                for qd, jd, kd, sd, nd in zip(q, offsets, kernel, stride, in_spatial):
+                    source.append((qd * sd + jd - kd // 2) % nd if circular else qd * sd + jd)
+                unit = position_index[tuple(source)]
+                for ci in range(in_channels):
+                    conn.append((ci * len(in_positions) + unit, variables.index(weight, co, ci, *offsets)))
+            conns.append(conn)
+            biases.append(variables.index(bias, co) if "bias" in layer.params else None)
+    return conns, biases
+
+
+# --- path lifting -----------------------------------------------------------------------------
+
+Lifted = dict[tuple[str, ...], Poly]  # chain (source, homogeneous neurons) -> polynomial
+CONSTANT = "1"
+
+
+def _times_variable(poly: Poly, var: int) -> Poly:
+    return {tuple(sorted(m + (var,))): c for m, c in poly.items()}
+
+
+def _accumulate(target: Lifted, chain: tuple[str, ...], poly: Poly, scale: int = 1) -> None:
+    acc = target.setdefault(chain, {})
+    for m, c in poly.items():
+        acc[m] = acc.get(m, 0) + scale * c
+
+
+class _PathLifter:
+    """Propagates lifted polynomials unit by unit through one piece (see module docstring)."""
+
+    def __init__(self, piece: str, size: int, variables: VariableTable, source: str):
+        self.piece = piece
+        self.variables = variables
+        self.units: list[Lifted] = [{(f"{source}[{i}]",): {(): 1}} for i in range(size)]
+        self.emitted: list[Component] = []
+        self.neuron_prefix = source
+
+    def linear(self, layer: Layer) -> None:
+        conns, biases = _connections(layer, self.variables)
+        new_units = []
+        for conn, bias in zip(conns, biases):
+            lifted: Lifted = {}
+            for unit, var in conn:
+                for chain, poly in self.units[unit].items():
+                    _accumulate(lifted, chain, _times_variable(poly, var))
+            if bias is not None:
+                _accumulate(lifted, (CONSTANT,), {(bias,): 1})
+            new_units.append(lifted)
+        self.units = new_units
+        self.neuron_prefix = layer.name
+
+    def homogeneous(self) -> None:
+        self.units = [{chain + (f"{self.neuron_prefix}[{u}]",): poly for chain, poly in lifted.items()}
+                      for u, lifted in enumerate(self.units)]
+
+    def smooth(self) -> None:
+        for u, lifted in enumerate(self.units):
+            label = f"{self.neuron_prefix}[{u}]"
+            self.emit(lifted, label)
+            self.units[u] = {(label,): {(): 1}}
+
+    def softmax_projection(self) -> None:
+        """Logits z -> n z - (Σ z) 1: the sum-zero projection, times n (seed 000 Prop 3.11)."""
+        n = len(self.units)
+        total: Lifted = {}
+        for lifted in self.units:
+            for chain, poly in lifted.items():
+                _accumulate(total, chain, poly)
+        projected = []
+        for lifted in self.units:
+            new: Lifted = {}
+            for chain, poly in lifted.items():
+                _accumulate(new, chain, poly, n)
+            for chain, poly in total.items():
+                _accumulate(new, chain, poly, -1)
+            projected.append(new)
+        self.units = projected
+
+    def emit(self, lifted: Lifted, sink: str) -> None:
+        for chain, poly in lifted.items():
+            self.emitted.append(Component(poly, self.piece, chain + (sink,)))
+
+    def finish(self) -> list[Component]:
+        for u, lifted in enumerate(self.units):
+            self.emit(lifted, f"{self.neuron_prefix}[{u}]")
+        return self.emitted
+
+
+def _size(shape) -> int:
+    return math.prod(shape[1:])
+
+
+def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
+    name = "+".join(l.name for l in layers if l.params) or layers[0].name
+    lifter = _PathLifter(name, _size(layers[0].in_shape), variables, source)
+    smooth = []
+    for layer in layers:
+        if layer.kind in ("linear", "conv", "softmax_head"):
+            lifter.linear(layer)
+            if layer.kind == "softmax_head":
+                lifter.softmax_projection()
+        elif layer.kind in HOMOGENEOUS:
+            lifter.homogeneous()
+        elif layer.kind in SMOOTH:
+            smooth.append(layer.kind)
+            lifter.smooth()
+    if not any(l.params for l in layers):
+        return [], Piece(name, "empty", True, "no parameters")
+    if smooth:
+        return lifter.finish(), Piece(name, "path lifting", False,
+                                      f"lower bound: smooth activations ({', '.join(sorted(set(smooth)))}) "
+                                      "cut the paths; φ is not proved rich")
+    kinds = {l.kind for l in layers}
+    source_text = ("seed 000 Thm 3.6 (conv)" if "conv" in kinds else
+                   "seed 000 Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
+                   "seed 001 §4 (linear and ReLU path lifting)")
+    return lifter.finish(), Piece(name, "path lifting", True, f"theorem-backed: {source_text}")
+
+
+def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Component], Piece]:
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    dim = layer.in_shape[2]
+    components = []
+    for h in range(heads):
+        rows = range(h * head_dim, (h + 1) * head_dim)
+        for left, right in (("Q", "K"), ("V", "O")):
+            for i, j in itertools.product(range(dim), repeat=2):
+                poly: Poly = {}
+                for a in rows:
+                    m = tuple(sorted((variables.index(f"{layer.name}.{left}", a, i),
+                                      variables.index(f"{layer.name}.{right}", a, j))))
+                    poly[m] = poly.get(m, 0) + 1
+                components.append(Component(poly, layer.name, (f"head {h}", f"({left}ᵀ{right})[{i},{j}]")))
+    if heads == 1:
+        return components, Piece(layer.name, "attention", True,
+                                 "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8")
+    return components, Piece(layer.name, "attention", False,
+                             "lower bound: multi-head completeness is open (seed 000 Cor 3.10)")
+
+
+def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, source: str = "x") -> None:
+    """Compile runs of plain layers as path-lifting pieces; residual bodies and attention apart."""
+    run: list[Layer] = []
+
+    def flush():
+        if run:
+            out.append(_plain_piece(list(run), variables, source))
+            run.clear()
+
+    for layer in layers:
+        if layer.kind == "residual":
+            flush()
+            _split_pieces(layer.body, variables, out, source=f"{layer.name}.in")
+            source = f"{layer.name}.out"
+        elif layer.kind == "attention":
+            flush()
+            out.append(_attention_piece(layer, variables))
+            source = f"{layer.name}.out"
+        else:
+            run.append(layer)
+    flush()
+
+
+def estimate_terms(graph: Graph) -> int:
+    """An upper bound on the number of polynomial terms the path lifting will create.
+
+    Counts paths (not merged), per unit, with the same rules as the compiler; cheap."""
+    total = 0
+
+    def walk(layers, counts):
+        nonlocal total
+        for layer in layers:
+            if layer.kind in ("linear", "conv", "softmax_head"):
+                fan_in, bias = _fan_in(layer)
+                counts = [sum(counts[i] for i in conn) + b for conn, b in zip(fan_in, bias)]
+            elif layer.kind in SMOOTH:
+                total += sum(counts)
+                counts = [1] * len(counts)
+            elif layer.kind in ("residual", "attention"):
+                total += sum(counts)
+                if layer.kind == "residual":
+                    walk(layer.body, [1] * _size(layer.in_shape))
+                else:
+                    total += 2 * layer.options["heads"] * layer.in_shape[2] ** 2 * layer.options["head_dim"]
+                counts = [1] * _size(layer.out_shape)
+        total += sum(counts)
+
+    walk(graph.layers, [1] * _size(graph.input_shape))
+    return total
+
+
+def _fan_in(layer: Layer) -> tuple[list[list[int]], list[int]]:
+    dummy = _DummyVariables()
+    conns, biases = _connections(layer, dummy)
+    return [[unit for unit, _ in conn] for conn in conns], [0 if b is None else 1 for b in biases]
+
+
+class _DummyVariables(VariableTable):
+    """A variable table that names nothing, for connectivity-only walks."""
+
+    def __init__(self):
+        self.names, self.offsets = [], {}
+
+    def index(self, tensor: str, *idx: int) -> int:
+        return 0
+
+
+def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
+    """Compile the graph to φ; refuse (with an estimate) when it would be hopelessly large."""
+    terms = estimate_terms(graph)
+    if terms > max_terms:
+        raise ConslawError(
+            f"this network needs about {terms:,} polynomial terms (limit {max_terms:,}); "
+            f"estimated {terms * SECONDS_PER_TERM:,.0f} s and {terms * 400 / 2**30:,.1f} GB",
+            graph.file, graph.layers[0].line, graph.layers[0].col,
+            "raise the limit with --max-terms N if you really mean it, or try smaller widths")
+    variables = VariableTable(graph)
+    pieces: list = []
+    _split_pieces(graph.layers, variables, pieces)
+    return _assemble(variables, pieces)
+
+
+def full_path_lifting(graph: Graph) -> Phi:
+    """φ by path lifting through residual skips (edges of weight 1) instead of per-block pieces.
+
+    Only for plain layers and residual blocks; used to check that per-block concatenation spans
+    the same space (THEORY §4)."""
+    variables = VariableTable(graph)
+    lifter = _PathLifter("network", _size(graph.input_shape), variables, "x")
+
+    def run(layers):
+        for layer in layers:
+            if layer.kind == "residual":
+                skip = [dict(lifted) for lifted in lifter.units]
+                run(layer.body)
+                for lifted, skipped in zip(lifter.units, skip):
+                    for chain, poly in skipped.items():
+                        _accumulate(lifted, chain, poly)
+            elif layer.kind in ("linear", "conv", "softmax_head"):
+                lifter.linear(layer)
+                if layer.kind == "softmax_head":
+                    lifter.softmax_projection()
+            elif layer.kind in HOMOGENEOUS:
+                lifter.homogeneous()
+            elif layer.kind not in ("identity", "flatten"):
+                raise ValueError(f"full path lifting does not handle {layer.kind}")
+
+    run(graph.layers)
+    return _assemble(variables, [(lifter.finish(), Piece("network", "path lifting", True, "full path lifting"))])
+
+
+def _assemble(variables: VariableTable, pieces: list) -> Phi:
+    """Drop constants and zero components, keep each distinct polynomial once."""
+    seen: set = set()
+    components = []
+    for comps, _ in pieces:
+        for comp in comps:
+            poly = {m: c for m, c in comp.poly.items() if c and m}
+            key = frozenset(poly.items())
+            if poly and key not in seen:
+                seen.add(key)
+                components.append(Component(poly, comp.piece, comp.chain))
+    return Phi(variables.names, components, [piece for _, piece in pieces])

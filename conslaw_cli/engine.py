@@ -1,0 +1,230 @@
+"""The Lie-algebra trace engine: dim Lie(span ∇φ_i)(θ) at a random point, exactly mod p.
+
+Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3):
+
+* V_0 = span{∇φ_i}, V_{j+1} = V_j + [V_0, V_j]; V_j(θ) is spanned by the values at θ of the
+  right-normed brackets [X_1, [X_2, … X_{j+1}]] of fields of V_0.  Brackets are multilinear, so
+  their values at *random combinations* X_α = ∇(α·φ) span the same space with high
+  probability (Schwartz–Zippel): we draw such samples, level by level, and add them to an
+  exact GF(p) rank until a sample fails to raise it (then the level is complete, error ≤ deg/p).
+  No bracket is ever materialised as a polynomial: its value at θ is computed by forward-mode
+  differentiation in GF(p)[ε_1, …, ε_k]/(ε_i²) ("jets"): [X, Y](θ) = D_{X(θ)}Y(θ) − D_{Y(θ)}X(θ).
+* the count stops when dim V_{j+1}(θ) = dim V_j(θ) (Lemma 3.2 at a generic point);
+* components that share no variable form blocks whose fields commute: dimensions add up
+  (seed 000 App. G); blocks that are identical up to renaming variables (every neuron of a
+  layer, every channel of a conv) have the same generic dimension and are computed once;
+* everything is repeated at a second, independent random point, which must agree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import flint
+import numpy as np
+
+from . import gf, kernels
+from .compiler import Phi
+
+MEMORY_BUDGET = 4_000_000  # uint64 entries per batch of jet points (32 MB)
+
+
+class EngineDisagreement(RuntimeError):
+    """The two random points gave different dimensions: a non-generic point or a bug."""
+
+
+@dataclass
+class Block:
+    """Components sharing variables (transitively), in local variable numbering, as arrays."""
+
+    variables: list[int]  # global indices
+    components: list[int]  # indices into phi.components
+    coef: np.ndarray  # (T,) residues: coefficient of each term
+    comp: np.ndarray  # (T,) local component index of each term
+    idx: np.ndarray  # (T, degree) local variable indices, padded with len(variables) (= 1)
+    signature: tuple = ()
+
+    @property
+    def num_vars(self) -> int:
+        return len(self.variables)
+
+    @property
+    def degree(self) -> int:
+        return self.idx.shape[1]
+
+
+def split_blocks(phi: Phi) -> list[Block]:
+    """Group components into blocks of disjoint variables (union-find over shared variables)."""
+    parent = list(range(len(phi.variables)))
+
+    def find(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for comp in phi.components:
+        vars_ = {v for m in comp.poly for v in m}
+        first = find(next(iter(vars_)))
+        for v in vars_:
+            root = find(v)
+            if root != first:
+                parent[root] = first
+    groups: dict[int, list[int]] = {}
+    for i, comp in enumerate(phi.components):
+        groups.setdefault(find(next(iter(next(iter(comp.poly))))), []).append(i)
+    return [_make_block(phi, members) for members in groups.values()]
+
+
+def _make_block(phi: Phi, members: list[int]) -> Block:
+    local: dict[int, int] = {}
+    terms = []
+    for k, i in enumerate(members):
+        for mono, c in phi.components[i].poly.items():
+            terms.append((k, c, tuple(local.setdefault(v, len(local)) for v in mono)))
+    degree = max(len(m) for _, _, m in terms)
+    n = len(local)
+    idx = np.full((len(terms), degree), n, dtype=np.int64)
+    for t, (_, _, mono) in enumerate(terms):
+        idx[t, : len(mono)] = mono
+    signature = tuple((k, c, m) for k, c, m in terms)
+    return Block(sorted(local, key=local.get), members, gf.residues([c for _, c, _ in terms]),
+                 np.array([k for k, _, _ in terms], dtype=np.int64), idx, signature)
+
+
+class BlockFields:
+    """Evaluates fields ∇(α·φ) of one block, and brackets of them, at jet points.
+
+    A batch of jet points has shape (B, n, J): for each of B samples, each variable is a jet of
+    J = 2^k residues (see ``kernels``)."""
+
+    def __init__(self, block: Block):
+        self.block = block
+
+    def gradient(self, alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """∇(α_b·φ) at the jet points x[b] for each row α_b: shapes (B, d), (B, n, J) -> (B, n, J)."""
+        out = np.zeros(x.shape, dtype=np.uint64)
+        block = self.block
+        kernels.gradient(alpha, block.comp, block.coef, block.idx, np.ascontiguousarray(x), out)
+        return out
+
+    def bracket_value(self, alphas: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+        """Value at x of [X_{α1}, [X_{α2}, … X_{αL}]]: [X, Y] = D_{X}Y − D_{Y}X, by jets.
+
+        Appending a direction v as a new ε doubles the jet axis: x + ε v."""
+        if len(alphas) == 1:
+            return self.gradient(alphas[0], x)
+        J = x.shape[2]
+        along_x = self.gradient(alphas[0], x)
+        inner = self.bracket_value(alphas[1:], np.concatenate([x, along_x], axis=2))
+        y, dy_along_x = inner[:, :, :J], inner[:, :, J:]
+        dx_along_y = self.gradient(alphas[0], np.concatenate([x, y], axis=2))[:, :, J:]
+        return gf.sub(dy_along_x, dx_along_y)
+
+    def samples(self, level: int, count: int, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """`count` random level-`level` bracket values at θ, as rows (count, n)."""
+        block = self.block
+        d = len(block.components)
+        per_sample = (2 ** (level + 1)) * block.num_vars
+        chunk = max(1, MEMORY_BUDGET // per_sample)
+        rows = []
+        for start in range(0, count, chunk):
+            b = min(chunk, count - start)
+            alphas = [gf.random_residues(rng, (b, d)) for _ in range(level + 1)]
+            x = np.broadcast_to(theta[None, :, None], (b, block.num_vars, 1))
+            rows.append(self.bracket_value(alphas, x)[:, :, 0])
+        return np.concatenate(rows)
+
+
+def exact_rank(rows: np.ndarray) -> int:
+    """Rank over GF(p) of the rows, with flint's nmod_mat."""
+    if rows.shape[0] == 0:
+        return 0
+    return flint.nmod_mat(rows.tolist(), gf.PRIME).rank()
+
+
+@dataclass
+class BlockTrace:
+    """Trace dimensions of one block, after each bracket step, and the error bound's share."""
+
+    dims: list[int]
+    error_bound: float
+    samples: int
+
+
+def block_trace(block: Block, rng: np.random.Generator, progress=None) -> BlockTrace:
+    """dim V_0(θ), dim V_1(θ), … until it stops growing, at a random θ (one block)."""
+    fields = BlockFields(block)
+    n = block.num_vars
+    theta = gf.random_residues(rng, (n,))
+    rows = np.zeros((0, n), dtype=np.uint64)
+    dims: list[int] = []
+    bound = 0.0
+    level, gain = 0, min(len(block.components), n)
+    while True:
+        rank = dims[-1] if dims else 0
+        batch = gain + 1 if level == 0 else 2
+        while rank < n:
+            batch = min(batch, n - rank + 1)
+            rows = np.concatenate([rows, fields.samples(level, batch, theta, rng)])
+            new_rank = exact_rank(rows)
+            # Schwartz–Zippel: a nonzero minor in (θ, α) of degree ≤ n (L+1)(δ+1)
+            bound += n * (level + 1) * (block.degree + 1) / gf.PRIME
+            grew, rank = new_rank - rank, new_rank
+            if progress:
+                progress(level, rank)
+            if grew < batch:
+                break
+            batch = max(2 * batch, gain + 1)
+        gain = rank - (dims[-1] if dims else 0)
+        dims.append(rank)
+        if rank == n or (level > 0 and gain == 0):
+            return BlockTrace(dims, bound, rows.shape[0])
+        level += 1
+
+
+@dataclass
+class TraceResult:
+    """The trace dimension of Lie(V) at a generic point, and how it was obtained."""
+
+    dims: list[int]  # summed over blocks, after each bracket step
+    num_blocks: int
+    num_classes: int
+    error_bound: float  # probability bound for one point; both points wrong ≤ its square
+    points: int = 2
+    seconds: float = 0.0
+    per_point_dims: list[list[int]] = field(default_factory=list)
+
+    @property
+    def dimension(self) -> int:
+        return self.dims[-1] if self.dims else 0
+
+
+def _summed(traces: list[tuple[BlockTrace, int]]) -> list[int]:
+    steps = max((len(t.dims) for t, _ in traces), default=1)
+    return [sum(mult * t.dims[min(s, len(t.dims) - 1)] for t, mult in traces) for s in range(steps)]
+
+
+def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None) -> TraceResult:
+    """dim Lie(span ∇φ_i)(θ) at `points` independent random points, which must agree."""
+    start = time.perf_counter()
+    if not phi.components:
+        return TraceResult([0], 0, 0, 0.0, points, 0.0, [[0]] * points)
+    blocks = split_blocks(phi)
+    classes: dict[tuple, list[Block]] = {}
+    for block in blocks:
+        classes.setdefault(block.signature, []).append(block)
+    results, bound = [], 0.0
+    for point in range(points):
+        rng = np.random.default_rng([seed, point])
+        traces = []
+        for members in classes.values():
+            traces.append((block_trace(members[0], rng, progress), len(members)))
+        results.append(_summed(traces))
+        bound = max(bound, sum(t.error_bound for t, _ in traces))
+    if any(r[-1] != results[0][-1] for r in results):
+        raise EngineDisagreement(f"the random points disagree: trace dimensions {results}; "
+                                 "rerun with another --seed and report this")
+    return TraceResult(results[0], len(blocks), len(classes), bound, points,
+                       time.perf_counter() - start, results)

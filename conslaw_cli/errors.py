@@ -1,0 +1,29 @@
+"""The one error type the user sees: a located message with a hint, printed without a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass
+class ConslawError(Exception):
+    """A problem with the user's input, located in a file (1-based line and column)."""
+
+    message: str
+    file: str = "<input>"
+    line: int = 1
+    col: int = 1
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.col}: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """A 'did you mean' hint for a misspelt key or kind, or None when nothing is close."""
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

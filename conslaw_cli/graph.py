@@ -1,0 +1,188 @@
+"""Validated spec -> intermediate graph: typed layers with shapes and named parameter tensors.
+
+Shapes: ``("vector", n)``, ``("signal", C, P)``, ``("image", C, H, W)``, ``("tokens", N, E)``.
+Parameters are named ``LAYER.weight``, ``LAYER.bias`` (linear, conv, softmax_head) and
+``LAYER.Q``, ``LAYER.K``, ``LAYER.V``, ``LAYER.O`` (attention); a scalar parameter is
+``LAYER.weight[i,j]`` with PyTorch's index order (weight is out x in, conv weight is
+out_channels x in_channels x kernel...).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import ConslawError
+from .spec import ArchSpec, LayerSpec
+
+Shape = tuple
+HOMOGENEOUS = ("relu", "leaky_relu", "abs")
+SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
+NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual")
+
+
+@dataclass
+class Layer:
+    """One layer of the graph, with its input and output shapes and parameter tensors."""
+
+    kind: str
+    name: str
+    in_shape: Shape
+    out_shape: Shape
+    options: dict
+    params: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    body: list["Layer"] = field(default_factory=list)
+    line: int = 0
+    col: int = 0
+
+    @property
+    def num_params(self) -> int:
+        return sum(math.prod(shape) for shape in self.params.values()) + sum(l.num_params for l in self.body)
+
+
+@dataclass
+class Graph:
+    """The network: its layers in order and the total number of parameters D."""
+
+    name: str
+    description: str
+    file: str
+    input_shape: Shape
+    layers: list[Layer]
+
+    @property
+    def num_params(self) -> int:
+        return sum(layer.num_params for layer in self.layers)
+
+    def parameter_tensors(self) -> list[tuple[str, tuple[int, ...]]]:
+        """All parameter tensors in layer order, as (full name, shape)."""
+        out: list[tuple[str, tuple[int, ...]]] = []
+
+        def walk(layers):
+            for layer in layers:
+                out.extend((f"{layer.name}.{p}", shape) for p, shape in layer.params.items())
+                walk(layer.body)
+
+        walk(self.layers)
+        return out
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape as a reader expects it, e.g. 'vector 4', 'signal 2x8', 'tokens 3x4'."""
+    return f"{shape[0]} {'x'.join(map(str, shape[1:]))}"
+
+
+def _pair(value) -> tuple[int, int]:
+    return value if isinstance(value, tuple) else (value, value)
+
+
+class _Builder:
+    def __init__(self, spec: ArchSpec):
+        self.spec = spec
+        self.counters: dict[str, int] = {}
+        self.names: set[str] = set()
+
+    def error(self, layer: LayerSpec, message: str, hint: str | None = None) -> ConslawError:
+        return ConslawError(message, self.spec.file, layer.pos.line, layer.pos.col, hint)
+
+    def name_for(self, layer: LayerSpec) -> str:
+        if layer.kind not in NAMED_KINDS:
+            return layer.kind
+        name = layer.name
+        if name is None:
+            while True:
+                self.counters[layer.kind] = self.counters.get(layer.kind, 0) + 1
+                name = f"{layer.kind}{self.counters[layer.kind]}"
+                if name not in self.names:
+                    break
+        elif name in self.names:
+            raise self.error(layer, f"duplicate layer name '{name}'", "every named layer needs its own name")
+        self.names.add(name)
+        return name
+
+    def build(self, layers: list[LayerSpec], shape: Shape, top_level: bool) -> tuple[list[Layer], Shape]:
+        built = []
+        for index, layer in enumerate(layers):
+            if layer.kind == "softmax_head" and not (top_level and index == len(layers) - 1):
+                raise self.error(layer, "softmax_head must be the last layer of the network",
+                                 "it is a linear classifier followed by softmax and the loss")
+            node = self.layer(layer, shape)
+            built.append(node)
+            shape = node.out_shape
+        return built, shape
+
+    def layer(self, layer: LayerSpec, shape: Shape) -> Layer:
+        name = self.name_for(layer)
+        kind, opts = layer.kind, layer.options
+        node = Layer(kind, name, shape, shape, dict(opts), line=layer.pos.line, col=layer.pos.col)
+        if kind in ("linear", "softmax_head"):
+            out = opts["out"] if kind == "linear" else opts["classes"]
+            if shape[0] == "vector":
+                node.out_shape, fan_in = ("vector", out), shape[1]
+            elif shape[0] == "tokens" and kind == "linear":
+                node.out_shape, fan_in = ("tokens", shape[1], out), shape[2]
+            else:
+                wants = "a vector" if kind == "softmax_head" else "a vector or tokens"
+                raise self.error(layer, f"{kind} needs {wants} input, got {shape_text(shape)}",
+                                 "add '- flatten' before it")
+            node.params["weight"] = (out, fan_in)
+            if opts.get("bias"):
+                node.params["bias"] = (out,)
+        elif kind == "conv":
+            self.conv(layer, node, shape)
+        elif kind == "attention":
+            if shape[0] != "tokens":
+                raise self.error(layer, f"attention needs a token input, got {shape_text(shape)}",
+                                 "declare 'input: {tokens: N, dim: E}'")
+            rows = opts["heads"] * opts["head_dim"]
+            node.params = {p: (rows, shape[2]) for p in ("Q", "K", "V", "O")}
+        elif kind == "flatten":
+            node.out_shape = ("vector", math.prod(shape[1:]))
+        elif kind == "residual":
+            node.body, out = self.build(layer.body, shape, top_level=False)
+            if out != shape:
+                raise self.error(layer, f"residual body maps {shape_text(shape)} to {shape_text(out)}; "
+                                 "x + body(x) needs the same shape", "make the last layer of the body "
+                                 "restore the input size (circular padding keeps a conv's size)")
+        return node
+
+    def conv(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
+        opts = layer.options
+        if shape[0] not in ("signal", "image"):
+            raise self.error(layer, f"conv needs a signal or image input (channels), got {shape_text(shape)}",
+                             "declare 'input: {channels: C, length: P}' or '{channels: C, height: H, width: W}'")
+        spatial = shape[2:]
+        if len(spatial) == 1:
+            if isinstance(opts["kernel_size"], tuple) or isinstance(opts["stride"], tuple):
+                raise self.error(layer, "a 1-D conv takes an integer kernel_size and stride")
+            kernel, stride = (opts["kernel_size"],), (opts["stride"],)
+        else:
+            kernel, stride = _pair(opts["kernel_size"]), _pair(opts["stride"])
+        out_spatial = []
+        for size, k, s in zip(spatial, kernel, stride):
+            if opts["padding"] == "circular":
+                out_spatial.append(-(-size // s))
+            elif k > size:
+                raise self.error(layer, f"kernel size {k} is larger than the input size {size} with valid padding",
+                                 "use 'padding: circular' or a smaller kernel")
+            else:
+                out_spatial.append((size - k) // s + 1)
+        node.options.update(kernel=kernel, stride=stride)
+        node.out_shape = (shape[0], opts["out_channels"], *out_spatial)
+        node.params["weight"] = (opts["out_channels"], shape[1], *kernel)
+        if opts["bias"]:
+            node.params["bias"] = (opts["out_channels"],)
+
+
+def build_graph(spec: ArchSpec) -> Graph:
+    """Check shapes and names and build the layer graph (errors carry the layer's position)."""
+    builder = _Builder(spec)
+    sizes = spec.input.sizes
+    shape = {
+        "vector": lambda: ("vector", sizes["features"]),
+        "signal": lambda: ("signal", sizes["channels"], sizes["length"]),
+        "image": lambda: ("image", sizes["channels"], sizes["height"], sizes["width"]),
+        "tokens": lambda: ("tokens", sizes["tokens"], sizes["dim"]),
+    }[spec.input.kind]()
+    layers, _ = builder.build(spec.layers, shape, top_level=True)
+    return Graph(spec.name, spec.description, spec.file, shape, layers)

@@ -1,0 +1,83 @@
+"""Renderers for the terminal (rich tables) and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from rich.table import Table
+
+from .compiler import Phi
+from .graph import Graph, Layer, shape_text
+from .polynomial import poly_text
+from .results import CountResult
+
+
+def count_table(results: list[CountResult]) -> Table:
+    """One row per architecture: the count and how it was obtained."""
+    table = Table(title="conservation laws (gradient flow)", title_justify="left")
+    for column, justify in (("name", "left"), ("D", "right"), ("φ comps", "right"), ("blocks", "right"),
+                            ("dim Lie trace per step", "left"), ("laws", "right"), ("status", "left"),
+                            ("seconds", "right")):
+        table.add_column(column, justify=justify)
+    for r in results:
+        status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
+        table.add_row(r.name, str(r.parameters), str(r.phi_components), f"{r.blocks} ({r.block_classes} kinds)",
+                      " → ".join(map(str, r.trace_dims)), f"[bold]{r.laws}[/]", status, f"{r.seconds:.3f}")
+    return table
+
+
+def count_footer(results: list[CountResult]) -> str:
+    if not results:
+        return ""
+    r = results[0]
+    bound = max(x.error_bound for x in results)
+    return (f"exact ranks in GF({r.prime}); {r.points} independent random points (seed {r.seed}) agree; "
+            f"P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** 2:.1e} for both (Schwartz–Zippel).\n"
+            "exact = φ is rich (theorem-backed), lower bound = laws of φ, which are laws of the network.")
+
+
+def count_json(results: list[CountResult]) -> str:
+    return json.dumps([r.to_json() for r in results], indent=2)
+
+
+def graph_table(graph: Graph) -> Table:
+    """Layers, shapes and parameter tensors (`conslaw show`)."""
+    table = Table(title=f"{graph.name}: input {shape_text(graph.input_shape)}, D = {graph.num_params}",
+                  title_justify="left")
+    for column in ("layer", "kind", "output", "parameters", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+
+    def rows(layers: list[Layer], indent: str):
+        for layer in layers:
+            params = ", ".join(f"{layer.name}.{p} {'x'.join(map(str, s))}" for p, s in layer.params.items())
+            own = sum(math.prod(s) for s in layer.params.values())
+            table.add_row(indent + layer.name, layer.kind, shape_text(layer.out_shape), params,
+                          str(own) if own else "")
+            rows(layer.body, indent + "  ")
+
+    rows(graph.layers, "")
+    return table
+
+
+def phi_summary(phi: Phi) -> Table:
+    """Pieces of φ: component counts, degrees, and what backs them (`conslaw phi`)."""
+    table = Table(title=f"φ: {len(phi.components)} components in {len(phi.variables)} variables",
+                  title_justify="left")
+    for column in ("piece", "kind", "components", "degrees", "backing"):
+        table.add_column(column)
+    for piece in phi.pieces:
+        comps = [c for c in phi.components if c.piece == piece.name]
+        degrees = sorted({max(len(m) for m in c.poly) for c in comps})
+        table.add_row(piece.name, piece.kind, str(len(comps)), ",".join(map(str, degrees)) or "-", piece.reason)
+    return table
+
+
+def phi_components(phi: Phi, limit: int, latex: bool) -> list[str]:
+    """The first `limit` components as text or LaTeX, with provenance."""
+    lines = []
+    for i, comp in enumerate(phi.components[:limit]):
+        lines.append(f"φ_{i + 1} = {poly_text(comp.poly, phi.variables, latex)}    [{comp.provenance}]")
+    if len(phi.components) > limit:
+        lines.append(f"… {len(phi.components) - limit} more (use --components N)")
+    return lines

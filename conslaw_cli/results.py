@@ -1,0 +1,35 @@
+"""Result objects: what the engines found, independent of how it is rendered.
+
+``to_json`` gives the documented JSON schema (``"schema": 1``, see README.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .gf import PRIME
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class CountResult:
+    """`conslaw count` for one architecture (THEORY §2: laws = D − dim Lie(V)(θ))."""
+
+    name: str
+    file: str
+    parameters: int
+    phi_components: int
+    blocks: int
+    block_classes: int
+    trace_dims: list[int]
+    laws: int
+    exact: bool
+    richness: str
+    seconds: float
+    seed: int
+    points: int
+    error_bound: float
+    prime: int = PRIME
+
+    def to_json(self) -> dict:
+        return {"schema": SCHEMA_VERSION, **asdict(self), "seconds": round(self.seconds, 4)}
