@@ -12,9 +12,14 @@ from .results import CountResult
 from .spec import load_spec
 
 
+def load_graph(path: str | Path) -> Graph:
+    """Validate a file and build its layer graph (raises ConslawError on bad input)."""
+    return build_graph(load_spec(path))
+
+
 def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi]:
-    """Validate a file and compile it (raises ConslawError on bad input)."""
-    graph = build_graph(load_spec(path))
+    """Validate a file and compile it (raises ConslawError on bad input or hopeless size)."""
+    graph = load_graph(path)
     return graph, compile_phi(graph, max_terms)
 
 

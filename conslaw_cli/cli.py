@@ -21,7 +21,9 @@ from .errors import ConslawError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Exact conservation laws of gradient flows for neural network architectures.")
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False)
+if not out.is_terminal:  # piped or captured: wide enough that tables do not wrap
+    out = Console(highlight=False, width=120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FilesArg = Annotated[Optional[list[Path]], typer.Argument(
@@ -95,10 +97,10 @@ def count(
 
 
 @app.command()
-def show(file: FileArg, max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS) -> None:
+def show(file: FileArg) -> None:
     """Print the intermediate graph: layers, shapes, parameters, D."""
     with user_errors():
-        graph, _ = analysis.load(file, max_terms)
+        graph = analysis.load_graph(file)
     out.print(render.graph_table(graph))
 
 

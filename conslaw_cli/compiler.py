@@ -232,10 +232,8 @@ def _size(shape) -> int:
     return math.prod(shape[1:])
 
 
-def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
-    name = "+".join(l.name for l in layers if l.params) or layers[0].name
-    lifter = _PathLifter(name, _size(layers[0].in_shape), variables, source)
-    smooth = []
+def _lift_layers(lifter: _PathLifter, layers: list[Layer], smooth: list[str]) -> None:
+    """Run the path lifting through plain layers; residual blocks inline, the skip an edge of weight 1."""
     for layer in layers:
         if layer.kind in ("linear", "conv", "softmax_head"):
             lifter.linear(layer)
@@ -246,7 +244,26 @@ def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> 
         elif layer.kind in SMOOTH:
             smooth.append(layer.kind)
             lifter.smooth()
-    if not any(l.params for l in layers):
+        elif layer.kind == "residual":
+            skipped = [dict(lifted) for lifted in lifter.units]
+            _lift_layers(lifter, layer.body, smooth)
+            for lifted, skip in zip(lifter.units, skipped):
+                for chain, poly in skip.items():
+                    _accumulate(lifted, chain, poly)
+        elif layer.kind not in ("identity", "flatten"):
+            raise ValueError(f"path lifting does not handle {layer.kind}")
+
+
+def _has_params(layers: list[Layer]) -> bool:
+    return any(l.params or _has_params(l.body) for l in layers)
+
+
+def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
+    name = "+".join(l.name for l in layers if l.params or l.body) or layers[0].name
+    lifter = _PathLifter(name, _size(layers[0].in_shape), variables, source)
+    smooth: list[str] = []
+    _lift_layers(lifter, layers, smooth)
+    if not _has_params(layers):
         return [], Piece(name, "empty", True, "no parameters")
     if smooth:
         return lifter.finish(), Piece(name, "path lifting", False,
@@ -280,8 +297,16 @@ def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Compo
                              "lower bound: multi-head completeness is open (seed 000 Cor 3.10)")
 
 
+def _has_attention(layers: list[Layer]) -> bool:
+    return any(l.kind == "attention" or _has_attention(l.body) for l in layers)
+
+
 def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, source: str = "x") -> None:
-    """Compile runs of plain layers as path-lifting pieces; residual bodies and attention apart."""
+    """Compile runs of plain layers as path-lifting pieces; residual bodies and attention apart.
+
+    A residual block is cut off as its own piece (per-block concatenation, THEORY §4) unless it
+    follows a homogeneous activation: then the units entering the block are homogeneous neurons
+    whose rescaling can only be seen through the skip, and the block is lifted inline."""
     run: list[Layer] = []
 
     def flush():
@@ -290,7 +315,9 @@ def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, sour
             run.clear()
 
     for layer in layers:
-        if layer.kind == "residual":
+        if layer.kind == "residual" and run and run[-1].kind in HOMOGENEOUS and not _has_attention(layer.body):
+            run.append(layer)
+        elif layer.kind == "residual":
             flush()
             _split_pieces(layer.body, variables, out, source=f"{layer.name}.in")
             source = f"{layer.name}.out"
@@ -368,27 +395,7 @@ def full_path_lifting(graph: Graph) -> Phi:
     Only for plain layers and residual blocks; used to check that per-block concatenation spans
     the same space (THEORY §4)."""
     variables = VariableTable(graph)
-    lifter = _PathLifter("network", _size(graph.input_shape), variables, "x")
-
-    def run(layers):
-        for layer in layers:
-            if layer.kind == "residual":
-                skip = [dict(lifted) for lifted in lifter.units]
-                run(layer.body)
-                for lifted, skipped in zip(lifter.units, skip):
-                    for chain, poly in skipped.items():
-                        _accumulate(lifted, chain, poly)
-            elif layer.kind in ("linear", "conv", "softmax_head"):
-                lifter.linear(layer)
-                if layer.kind == "softmax_head":
-                    lifter.softmax_projection()
-            elif layer.kind in HOMOGENEOUS:
-                lifter.homogeneous()
-            elif layer.kind not in ("identity", "flatten"):
-                raise ValueError(f"full path lifting does not handle {layer.kind}")
-
-    run(graph.layers)
-    return _assemble(variables, [(lifter.finish(), Piece("network", "path lifting", True, "full path lifting"))])
+    return _assemble(variables, [_plain_piece(graph.layers, variables, "x")])
 
 
 def _assemble(variables: VariableTable, pieces: list) -> Phi:

@@ -154,7 +154,8 @@ class _Builder:
         spatial = shape[2:]
         if len(spatial) == 1:
             if isinstance(opts["kernel_size"], tuple) or isinstance(opts["stride"], tuple):
-                raise self.error(layer, "a 1-D conv takes an integer kernel_size and stride")
+                raise self.error(layer, "a 1-D conv takes an integer kernel_size and stride",
+                                 "pairs are for images: input {channels, height, width}")
             kernel, stride = (opts["kernel_size"],), (opts["stride"],)
         else:
             kernel, stride = _pair(opts["kernel_size"]), _pair(opts["stride"])

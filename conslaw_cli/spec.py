@@ -38,6 +38,7 @@ INPUT_FORMS = {
     frozenset({"tokens", "dim"}): "tokens",
 }
 TOP_KEYS = ("name", "description", "input", "layers")
+SIZE_HINT = "sizes are whole numbers >= 1, e.g. 'out: 4'"
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,15 @@ class _Validator:
     def mapping(self, node, what: str) -> dict[str, tuple]:
         """A mapping node as {key: (key_node, value_node)}, rejecting duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"{what} must be a mapping (key: value pairs)")
+            raise self.error(node, f"{what} must be a mapping (key: value pairs)",
+                             "see the YAML reference in README.md")
         out: dict[str, tuple] = {}
         for key_node, value_node in node.value:
             key = key_node.value
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.error(key_node, f"keys of {what} must be plain words")
             if key in out:
-                raise self.error(key_node, f"duplicate key '{key}' in {what}")
+                raise self.error(key_node, f"duplicate key '{key}' in {what}", "keep one of them")
             out[key] = (key_node, value_node)
         return out
 
@@ -125,9 +127,9 @@ class _Validator:
     def size(self, node, what: str) -> int:
         value = self.scalar(node, what)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(node, f"{what} must be a positive integer, got {node.value!r}")
+            raise self.error(node, f"{what} must be a positive integer, got {node.value!r}", SIZE_HINT)
         if value <= 0:
-            raise self.error(node, f"{what} must be positive, got {value}")
+            raise self.error(node, f"{what} must be positive, got {value}", SIZE_HINT)
         return value
 
     def option(self, kind: str, node, what: str):
@@ -136,19 +138,20 @@ class _Validator:
         if kind == "size_or_pair":
             if isinstance(node, yaml.SequenceNode):
                 if len(node.value) != 2:
-                    raise self.error(node, f"{what} must be an integer or a pair [a, b]")
+                    raise self.error(node, f"{what} must be an integer or a pair [a, b]", "e.g. kernel_size: [3, 3]")
                 return tuple(self.size(item, what) for item in node.value)
             return self.size(node, what)
         value = self.scalar(node, what)
         if kind == "bool" and not isinstance(value, bool):
-            raise self.error(node, f"{what} must be true or false, got {node.value!r}")
+            raise self.error(node, f"{what} must be true or false, got {node.value!r}", "write bias: true")
         if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise self.error(node, f"{what} must be a number, got {node.value!r}")
+            raise self.error(node, f"{what} must be a number, got {node.value!r}", "e.g. slope: 0.01")
         if kind == "padding" and value not in ("circular", "valid"):
             raise self.error(node, f"{what} must be 'circular' or 'valid', got {node.value!r}",
-                             did_you_mean(value, ("circular", "valid")))
+                             did_you_mean(value, ("circular", "valid")) or "circular keeps the size, valid shrinks it")
         if kind == "name" and (not isinstance(value, str) or not value.isidentifier()):
-            raise self.error(node, f"{what} must be an identifier (letters, digits, _), got {node.value!r}")
+            raise self.error(node, f"{what} must be an identifier (letters, digits, _), got {node.value!r}",
+                             "e.g. name: hidden_1")
         return value
 
     def input_spec(self, node) -> InputSpec:
@@ -158,13 +161,15 @@ class _Validator:
         form = INPUT_FORMS.get(frozenset(entries))
         if form is None:
             raise self.error(node, f"input has keys {sorted(entries)}; expected a number of features or one of "
-                             "{channels, length}, {channels, height, width}, {tokens, dim}")
+                             "{channels, length}, {channels, height, width}, {tokens, dim}",
+                             "e.g. input: {channels: 2, length: 8}")
         sizes = {key: self.size(value, f"input.{key}") for key, (_, value) in entries.items()}
         return InputSpec(form, sizes, self.pos(node))
 
     def layers(self, node, what: str) -> list[LayerSpec]:
         if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, f"{what} must be a list of layers (lines starting with '- ')")
+            raise self.error(node, f"{what} must be a list of layers (lines starting with '- ')",
+                             "write each layer on its own line as '  - relu'")
         if not node.value:
             raise self.error(node, f"{what} is empty", "list at least one layer, e.g. '- linear: {out: 3}'")
         return [self.layer(item) for item in node.value]
@@ -196,7 +201,7 @@ class _Validator:
         for option, (kind_of_value, default) in schema.items():
             if option not in entries:
                 if default is ...:
-                    raise self.error(node, f"{kind} needs '{option}'")
+                    raise self.error(node, f"{kind} needs '{option}'", f"see the YAML reference for {kind}")
                 options[option] = default
                 continue
             _, value_node = entries[option]

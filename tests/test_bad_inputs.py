@@ -1,0 +1,54 @@
+"""The bad-input corpus: every file gives its `file:line:col: message`, a hint, exit 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conslaw_cli.cli import app
+
+CORPUS = Path(__file__).parent / "bad_inputs"
+EXPECTED = dict(line.split(":", 1) for line in (CORPUS / "expected.txt").read_text().splitlines())
+runner = CliRunner()
+
+
+def test_corpus_is_large_and_fully_specified():
+    files = {p.name for p in CORPUS.glob("*.yaml")}
+    assert len(files) >= 25
+    assert files == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("command", ["count", "phi"])
+def test_bad_input_message(name, command):
+    path = CORPUS / name
+    result = runner.invoke(app, [command, str(path)])
+    assert result.exit_code == 2, result.output
+    first_line = result.stderr.splitlines()[0]
+    assert first_line == f"{path}:{EXPECTED[name]}"
+    assert "hint:" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["count", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{tmp_path / 'nope.yaml'}:1:1: cannot read file")
+
+
+def test_size_limit_is_an_option(tmp_path):
+    # 20-20-20 ReLU: 8,000 path terms; refused under a limit of 1,000, accepted by default
+    path = tmp_path / "medium.yaml"
+    path.write_text("input: 20\nlayers:\n  - linear: {out: 20}\n  - relu\n  - linear: {out: 20}\n")
+    refused = runner.invoke(app, ["count", str(path), "--max-terms", "1000"])
+    assert refused.exit_code == 2
+    assert "needs about 8,000 polynomial terms (limit 1,000)" in refused.stderr and "--max-terms" in refused.stderr
+    assert runner.invoke(app, ["count", str(path), "--expect", "20"]).exit_code == 0
+
+
+def test_show_does_not_compile_so_it_answers_for_large_networks():
+    result = runner.invoke(app, ["show", str(CORPUS / "too_large.yaml")])
+    assert result.exit_code == 0
+    assert "D = 2000000" in result.stdout

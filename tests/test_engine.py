@@ -1,0 +1,79 @@
+"""The Lie-trace engine on hand-made φ's whose answers are known independently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conslaw_cli import engine, gf
+from conslaw_cli.compiler import Component, Phi, Piece
+
+
+def make_phi(polys: list[dict], num_vars: int) -> Phi:
+    names = [f"x{i + 1}" for i in range(num_vars)]
+    comps = [Component(p, "custom", (f"φ{i}",)) for i, p in enumerate(polys)]
+    return Phi(names, comps, [Piece("custom", "custom", True, "test")])
+
+
+@pytest.mark.parametrize("D", [2, 3, 5, 8])
+def test_single_monomial_has_D_minus_1_laws(D):
+    # SageMath reference, Part B: φ = x1⋯xD has the D-1 laws x_i² - x_j²
+    phi = make_phi([{tuple(range(D)): 1}], D)
+    result = engine.trace_dimension(phi, seed=3)
+    assert D - result.dimension == D - 1
+
+
+def test_uv_scalar_pair():
+    # seed 001 Ex. 2.3: φ = uv has the single law u² - v²
+    result = engine.trace_dimension(make_phi([{(0, 1): 1}], 2))
+    assert result.dims == [1, 1]
+
+
+def test_brackets_can_fill_the_space():
+    # φ = (x1, x1 x2... ) : ∇x1 = e1 and ∇(x1² x2)... the fields e1 and (2x1x2, x1²) bracket to
+    # (2x2, 2x1), so V_1 = R² at a generic point and there is no law (independent hand computation)
+    phi = make_phi([{(0,): 1}, {(0, 0, 1): 1}], 2)
+    assert engine.trace_dimension(phi).dimension == 2
+
+
+def test_disjoint_blocks_add_up_and_identical_blocks_are_computed_once():
+    # two copies of uv and one of x1⋯x3: 1 + 1 + 1 trace dims (THEORY §2, blocks)
+    phi = make_phi([{(0, 1): 1}, {(2, 3): 1}, {(4, 5, 6): 1}], 7)
+    result = engine.trace_dimension(phi)
+    assert result.num_blocks == 3 and result.num_classes == 2
+    assert result.dimension == 3
+
+
+def test_points_agree_and_error_bound_is_tiny():
+    phi = make_phi([{(0, 1): 1, (2, 3): 1}, {(0, 3): 1}], 4)
+    result = engine.trace_dimension(phi, seed=11)
+    assert len(result.per_point_dims) == 2
+    assert result.per_point_dims[0][-1] == result.per_point_dims[1][-1]
+    assert 0 < result.error_bound < 1e-12
+
+
+def test_disagreeing_points_fail_loudly(monkeypatch):
+    calls = iter([engine.BlockTrace([1], 0.0, 1), engine.BlockTrace([2], 0.0, 1)])
+    monkeypatch.setattr(engine, "block_trace", lambda *args, **kwargs: next(calls))
+    with pytest.raises(engine.EngineDisagreement):
+        engine.trace_dimension(make_phi([{(0, 1): 1}], 2))
+
+
+def test_bracket_value_matches_hand_computation():
+    # X = ∇(x0 x1) = (x1, x0), Y = ∇(x0² ) = (2 x0, 0): [X, Y] = DY X - DX Y = (2 x1, 0) - (0, 2 x0)
+    block = engine.split_blocks(make_phi([{(0, 1): 1}, {(0, 0): 1}], 2))[0]
+    fields = engine.BlockFields(block)
+    theta = np.array([5, 7], dtype=np.uint64)
+    x = theta[None, :, None]
+    alpha_x = np.array([[1, 0]], dtype=np.uint64) if block.components == [0, 1] else np.array([[0, 1]], dtype=np.uint64)
+    alpha_y = alpha_x[:, ::-1].copy()
+    value = fields.bracket_value([alpha_x, alpha_y], x)[0, :, 0]
+    expected = [(2 * 7) % gf.PRIME, (-2 * 5) % gf.PRIME]
+    assert [int(v) for v in value] == expected
+
+
+def test_gf_multiplication_is_exact():
+    rng = np.random.default_rng(0)
+    a = gf.random_residues(rng, 1000)
+    b = gf.random_residues(rng, 1000)
+    assert [int(v) for v in gf.mul(a, b)] == [int(x) * int(y) % gf.PRIME for x, y in zip(a, b)]
