@@ -7,7 +7,9 @@ from pathlib import Path
 
 from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
 from .engine import trace_dimension
+from .families import candidate_families
 from .graph import Graph, build_graph
+from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
 from .results import CountResult
 from .spec import load_spec
 
@@ -35,3 +37,16 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
         richness=phi.richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
         error_bound=trace.error_bound,
     )
+
+
+def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> LawsResult:
+    """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict."""
+    graph, phi = load(path, max_terms)
+    count = graph.num_params - trace_dimension(phi, seed=seed).dimension
+    basis = find_laws(phi, degree)
+    generators, products = select_generators(basis, degree)
+    shown, families, explained = name_with_families(generators, products, candidate_families(graph),
+                                                    [c.poly for c in phi.components])
+    return LawsResult(name=graph.name, file=str(path), laws=shown, families=families, products=len(products),
+                      independent=functional_rank(generators, len(phi.variables), seed), count=count,
+                      degree=degree, explained_by_families=explained, variables=phi.variables)

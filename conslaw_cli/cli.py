@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from json import dumps
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -94,6 +95,38 @@ def count(
             err.print(f"{r.file}: expected {expect} laws, found {r.laws}", markup=False)
         if wrong:
             raise typer.Exit(1)
+
+
+@app.command()
+def laws(
+    files: FilesArg = None,
+    degree: Annotated[int, typer.Option("--degree", "-k", min=1, max=6, help="maximal degree of the laws")] = 2,
+    json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
+    latex: Annotated[bool, typer.Option("--latex", help="print LaTeX fragments")] = False,
+    python: Annotated[bool, typer.Option("--python", help="print expressions sympy can parse")] = False,
+    expand: Annotated[bool, typer.Option("--expand", help="list every law, also those of a named family")] = False,
+    seed: SeedOpt = 0,
+    max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
+) -> None:
+    """The polynomial conservation laws, exact, named by family, with a completeness verdict."""
+    results = []
+    with user_errors(), progress_bar() as bar:
+        paths = architecture_files(files)
+        task = bar.add_task("", total=len(paths))
+        for path in paths:
+            bar.update(task, description=f"{path.name}: laws of degree ≤ {degree}")
+            results.append(analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms))
+            bar.advance(task)
+    if json:
+        print(dumps([r.to_json() for r in results], indent=2))
+    elif latex:
+        print("\n\n".join(render.laws_latex(r) for r in results))
+    elif python:
+        print("\n".join(line for r in results for line in render.laws_python(r)))
+    else:
+        for r in results:
+            for line in render.laws_text(r, expand):
+                out.print(line, markup=False)
 
 
 @app.command()

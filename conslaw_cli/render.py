@@ -9,6 +9,7 @@ from rich.table import Table
 
 from .compiler import Phi
 from .graph import Graph, Layer, shape_text
+from .laws import LawsResult
 from .polynomial import poly_text
 from .results import CountResult
 
@@ -81,3 +82,57 @@ def phi_components(phi: Phi, limit: int, latex: bool) -> list[str]:
     if len(phi.components) > limit:
         lines.append(f"… {len(phi.components) - limit} more (use --components N)")
     return lines
+
+
+def _python_name(name: str) -> str:
+    """`linear1.weight[0,1]` -> `linear1_weight_0_1`: an identifier sympy can parse."""
+    return name.replace(".", "_").replace("[", "_").replace("]", "").replace(",", "_")
+
+
+def laws_text(result: LawsResult, expand: bool = False) -> list[str]:
+    """Terminal lines for `conslaw laws`: families as matrix expressions, other laws as polynomials."""
+    verdict = ("complete" if result.complete else
+               f"{result.count - result.independent} law(s) missing at degree ≤ {result.degree}: "
+               f"try --degree {result.degree + 1}")
+    lines = [f"{result.name}: polynomial laws of degree ≤ {result.degree} — {verdict} "
+             f"({result.independent} functionally independent, count {result.count})"]
+    for family, n in result.families:
+        lines.append(f"  {n} law{'s' if n != 1 else ''} = {family.name}")
+    listed = result.laws if expand else [law for law in result.laws if law.family is None]
+    for degree in sorted({law.degree for law in listed}):
+        lines.append(f"  degree {degree}:")
+        lines.extend(f"    {poly_text(law.poly, result.variables)}" + (f"    [{law.family}]" if law.family else "")
+                     for law in listed if law.degree == degree)
+    if result.products:
+        lines.append(f"  + {result.products} independent products of lower-degree laws (not listed)")
+    if not result.laws:
+        lines.append("  no polynomial law of this degree")
+    return lines
+
+
+def laws_latex(result: LawsResult) -> str:
+    """A LaTeX fragment: families as matrix expressions, other laws as polynomials."""
+    items = [rf"\item ${n}$ law{'s' if n != 1 else ''}: ${family.latex}$" for family, n in result.families]
+    items += [rf"\item ${poly_text(law.poly, result.variables, True)}$" for law in result.laws if law.family is None]
+    verdict = "complete" if result.complete else f"{result.count - result.independent} missing"
+    body = "\n".join(items) if items else r"\item no polynomial law of this degree"
+    return (rf"% {latex_escape(result.name)}: degree <= {result.degree}, {verdict}" + "\n"
+            rf"\begin{{itemize}}" + "\n" + body + "\n" + r"\end{itemize}")
+
+
+def laws_python(result: LawsResult) -> list[str]:
+    """Laws as Python/sympy expressions; variables as identifiers (see the comment line)."""
+    lines = [f"# {result.name}: laws of degree <= {result.degree}; "
+             "linear1.weight[i,j] is written linear1_weight_i_j"]
+    names = [_python_name(n) for n in result.variables]
+    lines += [f"h{i + 1} = {poly_text(law.poly, names)}" for i, law in enumerate(result.laws)]
+    return lines
+
+
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                   "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    """Text from a user's file, safe inside LaTeX (every special character made literal)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text).replace("\n", " ")

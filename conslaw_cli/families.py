@@ -1,0 +1,152 @@
+"""The law families the papers name (THEORY.md §4), built from the graph as candidate polynomials.
+
+They are only candidates: `laws.name_with_families` checks exactly that every entry is a law and
+uses a family only for the part of the law space it spans."""
+
+from __future__ import annotations
+
+import itertools
+
+from .compiler import Poly, VariableTable
+from .graph import HOMOGENEOUS, Graph, Layer
+from .laws import Family
+
+PASS_THROUGH = ("identity", "flatten")
+
+
+def _tex(name: str) -> str:
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def _square_sum(variables: VariableTable, tensor: str, indices, sign: int = 1) -> Poly:
+    poly: Poly = {}
+    for idx in indices:
+        v = variables.index(tensor, *idx)
+        poly[(v, v)] = poly.get((v, v), 0) + sign
+    return poly
+
+
+def _add(*polys: Poly) -> Poly:
+    out: Poly = {}
+    for p in polys:
+        for m, c in p.items():
+            out[m] = out.get(m, 0) + c
+    return {m: c for m, c in out.items() if c}
+
+
+def _inner(variables: VariableTable, tensor: str, pairs, sign: int = 1) -> Poly:
+    """Σ over index pairs (idx_a, idx_b) of sign * tensor[idx_a] * tensor[idx_b]."""
+    poly: Poly = {}
+    for a, b in pairs:
+        m = tuple(sorted((variables.index(tensor, *a), variables.index(tensor, *b))))
+        poly[m] = poly.get(m, 0) + sign
+    return poly
+
+
+def _gram(a: Layer, b: Layer, v: VariableTable) -> Family:
+    """W_a W_aᵀ + b_a b_aᵀ − W_bᵀ W_b across linear neurons (seed 001 Prop 4.1; seed 002 App.)."""
+    hidden, fan_in = a.params["weight"]
+    fan_out = b.params["weight"][0]
+    bias = "bias" in a.params
+    entries = []
+    for k, l in itertools.combinations_with_replacement(range(hidden), 2):
+        parts = [_inner(v, f"{a.name}.weight", [((k, i), (l, i)) for i in range(fan_in)]),
+                 _inner(v, f"{b.name}.weight", [((o, k), (o, l)) for o in range(fan_out)], -1)]
+        if bias:
+            parts.append(_inner(v, f"{a.name}.bias", [((k,), (l,))]))
+        entries.append(_add(*parts))
+    wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
+    name = f"upper triangle of {wa}·{wa}ᵀ" + (f" + {ba}·{ba}ᵀ" if bias else "") + f" − {wb}ᵀ·{wb}"
+    latex = (rf"{_tex(wa)}\,{_tex(wa)}^\top" + (rf" + {_tex(ba)}\,{_tex(ba)}^\top" if bias else "")
+             + rf" - {_tex(wb)}^\top {_tex(wb)}" + r"\ \text{(upper triangle)}")
+    return Family(name, latex, entries)
+
+
+def _rescaling(a: Layer, b: Layer, v: VariableTable) -> Family:
+    """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (seed 001 Ex. 2.2,
+    seed 000 Thm 3.6)."""
+    units = a.params["weight"][0]
+    in_rest, out_shape = a.params["weight"][1:], b.params["weight"]
+    bias = "bias" in a.params
+    entries = []
+    for k in range(units):
+        parts = [_square_sum(v, f"{a.name}.weight", [(k, *r) for r in itertools.product(*map(range, in_rest))]),
+                 _square_sum(v, f"{b.name}.weight", [(o, k, *r) for o in range(out_shape[0])
+                                                     for r in itertools.product(*map(range, out_shape[2:]))], -1)]
+        if bias:
+            parts.append(_square_sum(v, f"{a.name}.bias", [(k,)]))
+        entries.append(_add(*parts))
+    unit = "c" if a.kind == "conv" else "k"
+    wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
+    name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− ‖{wb}[:,{unit}]‖², "
+            f"{unit} = 0…{units - 1}" + (" (per hidden channel)" if a.kind == "conv" else " (per hidden neuron)"))
+    latex = (rf"\|{_tex(wa)}_{{{unit}}}\|^2" + (rf" + {_tex(ba)}_{{{unit}}}^2" if bias else "")
+             + rf" - \|{_tex(wb)}_{{:,{unit}}}\|^2,\ {unit} = 0,\dots,{units - 1}")
+    return Family(name, latex, entries)
+
+
+def _attention(layer: Layer, v: VariableTable) -> list[Family]:
+    """Q_hQ_hᵀ − K_hK_hᵀ and V_hV_hᵀ − O_hO_hᵀ per head (seed 000 Thm 3.8, Cor 3.10)."""
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    dim = layer.in_shape[2]
+    out = []
+    for left, right in (("Q", "K"), ("V", "O")):
+        entries = []
+        for h in range(heads):
+            rows = range(h * head_dim, (h + 1) * head_dim)
+            for a, b in itertools.combinations_with_replacement(rows, 2):
+                pairs = [((a, i), (b, i)) for i in range(dim)]
+                entries.append(_add(_inner(v, f"{layer.name}.{left}", pairs),
+                                    _inner(v, f"{layer.name}.{right}", pairs, -1)))
+        l, r = f"{layer.name}.{left}", f"{layer.name}.{right}"
+        per_head = ", per head" if heads > 1 else ""
+        out.append(Family(f"upper triangle of {l}·{l}ᵀ − {r}·{r}ᵀ{per_head}",
+                          rf"{_tex(l)}\,{_tex(l)}^\top - {_tex(r)}\,{_tex(r)}^\top\ \text{{(upper triangle{per_head})}}",
+                          entries))
+    return out
+
+
+def _column_sums(layer: Layer, v: VariableTable) -> Family:
+    """Σ_c Θ[c, j] for a softmax head (seed 000 Prop 3.11, Cor 2.8)."""
+    classes, features = layer.params["weight"]
+    w = f"{layer.name}.weight"
+    entries = [{(v.index(w, c, j),): 1 for c in range(classes)} for j in range(features)]
+    return Family(f"column sums Σ_c {w}[c,j], j = 0…{features - 1}",
+                  rf"\textstyle\sum_c {_tex(w)}_{{c,j}},\ j = 0,\dots,{features - 1}", entries)
+
+
+def candidate_families(graph: Graph) -> list[Family]:
+    """Every family the papers name that the layer sequence makes possible."""
+    variables = VariableTable(graph)
+    families: list[Family] = []
+
+    def walk(layers: list[Layer]):
+        previous, between = None, []
+        for layer in layers:
+            walk(layer.body)
+            if layer.kind == "attention":
+                families.extend(_attention(layer, variables))
+            if layer.kind == "softmax_head":
+                families.append(_column_sums(layer, variables))
+            if layer.kind in ("linear", "conv", "softmax_head"):
+                if previous is not None:
+                    _pair(previous, layer, between)
+                previous, between = layer, []
+            elif layer.kind in PASS_THROUGH or layer.kind in HOMOGENEOUS:
+                between.append(layer.kind)
+            else:
+                previous, between = None, []
+
+    def _pair(a: Layer, b: Layer, between: list[str]):
+        homogeneous = [k for k in between if k in HOMOGENEOUS]
+        flattened = "flatten" in between
+        if a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
+            if not homogeneous and b.kind == "linear":
+                families.append(_gram(a, b, variables))
+            elif len(homogeneous) == 1:
+                families.append(_rescaling(a, b, variables))
+        elif a.kind == b.kind == "conv" and len(homogeneous) == 1:
+            families.append(_rescaling(a, b, variables))
+
+    walk(graph.layers)
+    return families

@@ -1,0 +1,341 @@
+"""Polynomial conservation laws: an exact basis, generators, named families, a verdict.
+
+Method (seed 001 §2.4, THEORY.md §3): h = Σ c_α θ^α (degrees 1..k) is a law iff
+L_i(h) = ∇h·∇φ_i ≡ 0 for every component φ_i: a linear system in the c_α, solved modulo p,
+lifted to small rationals (rational reconstruction) and verified exactly over Z before it is
+reported.  The system is split before it is solved:
+
+* blocks of components with disjoint variables: a law of degree ≤ 2 is a sum of laws of single
+  blocks and products of degree-1 laws of two blocks (the cross terms x_a y_b of a law give, for
+  each y_b, a degree-1 law of x's block); blocks identical up to renaming are solved once;
+* sign gradings: if flipping the signs of a set of variables maps every φ_i to ±φ_i, then L_i maps
+  each parity class of monomials into one class, so the system splits by parity class (and by
+  degree when every φ_i is homogeneous).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import flint
+import numpy as np
+
+from . import gf
+from .compiler import Phi, Poly
+from .engine import Block, split_blocks
+
+
+@dataclass
+class Law:
+    """One law: an integer polynomial in the global variables."""
+
+    poly: Poly
+    degree: int
+    family: str | None = None
+
+
+@dataclass
+class Family:
+    """A named matrix expression whose entries may be laws (THEORY §4), e.g. a Gram difference."""
+
+    name: str
+    latex: str
+    entries: list[Poly]
+
+
+@dataclass
+class LawsResult:
+    """What `conslaw laws` reports for one architecture."""
+
+    name: str
+    file: str
+    laws: list[Law]  # a basis of the laws modulo products of lower-degree laws
+    families: list[tuple[Family, int]]  # recognised families and how many independent laws each gives
+    products: int  # independent products of lower-degree laws, not listed
+    independent: int  # functionally independent laws found (rank of gradients at a random point)
+    count: int  # the count of `conslaw count`
+    degree: int
+    explained_by_families: bool = False
+    variables: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.independent == self.count
+
+    def to_json(self) -> dict:
+        from .polynomial import poly_text
+
+        return {
+            "schema": 1, "name": self.name, "file": self.file, "degree": self.degree,
+            "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, self.variables, True),
+                      "degree": l.degree, "family": l.family} for l in self.laws],
+            "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
+            "products": self.products, "independent": self.independent, "count": self.count,
+            "complete": self.complete,
+        }
+
+
+# --- exact arithmetic helpers -----------------------------------------------------------------
+
+def rational_reconstruction(a: int, p: int = gf.PRIME) -> tuple[int, int]:
+    """n/d ≡ a (mod p) with |n|, d ≤ sqrt(p/2) (Wang's algorithm); raises if none exists."""
+    bound = math.isqrt(p // 2)
+    r0, r1, s0, s1 = p, a % p, 0, 1
+    while r1 > bound:
+        q = r0 // r1
+        r0, r1, s0, s1 = r1, r0 - q * r1, s1, s0 - q * s1
+    if s1 == 0 or abs(s1) > bound:
+        raise ArithmeticError("no small rational for this residue")
+    return (r1, s1) if s1 > 0 else (-r1, -s1)
+
+
+def integer_row(row: list[int]) -> list[int]:
+    """A row mod p as the primitive integer vector with a positive first nonzero entry."""
+    fractions = [rational_reconstruction(int(v)) if v else (0, 1) for v in row]
+    lcm = math.lcm(*(d for _, d in fractions))
+    values = [n * (lcm // d) for n, d in fractions]
+    g = math.gcd(*values) or 1
+    sign = 1 if next(v for v in values if v) > 0 else -1
+    return [sign * v // g for v in values]
+
+
+def derivative(poly: Poly, var: int) -> Poly:
+    out: Poly = {}
+    for mono, c in poly.items():
+        e = mono.count(var)
+        if e:
+            rest = list(mono)
+            rest.remove(var)
+            out[tuple(rest)] = out.get(tuple(rest), 0) + e * c
+    return out
+
+
+def multiply(a: Poly, b: Poly) -> Poly:
+    out: Poly = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            m = tuple(sorted(ma + mb))
+            out[m] = out.get(m, 0) + ca * cb
+    return {m: c for m, c in out.items() if c}
+
+
+def is_law(h: Poly, phi_polys: list[Poly]) -> bool:
+    """Exact check over Z: ∇h·∇φ_i ≡ 0 for every component (THEORY §3)."""
+    variables = {v for m in h for v in m}
+    for poly in phi_polys:
+        if not variables & {v for m in poly for v in m}:
+            continue
+        total: Poly = {}
+        for v in variables:
+            for m, c in multiply(derivative(h, v), derivative(poly, v)).items():
+                total[m] = total.get(m, 0) + c
+        if any(total.values()):
+            return False
+    return True
+
+
+class SparseSpan:
+    """An echelon basis of polynomials mod p, grown one polynomial at a time (sparse elimination)."""
+
+    def __init__(self):
+        self.pivots: dict[tuple, dict[tuple, int]] = {}  # leading monomial -> row with leading coef 1
+
+    def _reduce(self, poly: Poly) -> dict[tuple, int]:
+        """`poly` minus its projection on the span: empty iff poly lies in the span."""
+        row = {m: c % gf.PRIME for m, c in poly.items() if c % gf.PRIME}
+        while row:
+            lead = max(row)
+            pivot = self.pivots.get(lead)
+            if pivot is None:
+                return row
+            factor = row[lead]
+            for m, c in pivot.items():
+                value = (row.get(m, 0) - factor * c) % gf.PRIME
+                if value:
+                    row[m] = value
+                else:
+                    row.pop(m, None)
+        return row
+
+    def contains(self, poly: Poly) -> bool:
+        return not self._reduce(poly)
+
+    def add(self, poly: Poly) -> bool:
+        """Add `poly`; True when it was independent of what was already there."""
+        row = self._reduce(poly)
+        if not row:
+            return False
+        lead = max(row)
+        inverse = pow(row[lead], -1, gf.PRIME)
+        self.pivots[lead] = {m: c * inverse % gf.PRIME for m, c in row.items()}
+        return True
+
+
+# --- solving one block ------------------------------------------------------------------------
+
+def _parity_classes(block_polys: list[Poly], n: int, homogeneous: bool):
+    """A function monomial -> class key (sign grading, and degree when φ is homogeneous)."""
+    basis: dict[int, int] = {}  # pivot bit -> GF(2) vector (as int)
+
+    def reduce(vec: int) -> int:
+        """The canonical representative of vec modulo the span (bits that are no pivot are kept)."""
+        kept = 0
+        while vec:
+            top = vec.bit_length() - 1
+            if top in basis:
+                vec ^= basis[top]
+            else:
+                kept |= 1 << top
+                vec ^= 1 << top
+        return kept
+
+    def parity(mono) -> int:
+        vec = 0
+        for v in mono:
+            vec ^= 1 << v
+        return vec
+
+    for poly in block_polys:
+        monos = list(poly)
+        for other in monos[1:]:
+            vec = reduce(parity(monos[0]) ^ parity(other))
+            if vec:
+                basis[vec.bit_length() - 1] = vec
+    return lambda mono: (reduce(parity(mono)), len(mono) if homogeneous else 0)
+
+
+def _solve_block(block: Block, phi: Phi, degree: int) -> list[Poly]:
+    """Laws of degree ≤ `degree` in the block's local variables (integer polynomials)."""
+    n = block.num_vars
+    local = {v: i for i, v in enumerate(block.variables)}
+    polys = [{tuple(sorted(local[v] for v in m)): c for m, c in phi.components[i].poly.items()}
+             for i in block.components]
+    homogeneous = all(len({len(m) for m in p}) == 1 for p in polys)
+    key_of = _parity_classes(polys, n, homogeneous)
+    derivatives = [[(i, d) for i, p in enumerate(polys) if (d := derivative(p, j))] for j in range(n)]
+    groups: dict[tuple, list[tuple]] = {}
+    for d in range(degree, 0, -1):  # higher degrees first: RREF pivots then sit on the top degree
+        for mono in itertools.combinations_with_replacement(range(n), d):
+            groups.setdefault(key_of(mono), []).append(mono)
+    laws = []
+    for monomials in groups.values():
+        laws.extend(_solve_group(monomials, derivatives))
+    return laws
+
+
+def _solve_group(monomials: list[tuple], derivatives) -> list[Poly]:
+    """Kernel of h ↦ (L_i h)_i on the span of `monomials`, as integer polynomials (RREF basis)."""
+    rows: dict[tuple, dict[int, int]] = {}
+    for col, mono in enumerate(monomials):
+        for j in set(mono):
+            e = mono.count(j)
+            rest = list(mono)
+            rest.remove(j)
+            for i, dphi in derivatives[j]:
+                for m, c in dphi.items():
+                    key = (i, tuple(sorted(rest + list(m))))
+                    row = rows.setdefault(key, {})
+                    row[col] = row.get(col, 0) + e * c
+    ncols = len(monomials)
+    dense = [[0] * ncols for _ in rows]
+    for r, row in zip(dense, rows.values()):
+        for col, c in row.items():
+            r[col] = c % gf.PRIME
+    matrix = flint.nmod_mat(len(dense), ncols, [v for r in dense for v in r], gf.PRIME)
+    kernel, nullity = matrix.nullspace()
+    if nullity == 0:
+        return []
+    columns = kernel.transpose().tolist()[:nullity]
+    reduced, rank = flint.nmod_mat(columns, gf.PRIME).rref()
+    laws = []
+    for row in reduced.tolist()[:rank]:
+        values = integer_row([int(v) for v in row])
+        laws.append({monomials[c]: v for c, v in enumerate(values) if v})
+    return laws
+
+
+# --- the whole architecture -------------------------------------------------------------------
+
+def find_laws(phi: Phi, degree: int) -> list[Law]:
+    """A basis of the laws of degree ≤ `degree` inside single blocks, each verified over Z."""
+    blocks = split_blocks(phi) if phi.components else []
+    laws: list[Law] = []
+    solved: dict[tuple, list[Poly]] = {}
+    for block in blocks:
+        if block.signature not in solved:
+            solved[block.signature] = _solve_block(block, phi, degree)
+        for local_law in solved[block.signature]:
+            law = {tuple(sorted(block.variables[v] for v in m)): c for m, c in local_law.items()}
+            laws.append(Law(law, max(len(m) for m in law)))
+    used = {v for b in blocks for v in b.variables}
+    laws.extend(Law({(v,): 1}, 1, "unused parameter") for v in range(len(phi.variables)) if v not in used)
+    polys = [c.poly for c in phi.components]
+    for law in laws:
+        if not is_law(law.poly, polys):
+            raise AssertionError(f"internal error: a computed law fails the exact check: {law.poly}")
+    return laws
+
+
+def products_of_lower_degree(laws: list[Law], degree: int) -> list[Poly]:
+    """Products of two laws whose degrees add up to at most `degree` (THEORY §3)."""
+    out = []
+    for a, b in itertools.combinations_with_replacement(range(len(laws)), 2):
+        if laws[a].degree + laws[b].degree <= degree:
+            out.append(multiply(laws[a].poly, laws[b].poly))
+    return out
+
+
+def functional_rank(laws: list[Law], num_vars: int, seed: int = 0) -> int:
+    """Number of functionally independent laws: rank of their gradients at a random point, mod p."""
+    if not laws:
+        return 0
+    point = [int(v) for v in gf.random_residues(np.random.default_rng([seed, 99]), num_vars)]
+    rows = []
+    for law in laws:
+        row = [0] * num_vars
+        for v in {v for m in law.poly for v in m}:
+            for m, c in derivative(law.poly, v).items():
+                term = c
+                for u in m:
+                    term = term * point[u] % gf.PRIME
+                row[v] = (row[v] + term) % gf.PRIME
+        rows.append(row)
+    return flint.nmod_mat(rows, gf.PRIME).rank()
+
+
+def select_generators(laws: list[Law], degree: int) -> tuple[list[Law], list[Poly]]:
+    """Split a law basis into new generators and the products of lower-degree laws (THEORY §3)."""
+    products = products_of_lower_degree([l for l in laws if l.degree < degree], degree)
+    span = SparseSpan()
+    independent_products = [p for p in products if span.add(p)]
+    generators = [law for law in sorted(laws, key=lambda l: l.degree) if span.add(law.poly)]
+    return generators, independent_products
+
+
+def name_with_families(generators: list[Law], products: list[Poly], families: list[Family],
+                       phi_polys: list[Poly]) -> tuple[list[Law], list[tuple[Family, int]], bool]:
+    """Present the law space through the recognised families when they span it (checked exactly).
+
+    Returns the laws to print (family entries first, then generators outside the families), the
+    families used with their number of independent laws, and whether the families explain all."""
+    span, law_space = SparseSpan(), SparseSpan()
+    for p in products:
+        span.add(p)
+        law_space.add(p)
+    for g in generators:
+        law_space.add(g.poly)
+    chosen: list[Law] = []
+    used: list[tuple[Family, int]] = []
+    for fam in families:
+        if not fam.entries or not all(is_law(e, phi_polys) for e in fam.entries):
+            continue
+        if not all(law_space.contains(e) for e in fam.entries):
+            raise AssertionError(f"internal error: the family {fam.name} holds laws the solver missed")
+        picked = [Law(e, max(len(m) for m in e), fam.name) for e in fam.entries if span.add(e)]
+        chosen.extend(picked)
+        if picked:
+            used.append((fam, len(picked)))
+    leftovers = [g for g in generators if span.add(g.poly)]
+    return chosen + leftovers, used, not leftovers and bool(used)
