@@ -47,3 +47,21 @@ def reference_trace_dims(phi: Phi, seed: int = 0) -> list[int]:
         new = added
         dims.append(len(values))
     return dims
+
+
+def reference_law_count(phi: Phi, degree: int = 2) -> int:
+    """Polynomial laws as in seed 001 §2.4 done naively: symbolic h with unknown coefficients,
+    all identities ∇h·∇φ_i = 0 expanded with sympy, nullity of the float system by SVD."""
+    symbols = sympy.symbols(f"x0:{len(phi.variables)}")
+    monomials = [m for d in range(1, degree + 1) for m in sympy.itermonomials(symbols, d, d)]
+    coefficients = sympy.symbols(f"c0:{len(monomials)}")
+    h = sum(c * m for c, m in zip(coefficients, monomials))
+    grad_h = [sympy.diff(h, x) for x in symbols]
+    rows = []
+    for comp in phi.components:
+        f = sum(c * sympy.Mul(*[symbols[v] for v in m]) for m, c in comp.poly.items())
+        identity = sympy.expand(sum(gh * sympy.diff(f, x) for gh, x in zip(grad_h, symbols)))
+        for coeff in sympy.Poly(identity, *symbols).coeffs():
+            rows.append([float(coeff.coeff(c)) for c in coefficients])
+    matrix = np.array(rows) if rows else np.zeros((0, len(coefficients)))
+    return len(coefficients) - np.linalg.matrix_rank(matrix)

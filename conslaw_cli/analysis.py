@@ -46,7 +46,7 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
     basis = find_laws(phi, degree)
     generators, products = select_generators(basis, degree)
     shown, families, explained = name_with_families(generators, products, candidate_families(graph),
-                                                    [c.poly for c in phi.components])
+                                                    [c.poly for c in phi.components], degree)
     return LawsResult(name=graph.name, file=str(path), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
                       degree=degree, explained_by_families=explained, variables=phi.variables)

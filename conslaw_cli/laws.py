@@ -315,7 +315,7 @@ def select_generators(laws: list[Law], degree: int) -> tuple[list[Law], list[Pol
 
 
 def name_with_families(generators: list[Law], products: list[Poly], families: list[Family],
-                       phi_polys: list[Poly]) -> tuple[list[Law], list[tuple[Family, int]], bool]:
+                       phi_polys: list[Poly], degree: int) -> tuple[list[Law], list[tuple[Family, int]], bool]:
     """Present the law space through the recognised families when they span it (checked exactly).
 
     Returns the laws to print (family entries first, then generators outside the families), the
@@ -329,7 +329,8 @@ def name_with_families(generators: list[Law], products: list[Poly], families: li
     chosen: list[Law] = []
     used: list[tuple[Family, int]] = []
     for fam in families:
-        if not fam.entries or not all(is_law(e, phi_polys) for e in fam.entries):
+        too_high = any(len(m) > degree for e in fam.entries for m in e)
+        if not fam.entries or too_high or not all(is_law(e, phi_polys) for e in fam.entries):
             continue
         if not all(law_space.contains(e) for e in fam.entries):
             raise AssertionError(f"internal error: the family {fam.name} holds laws the solver missed")
