@@ -39,10 +39,13 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
     )
 
 
-def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> LawsResult:
-    """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict."""
+def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
+         count: int | None = None) -> LawsResult:
+    """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
+    against `count` (computed here when not given)."""
     graph, phi = load(path, max_terms)
-    count = graph.num_params - trace_dimension(phi, seed=seed).dimension
+    if count is None:
+        count = graph.num_params - trace_dimension(phi, seed=seed).dimension
     basis = find_laws(phi, degree)
     generators, products = select_generators(basis, degree)
     shown, families, explained = name_with_families(generators, products, candidate_families(graph),

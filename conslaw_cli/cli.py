@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from enum import Enum
 from json import dumps
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import analysis, render
+from . import report as report_module
 from .compiler import DEFAULT_MAX_TERMS
 from .engine import EngineDisagreement
 from .errors import ConslawError
@@ -127,6 +129,48 @@ def laws(
         for r in results:
             for line in render.laws_text(r, expand):
                 out.print(line, markup=False)
+
+
+class ReportFormat(str, Enum):
+    latex = "latex"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def report(
+    files: FilesArg = None,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="output format")] = ReportFormat.markdown,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write to this file (default stdout)")] = None,
+    degree: Annotated[int, typer.Option("--degree", "-k", min=1, max=6, help="maximal degree of the laws")] = 2,
+    fragment: Annotated[bool, typer.Option("--fragment", help="LaTeX body only, for \\input in a paper")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="include wall-clock times (not reproducible)")] = False,
+    seed: SeedOpt = 0,
+    max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
+) -> None:
+    """A report (one file) or a catalog (several): layers, φ, count, polynomial laws, provenance."""
+    with user_errors(), progress_bar() as bar:
+        paths = architecture_files(files)
+        task = bar.add_task("", total=len(paths))
+        reports = []
+        for path in paths:
+            bar.update(task, description=f"{path.name}")
+            reports.append(report_module.build(path, degree, seed, max_terms))
+            bar.advance(task)
+    if format is ReportFormat.latex:
+        text = report_module.to_latex(reports, seed, fragment, timings)
+    elif format is ReportFormat.markdown:
+        text = report_module.to_markdown(reports, seed, timings)
+    else:
+        text = report_module.to_json(reports, seed, timings)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            err.print(f"{output}: cannot write: {exc.strerror}", markup=False)
+            raise typer.Exit(2) from None
 
 
 @app.command()

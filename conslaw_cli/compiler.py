@@ -57,6 +57,8 @@ class Piece:
     kind: str  # "path lifting", "attention"
     rich: bool
     reason: str
+    formula: str = ""  # φ of the piece in words/symbols (plain text)
+    formula_latex: str = ""
 
 
 @dataclass
@@ -265,15 +267,35 @@ def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> 
     _lift_layers(lifter, layers, smooth)
     if not _has_params(layers):
         return [], Piece(name, "empty", True, "no parameters")
+    formula, formula_latex = _formula(layers)
     if smooth:
         return lifter.finish(), Piece(name, "path lifting", False,
                                       f"lower bound: smooth activations ({', '.join(sorted(set(smooth)))}) "
-                                      "cut the paths; φ is not proved rich")
+                                      "cut the paths; φ is not proved rich", formula, formula_latex)
     kinds = {l.kind for l in layers}
     source_text = ("seed 000 Thm 3.6 (conv)" if "conv" in kinds else
                    "seed 000 Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
                    "seed 001 §4 (linear and ReLU path lifting)")
-    return lifter.finish(), Piece(name, "path lifting", True, f"theorem-backed: {source_text}")
+    return lifter.finish(), Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
+
+
+def _formula(layers: list[Layer]) -> tuple[str, str]:
+    """φ of a path-lifting piece in closed form when it has one (text, LaTeX)."""
+    params = [l for l in layers if l.params]
+    tex = lambda name: r"\mathrm{" + name.replace("_", r"\_") + "}"  # noqa: E731
+    biases = any("bias" in l.params for l in params)
+    if all(l.kind == "linear" for l in params) and all(l.kind in ("linear", "identity") for l in layers):
+        names = [f"{l.name}.weight" for l in reversed(params)]
+        note = " (biases as edges from a constant input)" if biases else ""
+        return ("φ = entries of " + "·".join(names) + note,
+                r"\varphi(\theta) = " + r"\,".join(tex(n) for n in names) + (r"\ \text{(with biases)}" if biases else ""))
+    if [l.kind for l in params] == ["softmax_head"] and all(l.kind in ("identity", "flatten", "softmax_head")
+                                                               for l in layers):
+        w = f"{params[0].name}.weight"
+        return (f"φ = entries of P·{w}, P = n·I − 11ᵀ (sum-zero projection of the logits)",
+                rf"\varphi(\theta) = P\,{tex(w)},\ P = nI - \mathbf{{1}}\mathbf{{1}}^\top")
+    return ("φ = path lifting: sums of weight products along paths, grouped by the homogeneous neurons passed",
+            r"\varphi(\theta) = \text{path lifting}")
 
 
 def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Component], Piece]:
@@ -290,11 +312,14 @@ def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Compo
                                       variables.index(f"{layer.name}.{right}", a, j))))
                     poly[m] = poly.get(m, 0) + 1
                 components.append(Component(poly, layer.name, (f"head {h}", f"({left}ᵀ{right})[{i},{j}]")))
+    formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
+    formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
     if heads == 1:
         return components, Piece(layer.name, "attention", True,
-                                 "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8")
+                                 "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8",
+                                 formula, formula_latex)
     return components, Piece(layer.name, "attention", False,
-                             "lower bound: multi-head completeness is open (seed 000 Cor 3.10)")
+                             "lower bound: multi-head completeness is open (seed 000 Cor 3.10)", formula, formula_latex)
 
 
 def _has_attention(layers: list[Layer]) -> bool:

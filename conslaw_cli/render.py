@@ -130,9 +130,14 @@ def laws_python(result: LawsResult) -> list[str]:
 
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                   "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+                   "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                   "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
+                   "→": r"$\to$", "−": "-", "≤": r"$\le$", "≥": r"$\ge$", "Σ": r"$\Sigma$", "φ": r"$\varphi$",
+                   "θ": r"$\theta$", "‖": r"$\|$", "ᵀ": r"$^\top$", "²": r"$^2$", "…": r"\dots{}", "§": r"\S{}", "–": "--", "—": "---"}
 
 
 def latex_escape(text: str) -> str:
-    """Text from a user's file, safe inside LaTeX (every special character made literal)."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text).replace("\n", " ")
+    """Text from a user's file, safe and literal inside LaTeX text: special characters are made
+    literal, a few symbols typeset, and other non-ASCII characters written as [U+XXXX] so that
+    pdflatex never meets a character it cannot typeset."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch if 32 <= ord(ch) < 127 else f"[U+{ord(ch):04X}]") for ch in text)
