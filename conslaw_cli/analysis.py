@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .blocks import PerBlockRow, resolve, restrict
+from .blocks import per_block as per_block_rows
 from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
-from .engine import trace_dimension
+from .engine import trace_dimension  # noqa: F401 (re-exported for tests)
 from .families import candidate_families
 from .graph import Graph, build_graph
 from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
@@ -25,31 +27,53 @@ def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, P
     return graph, compile_phi(graph, max_terms)
 
 
-def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None) -> CountResult:
-    """Number of independent conservation laws of φ (of g when φ is rich)."""
-    start = time.perf_counter()
+def load_block(path: str | Path, block: str | None, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, int]:
+    """(graph, φ, number of parameters), φ restricted to the parameters named by `block` if given
+    (laws of a subset of parameters, seed 000 Prop 4.3; see blocks.py)."""
     graph, phi = load(path, max_terms)
+    if block is None:
+        return graph, phi, graph.num_params
+    variables = resolve(graph, block)
+    return graph, restrict(phi, variables), len(variables)
+
+
+def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
+          block: str | None = None) -> CountResult:
+    """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
+    laws that depend only on those parameters."""
+    start = time.perf_counter()
+    graph, phi, parameters = load_block(path, block, max_terms)
     trace = trace_dimension(phi, seed=seed, progress=progress)
     return CountResult(
-        name=graph.name, file=str(path), parameters=graph.num_params,
+        name=graph.name if block is None else f"{graph.name} [{block}]", file=str(path), parameters=parameters,
         phi_components=len(phi.components), blocks=trace.num_blocks, block_classes=trace.num_classes,
-        trace_dims=trace.dims, laws=graph.num_params - trace.dimension, exact=phi.rich,
+        trace_dims=trace.dims, laws=parameters - trace.dimension, exact=phi.rich,
         richness=phi.richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
         error_bound=trace.error_bound,
     )
 
 
 def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
-         count: int | None = None) -> LawsResult:
+         count: int | None = None, block: str | None = None) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
-    against `count` (computed here when not given)."""
-    graph, phi = load(path, max_terms)
+    against `count` (computed here when not given); with `block`, the block laws."""
+    graph, phi, parameters = load_block(path, block, max_terms)
     if count is None:
-        count = graph.num_params - trace_dimension(phi, seed=seed).dimension
-    basis = find_laws(phi, degree)
+        count = parameters - trace_dimension(phi, seed=seed).dimension
+    block_vars = resolve(graph, block) if block else set(range(len(phi.variables)))
+    basis = [law for law in find_laws(phi, degree) if {v for m in law.poly for v in m} <= block_vars]
     generators, products = select_generators(basis, degree)
-    shown, families, explained = name_with_families(generators, products, candidate_families(graph),
+    families = [f for f in candidate_families(graph) if all(v in block_vars for e in f.entries for m in e for v in m)]
+    shown, families, explained = name_with_families(generators, products, families,
                                                     [c.poly for c in phi.components], degree)
-    return LawsResult(name=graph.name, file=str(path), laws=shown, families=families, products=len(products),
+    name = graph.name if block is None else f"{graph.name} [{block}]"
+    return LawsResult(name=name, file=str(path), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
                       degree=degree, explained_by_families=explained, variables=phi.variables)
+
+
+def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:
+    """(name, block laws of every residual block and layer, total count) — `count --per-block`."""
+    graph, phi = load(path, max_terms)
+    total = graph.num_params - trace_dimension(phi, seed=seed).dimension
+    return graph.name, per_block_rows(graph, phi, seed), total

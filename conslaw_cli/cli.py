@@ -34,6 +34,8 @@ FilesArg = Annotated[Optional[list[Path]], typer.Argument(
 FileArg = Annotated[Path, typer.Argument(help="an architecture YAML file")]
 SeedOpt = Annotated[int, typer.Option(help="seed of the random points (the second point is derived from it)")]
 MaxTermsOpt = Annotated[int, typer.Option(help="refuse networks whose φ would have more polynomial terms")]
+BlockOpt = Annotated[Optional[str], typer.Option(
+    "--block", help="only laws of these parameters: comma-separated layer, residual block or tensor names")]
 
 
 def architecture_files(files: Optional[list[Path]]) -> list[Path]:
@@ -72,8 +74,17 @@ def count(
     expect: Annotated[Optional[int], typer.Option(help="exit 1 unless every file has this many laws")] = None,
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
+    block: BlockOpt = None,
+    per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
+    if per_block:
+        with user_errors():
+            tables = [render.per_block_table(*analysis.per_block(path, seed, max_terms))
+                      for path in architecture_files(files)]
+        for table in tables:
+            out.print(table)
+        return
     results = []
     with user_errors(), progress_bar() as bar:
         paths = architecture_files(files)
@@ -84,7 +95,7 @@ def count(
             def step(level, rank, path=path):
                 bar.update(task, description=f"{path.name}: bracket step {level}, dim {rank}")
 
-            results.append(analysis.count(path, seed=seed, max_terms=max_terms, progress=step))
+            results.append(analysis.count(path, seed=seed, max_terms=max_terms, progress=step, block=block))
             bar.advance(task)
     if json:
         print(render.count_json(results))
@@ -109,6 +120,7 @@ def laws(
     expand: Annotated[bool, typer.Option("--expand", help="list every law, also those of a named family")] = False,
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
+    block: BlockOpt = None,
 ) -> None:
     """The polynomial conservation laws, exact, named by family, with a completeness verdict."""
     results = []
@@ -117,7 +129,7 @@ def laws(
         task = bar.add_task("", total=len(paths))
         for path in paths:
             bar.update(task, description=f"{path.name}: laws of degree ≤ {degree}")
-            results.append(analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms))
+            results.append(analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block))
             bar.advance(task)
     if json:
         print(dumps([r.to_json() for r in results], indent=2))

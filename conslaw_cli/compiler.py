@@ -411,7 +411,7 @@ def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
     variables = VariableTable(graph)
     pieces: list = []
     _split_pieces(graph.layers, variables, pieces)
-    return _assemble(variables, pieces)
+    return assemble(variables.names, [c for comps, _ in pieces for c in comps], [piece for _, piece in pieces])
 
 
 def full_path_lifting(graph: Graph) -> Phi:
@@ -420,18 +420,18 @@ def full_path_lifting(graph: Graph) -> Phi:
     Only for plain layers and residual blocks; used to check that per-block concatenation spans
     the same space (THEORY §4)."""
     variables = VariableTable(graph)
-    return _assemble(variables, [_plain_piece(graph.layers, variables, "x")])
+    components, piece = _plain_piece(graph.layers, variables, "x")
+    return assemble(variables.names, components, [piece])
 
 
-def _assemble(variables: VariableTable, pieces: list) -> Phi:
+def assemble(names: list[str], components: list[Component], pieces: list[Piece]) -> Phi:
     """Drop constants and zero components, keep each distinct polynomial once."""
     seen: set = set()
-    components = []
-    for comps, _ in pieces:
-        for comp in comps:
-            poly = {m: c for m, c in comp.poly.items() if c and m}
-            key = frozenset(poly.items())
-            if poly and key not in seen:
-                seen.add(key)
-                components.append(Component(poly, comp.piece, comp.chain))
-    return Phi(variables.names, components, [piece for _, piece in pieces])
+    kept = []
+    for comp in components:
+        poly = {m: c for m, c in comp.poly.items() if c and m}
+        key = frozenset(poly.items())
+        if poly and key not in seen:
+            seen.add(key)
+            kept.append(Component(poly, comp.piece, comp.chain))
+    return Phi(names, kept, pieces)

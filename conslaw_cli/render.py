@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 
+from rich.markup import escape
 from rich.table import Table
 
+from .blocks import PerBlockRow
 from .compiler import Phi
 from .graph import Graph, Layer, shape_text
 from .laws import LawsResult
@@ -23,7 +25,7 @@ def count_table(results: list[CountResult]) -> Table:
         table.add_column(column, justify=justify)
     for r in results:
         status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
-        table.add_row(r.name, str(r.parameters), str(r.phi_components), str(r.blocks),
+        table.add_row(escape(r.name), str(r.parameters), str(r.phi_components), str(r.blocks),
                       " → ".join(map(str, r.trace_dims)), f"[bold]{r.laws}[/]", status, f"{r.seconds:.3f}")
     return table
 
@@ -38,13 +40,29 @@ def count_footer(results: list[CountResult]) -> str:
             "exact = φ is rich (theorem-backed), lower bound = laws of φ, which are laws of the network.")
 
 
+def per_block_table(name: str, rows: list[PerBlockRow], total: int) -> Table:
+    """Block laws per residual block and layer; top-level units partition the parameters."""
+    table = Table(title=escape(f"{name}: laws that depend on one block only (seed 000 Prop 4.3)"), title_justify="left")
+    for column in ("block", "kind", "parameters", "block laws"):
+        table.add_column(column, justify="left" if column in ("block", "kind") else "right")
+    for row in rows:
+        indent = "" if row.in_partition else "  "
+        table.add_row(indent + row.name, row.kind, str(row.parameters), str(row.laws))
+    summed = sum(r.laws for r in rows if r.in_partition)
+    table.add_section()
+    table.add_row("sum over top-level blocks and layers", "", "", str(summed))
+    table.add_row("total count", "", "", str(total))
+    table.add_row("laws not attached to a single block", "", "", str(total - summed))
+    return table
+
+
 def count_json(results: list[CountResult]) -> str:
     return json.dumps([r.to_json() for r in results], indent=2)
 
 
 def graph_table(graph: Graph) -> Table:
     """Layers, shapes and parameter tensors (`conslaw show`)."""
-    table = Table(title=f"{graph.name}: input {shape_text(graph.input_shape)}, D = {graph.num_params}",
+    table = Table(title=escape(f"{graph.name}: input {shape_text(graph.input_shape)}, D = {graph.num_params}"),
                   title_justify="left")
     for column in ("layer", "kind", "output", "parameters", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
@@ -70,7 +88,7 @@ def phi_summary(phi: Phi) -> Table:
     for piece in phi.pieces:
         comps = [c for c in phi.components if c.piece == piece.name]
         degrees = sorted({max(len(m) for m in c.poly) for c in comps})
-        table.add_row(piece.name, piece.kind, str(len(comps)), ",".join(map(str, degrees)) or "-", piece.reason)
+        table.add_row(piece.name, piece.kind, str(len(comps)), ",".join(map(str, degrees)) or "-", escape(piece.reason))
     return table
 
 
