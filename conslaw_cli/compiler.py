@@ -23,8 +23,10 @@ Additive constants are dropped from components (they do not change gradients).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import ConslawError
@@ -36,7 +38,7 @@ DEFAULT_MAX_TERMS = 4_000_000
 SECONDS_PER_TERM = 6e-6  # measured on the zoo and the benchmarks (2-core machine)
 
 
-@dataclass
+@dataclass(slots=True)
 class Component:
     """One component φ_i with where it comes from."""
 
@@ -186,7 +188,10 @@ class _PathLifter:
             lifted: Lifted = {}
             for unit, var in conn:
                 for chain, poly in self.units[unit].items():
-                    _accumulate(lifted, chain, _times_variable(poly, var))
+                    if chain in lifted:
+                        _accumulate(lifted, chain, _times_variable(poly, var))
+                    else:
+                        lifted[chain] = _times_variable(poly, var)
             if bias is not None:
                 _accumulate(lifted, (CONSTANT,), {(bias,): 1})
             new_units.append(lifted)
@@ -227,6 +232,7 @@ class _PathLifter:
     def finish(self) -> list[Component]:
         for u, lifted in enumerate(self.units):
             self.emit(lifted, f"{self.neuron_prefix}[{u}]")
+        self.units = []
         return self.emitted
 
 
@@ -399,6 +405,19 @@ class _DummyVariables(VariableTable):
         return 0
 
 
+@contextmanager
+def no_cyclic_gc():
+    """Millions of small acyclic dicts and tuples are allocated here: pausing the cyclic garbage
+    collector (which would rescan them again and again) halves the compile time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
     """Compile the graph to φ; refuse (with an estimate) when it would be hopelessly large."""
     terms = estimate_terms(graph)
@@ -410,8 +429,9 @@ def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
             "raise the limit with --max-terms N if you really mean it, or try smaller widths")
     variables = VariableTable(graph)
     pieces: list = []
-    _split_pieces(graph.layers, variables, pieces)
-    return assemble(variables.names, [c for comps, _ in pieces for c in comps], [piece for _, piece in pieces])
+    with no_cyclic_gc():
+        _split_pieces(graph.layers, variables, pieces)
+        return assemble(variables.names, [c for comps, _ in pieces for c in comps], [piece for _, piece in pieces])
 
 
 def full_path_lifting(graph: Graph) -> Phi:
@@ -429,9 +449,11 @@ def assemble(names: list[str], components: list[Component], pieces: list[Piece])
     seen: set = set()
     kept = []
     for comp in components:
-        poly = {m: c for m, c in comp.poly.items() if c and m}
-        key = frozenset(poly.items())
+        poly = comp.poly
+        if () in poly or not all(poly.values()):
+            poly = comp.poly = {m: c for m, c in poly.items() if c and m}
+        key = next(iter(poly.items())) if len(poly) == 1 else frozenset(poly.items())
         if poly and key not in seen:
             seen.add(key)
-            kept.append(Component(poly, comp.piece, comp.chain))
+            kept.append(comp)
     return Phi(names, kept, pieces)

@@ -25,7 +25,7 @@ import flint
 import numpy as np
 
 from . import gf, kernels
-from .compiler import Phi
+from .compiler import Phi, no_cyclic_gc
 
 MEMORY_BUDGET = 4_000_000  # uint64 entries per batch of jet points (32 MB)
 
@@ -43,7 +43,7 @@ class Block:
     coef: np.ndarray  # (T,) residues: coefficient of each term
     comp: np.ndarray  # (T,) local component index of each term
     idx: np.ndarray  # (T, degree) local variable indices, padded with len(variables) (= 1)
-    signature: tuple = ()
+    signature: tuple = ()  # equal signatures: the same block up to renaming variables
 
     @property
     def num_vars(self) -> int:
@@ -54,43 +54,60 @@ class Block:
         return self.idx.shape[1]
 
 
+def _flatten(phi: Phi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All terms of φ as arrays: component of each term, coefficient mod p, variables (padded -1)."""
+    comps, coefs, monos = [], [], []
+    with no_cyclic_gc():
+        for i, comp in enumerate(phi.components):
+            for mono, c in comp.poly.items():
+                comps.append(i)
+                coefs.append(c % gf.PRIME)
+                monos.append(mono)
+    degree = max(map(len, monos))
+    idx = np.full((len(monos), degree), -1, dtype=np.int64)
+    lengths = np.fromiter(map(len, monos), dtype=np.int64, count=len(monos))
+    for length in np.unique(lengths):
+        rows = np.nonzero(lengths == length)[0]
+        idx[rows, :length] = np.array([monos[r] for r in rows], dtype=np.int64).reshape(len(rows), length)
+    return np.array(comps, dtype=np.int64), np.array(coefs, dtype=np.uint64), idx
+
+
+def _block_labels(comp: np.ndarray, idx: np.ndarray, num_vars: int, num_comps: int) -> np.ndarray:
+    """For each component, the smallest variable of its block (connected components of the
+    component–variable graph, by min-label propagation with pointer jumping)."""
+    vars_of_terms = np.where(idx >= 0, idx, idx[:, :1])
+    term_of = np.repeat(comp, idx.shape[1])
+    flat_vars = vars_of_terms.reshape(-1)
+    label = np.arange(num_vars)
+    while True:
+        comp_label = np.full(num_comps, num_vars, dtype=np.int64)
+        np.minimum.at(comp_label, term_of, label[flat_vars])
+        new = label.copy()
+        np.minimum.at(new, flat_vars, comp_label[term_of])
+        new = new[new]
+        if np.array_equal(new, label):
+            return comp_label
+        label = new
+
+
 def split_blocks(phi: Phi) -> list[Block]:
-    """Group components into blocks of disjoint variables (union-find over shared variables)."""
-    parent = list(range(len(phi.variables)))
-
-    def find(v):
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for comp in phi.components:
-        vars_ = {v for m in comp.poly for v in m}
-        first = find(next(iter(vars_)))
-        for v in vars_:
-            root = find(v)
-            if root != first:
-                parent[root] = first
-    groups: dict[int, list[int]] = {}
-    for i, comp in enumerate(phi.components):
-        groups.setdefault(find(next(iter(next(iter(comp.poly))))), []).append(i)
-    return [_make_block(phi, members) for members in groups.values()]
+    """Group components into blocks of disjoint variables, as arrays in local numbering."""
+    comp, coef, idx = _flatten(phi)
+    labels = _block_labels(comp, idx, len(phi.variables), len(phi.components))
+    order = np.argsort(labels[comp], kind="stable")
+    term_labels = labels[comp][order]
+    starts = np.concatenate([[0], np.nonzero(np.diff(term_labels))[0] + 1, [len(order)]])
+    return [_make_block(comp[order[a:b]], coef[order[a:b]], idx[order[a:b]]) for a, b in zip(starts[:-1], starts[1:])]
 
 
-def _make_block(phi: Phi, members: list[int]) -> Block:
-    local: dict[int, int] = {}
-    terms = []
-    for k, i in enumerate(members):
-        for mono, c in phi.components[i].poly.items():
-            terms.append((k, c, tuple(local.setdefault(v, len(local)) for v in mono)))
-    degree = max(len(m) for _, _, m in terms)
-    n = len(local)
-    idx = np.full((len(terms), degree), n, dtype=np.int64)
-    for t, (_, _, mono) in enumerate(terms):
-        idx[t, : len(mono)] = mono
-    signature = tuple((k, c, m) for k, c, m in terms)
-    return Block(sorted(local, key=local.get), members, gf.residues([c for _, c, _ in terms]),
-                 np.array([k for k, _, _ in terms], dtype=np.int64), idx, signature)
+def _make_block(comp: np.ndarray, coef: np.ndarray, idx: np.ndarray) -> Block:
+    """One block in local numbering; blocks with equal signatures are equal up to renaming."""
+    components, local_comp = np.unique(comp, return_inverse=True)
+    variables = np.unique(idx[idx >= 0])
+    local_idx = np.where(idx >= 0, np.searchsorted(variables, idx), len(variables))
+    local_comp = local_comp.astype(np.int64)
+    signature = (len(variables), local_idx.shape, local_comp.tobytes(), coef.tobytes(), local_idx.tobytes())
+    return Block(variables.tolist(), components.tolist(), coef, local_comp, local_idx, signature)
 
 
 class BlockFields:
