@@ -15,15 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_LIMIT = 300  # seconds; beyond it the speed-up is reported as a lower bound
-
-
-def mlp(widths, activation=None, bias=False) -> str:
-    lines = [f"input: {widths[0]}", "layers:"]
-    for i, width in enumerate(widths[1:]):
-        lines.append(f"  - linear: {{out: {width}, bias: {str(bias).lower()}}}")
-        if activation and i < len(widths) - 2:
-            lines.append(f"  - {activation}")
-    return "\n".join(lines) + "\n"
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import mlp_yaml as mlp  # noqa: E402  (the tests' MLP writer)
 
 
 def attention(dim: int, head_dim: int) -> str:

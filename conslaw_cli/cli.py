@@ -62,9 +62,22 @@ def user_errors():
         raise typer.Exit(3) from None
 
 
-def progress_bar() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+def for_each_file(files: Optional[list[Path]], work) -> list:
+    """Run `work(path, say)` on every architecture file with a progress line on stderr (when it is
+    a terminal); `say(text)` updates the line. Bad input exits 2 (see user_errors)."""
+    results = []
+    with user_errors(), Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=err, transient=True, disable=not err.is_terminal) as bar:
+        paths = architecture_files(files)
+        task = bar.add_task("", total=len(paths))
+        for path in paths:
+            def say(text: str, path=path) -> None:
+                bar.update(task, description=f"{path.name}: {text}")
+
+            say("compiling")
+            results.append(work(path, say))
+            bar.advance(task)
+    return results
 
 
 @app.command()
@@ -79,24 +92,13 @@ def count(
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
     if per_block:
-        with user_errors():
-            tables = [render.per_block_table(*analysis.per_block(path, seed, max_terms))
-                      for path in architecture_files(files)]
-        for table in tables:
+        for table in for_each_file(files, lambda path, say: render.per_block_table(
+                *analysis.per_block(path, seed, max_terms))):
             out.print(table)
         return
-    results = []
-    with user_errors(), progress_bar() as bar:
-        paths = architecture_files(files)
-        task = bar.add_task("", total=len(paths))
-        for path in paths:
-            bar.update(task, description=f"{path.name}")
-
-            def step(level, rank, path=path):
-                bar.update(task, description=f"{path.name}: bracket step {level}, dim {rank}")
-
-            results.append(analysis.count(path, seed=seed, max_terms=max_terms, progress=step, block=block))
-            bar.advance(task)
+    results = for_each_file(files, lambda path, say: analysis.count(
+        path, seed=seed, max_terms=max_terms, block=block,
+        progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
     if json:
         print(render.count_json(results))
     else:
@@ -123,14 +125,8 @@ def laws(
     block: BlockOpt = None,
 ) -> None:
     """The polynomial conservation laws, exact, named by family, with a completeness verdict."""
-    results = []
-    with user_errors(), progress_bar() as bar:
-        paths = architecture_files(files)
-        task = bar.add_task("", total=len(paths))
-        for path in paths:
-            bar.update(task, description=f"{path.name}: laws of degree ≤ {degree}")
-            results.append(analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block))
-            bar.advance(task)
+    results = for_each_file(files, lambda path, say: analysis.laws(
+        path, degree=degree, seed=seed, max_terms=max_terms, block=block))
     if json:
         print(dumps([r.to_json() for r in results], indent=2))
     elif latex:
@@ -161,14 +157,7 @@ def report(
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
 ) -> None:
     """A report (one file) or a catalog (several): layers, φ, count, polynomial laws, provenance."""
-    with user_errors(), progress_bar() as bar:
-        paths = architecture_files(files)
-        task = bar.add_task("", total=len(paths))
-        reports = []
-        for path in paths:
-            bar.update(task, description=f"{path.name}")
-            reports.append(report_module.build(path, degree, seed, max_terms))
-            bar.advance(task)
+    reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms))
     if format is ReportFormat.latex:
         text = report_module.to_latex(reports, seed, fragment, timings)
     elif format is ReportFormat.markdown:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .gf import PRIME
-
-_P = np.uint64(PRIME)
-_M31 = np.uint64((1 << 31) - 1)
-_M30 = np.uint64((1 << 30) - 1)
-_61 = np.uint64(61)
-_31 = np.uint64(31)
-_30 = np.uint64(30)
-_1 = np.uint64(1)
-_0 = np.uint64(0)
+from .gf import MASK30 as _M30
+from .gf import MASK31 as _M31
+from .gf import ONE as _1
+from .gf import P64 as _P
+from .gf import S30 as _30
+from .gf import S31 as _31
+from .gf import S61 as _61
+from .gf import ZERO as _0
 
 
 @njit(inline="always", cache=True)
