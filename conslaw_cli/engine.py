@@ -18,7 +18,6 @@ Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3):
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import flint
@@ -167,7 +166,6 @@ class BlockTrace:
 
     dims: list[int]
     error_bound: float
-    samples: int
 
 
 def block_trace(block: Block, rng: np.random.Generator, progress=None) -> BlockTrace:
@@ -197,7 +195,7 @@ def block_trace(block: Block, rng: np.random.Generator, progress=None) -> BlockT
         gain = rank - (dims[-1] if dims else 0)
         dims.append(rank)
         if rank == n or (level > 0 and gain == 0):
-            return BlockTrace(dims, bound, rows.shape[0])
+            return BlockTrace(dims, bound)
         level += 1
 
 
@@ -210,7 +208,6 @@ class TraceResult:
     num_classes: int
     error_bound: float  # probability bound for one point; both points wrong ≤ its square
     points: int = 2
-    seconds: float = 0.0
     per_point_dims: list[list[int]] = field(default_factory=list)
 
     @property
@@ -225,9 +222,8 @@ def _summed(traces: list[tuple[BlockTrace, int]]) -> list[int]:
 
 def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None) -> TraceResult:
     """dim Lie(span ∇φ_i)(θ) at `points` independent random points, which must agree."""
-    start = time.perf_counter()
     if not phi.components:
-        return TraceResult([0], 0, 0, 0.0, points, 0.0, [[0]] * points)
+        return TraceResult([0], 0, 0, 0.0, points, [[0]] * points)
     blocks = split_blocks(phi)
     classes: dict[tuple, list[Block]] = {}
     for block in blocks:
@@ -243,5 +239,4 @@ def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None) -> 
     if any(r[-1] != results[0][-1] for r in results):
         raise EngineDisagreement(f"the random points disagree: trace dimensions {results}; "
                                  "rerun with another --seed and report this")
-    return TraceResult(results[0], len(blocks), len(classes), bound, points,
-                       time.perf_counter() - start, results)
+    return TraceResult(results[0], len(blocks), len(classes), bound, points, results)

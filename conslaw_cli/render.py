@@ -135,7 +135,7 @@ def laws_latex(result: LawsResult) -> str:
     verdict = "complete" if result.complete else f"{result.count - result.independent} missing"
     body = "\n".join(items) if items else r"\item no polynomial law of this degree"
     return (rf"% {latex_escape(result.name)}: degree <= {result.degree}, {verdict}" + "\n"
-            rf"\begin{{itemize}}" + "\n" + body + "\n" + r"\end{itemize}")
+            r"\begin{itemize}" + "\n" + body + "\n" + r"\end{itemize}")
 
 
 def laws_python(result: LawsResult) -> list[str]:
@@ -151,7 +151,8 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$"
                    "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
                    "→": r"$\to$", "−": "-", "≤": r"$\le$", "≥": r"$\ge$", "Σ": r"$\Sigma$", "φ": r"$\varphi$",
-                   "θ": r"$\theta$", "‖": r"$\|$", "ᵀ": r"$^\top$", "²": r"$^2$", "…": r"\dots{}", "§": r"\S{}", "–": "--", "—": "---"}
+                   "θ": r"$\theta$", "‖": r"$\|$", "ᵀ": r"$^\top$", "²": r"$^2$", "…": r"\dots{}", "§": r"\S{}",
+                   "–": "--", "—": "---"}
 
 
 def latex_escape(text: str) -> str:

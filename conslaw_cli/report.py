@@ -111,7 +111,9 @@ LATEX_PREAMBLE = r"""\documentclass[11pt]{article}
 
 def _tt(text: str) -> str:
     """Typewriter text, breakable after '/' and '.' (long paths and names)."""
-    escaped = latex_escape(text).replace("/", r"/\allowbreak{}").replace(".", r".\allowbreak{}").replace("+", r"+\allowbreak{}")
+    escaped = latex_escape(text)
+    for breakable in "/.+":
+        escaped = escaped.replace(breakable, breakable + r"\allowbreak{}")
     return r"\texttt{" + escaped + "}"
 
 
@@ -198,7 +200,8 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
         out += [markdown_escape(r.graph.description), ""]
     out += [f"File `{c.file.replace('`', '')}`; input {shape_text(r.graph.input_shape)}; D = {c.parameters}.", "",
             "| layer | kind | output | parameters |", "|---|---|---|---:|"]
-    out += [f"| {markdown_escape(name.strip())} | {kind} | {shape} | {n or ''} |" for name, kind, shape, n in _layers(r.graph)]
+    out += [f"| {markdown_escape(name.strip())} | {kind} | {shape} | {n or ''} |"
+            for name, kind, shape, n in _layers(r.graph)]
     out += ["", f"**Factorization**: φ has {len(r.phi.components)} components, "
             + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
     out += [f"- {markdown_escape(name)}: ${tex}$; {n} components; {markdown_escape(backing)}."

@@ -53,7 +53,7 @@ def test_points_agree_and_error_bound_is_tiny():
 
 
 def test_disagreeing_points_fail_loudly(monkeypatch):
-    calls = iter([engine.BlockTrace([1], 0.0, 1), engine.BlockTrace([2], 0.0, 1)])
+    calls = iter([engine.BlockTrace([1], 0.0), engine.BlockTrace([2], 0.0)])
     monkeypatch.setattr(engine, "block_trace", lambda *args, **kwargs: next(calls))
     with pytest.raises(engine.EngineDisagreement):
         engine.trace_dimension(make_phi([{(0, 1): 1}], 2))
@@ -72,8 +72,11 @@ def test_bracket_value_matches_hand_computation():
     assert [int(v) for v in value] == expected
 
 
-def test_gf_multiplication_is_exact():
+def test_modular_arithmetic_is_exact():
+    from conslaw_cli import kernels
+
     rng = np.random.default_rng(0)
-    a = gf.random_residues(rng, 1000)
-    b = gf.random_residues(rng, 1000)
-    assert [int(v) for v in gf.mul(a, b)] == [int(x) * int(y) % gf.PRIME for x, y in zip(a, b)]
+    a = [*gf.random_residues(rng, 300), np.uint64(gf.PRIME - 1), np.uint64(0)]
+    b = [*gf.random_residues(rng, 300), np.uint64(gf.PRIME - 1), np.uint64(gf.PRIME - 1)]
+    assert [int(kernels.mulmod(x, y)) for x, y in zip(a, b)] == [int(x) * int(y) % gf.PRIME for x, y in zip(a, b)]
+    assert [int(v) for v in gf.sub(np.array(a), np.array(b))] == [(int(x) - int(y)) % gf.PRIME for x, y in zip(a, b)]
