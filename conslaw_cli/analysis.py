@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .blocks import PerBlockRow, resolve, restrict
 from .blocks import per_block as per_block_rows
 from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
-from .engine import trace_dimension  # noqa: F401 (re-exported for tests)
+from .engine import DEFAULT_MAX_BLOCK, trace_dimension
+from .errors import ConslawError, TooLarge
 from .families import candidate_families
 from .graph import Graph, build_graph
-from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
+from .laws import DEFAULT_MAX_UNKNOWNS, LawsResult, find_laws, functional_rank, name_with_families, select_generators
 from .results import CountResult
 from .spec import load_spec
+
+
+@contextmanager
+def located(graph: Graph):
+    """Refusals of the engines (TooLarge) reported at the file's first layer, like bad input."""
+    try:
+        yield
+    except TooLarge as exc:
+        first = graph.layers[0]
+        raise ConslawError(str(exc), graph.file, first.line, first.col, exc.hint) from None
 
 
 def load_graph(path: str | Path) -> Graph:
@@ -38,12 +50,13 @@ def load_block(path: str | Path, block: str | None, max_terms: int = DEFAULT_MAX
 
 
 def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
-          block: str | None = None) -> CountResult:
+          block: str | None = None, max_block: int = DEFAULT_MAX_BLOCK) -> CountResult:
     """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
     laws that depend only on those parameters."""
     start = time.perf_counter()
     graph, phi, parameters = load_block(path, block, max_terms)
-    trace = trace_dimension(phi, seed=seed, progress=progress)
+    with located(graph):
+        trace = trace_dimension(phi, seed=seed, progress=progress, max_block=max_block)
     return CountResult(
         name=graph.name if block is None else f"{graph.name} [{block}]", file=str(path), parameters=parameters,
         phi_components=len(phi.components), blocks=trace.num_blocks, block_classes=trace.num_classes,
@@ -54,14 +67,17 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
 
 
 def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
-         count: int | None = None, block: str | None = None) -> LawsResult:
+         count: int | None = None, block: str | None = None,
+         max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
     against `count` (computed here when not given); with `block`, the block laws."""
     graph, phi, parameters = load_block(path, block, max_terms)
-    if count is None:
-        count = parameters - trace_dimension(phi, seed=seed).dimension
+    with located(graph):
+        if count is None:
+            count = parameters - trace_dimension(phi, seed=seed).dimension
+        found = find_laws(phi, degree, max_unknowns)
     block_vars = resolve(graph, block) if block else set(range(len(phi.variables)))
-    basis = [law for law in find_laws(phi, degree) if {v for m in law.poly for v in m} <= block_vars]
+    basis = [law for law in found if {v for m in law.poly for v in m} <= block_vars]
     generators, products = select_generators(basis, degree)
     families = [f for f in candidate_families(graph) if all(v in block_vars for e in f.entries for m in e for v in m)]
     shown, families, explained = name_with_families(generators, products, families,
@@ -75,5 +91,6 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
 def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:
     """(name, block laws of every residual block and layer, total count) — `count --per-block`."""
     graph, phi = load(path, max_terms)
-    total = graph.num_params - trace_dimension(phi, seed=seed).dimension
-    return graph.name, per_block_rows(graph, phi, seed), total
+    with located(graph):
+        total = graph.num_params - trace_dimension(phi, seed=seed).dimension
+        return graph.name, per_block_rows(graph, phi, seed), total

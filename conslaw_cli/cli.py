@@ -19,6 +19,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from . import analysis, render
 from . import report as report_module
 from .compiler import DEFAULT_MAX_TERMS
+from .engine import DEFAULT_MAX_BLOCK
+from .laws import DEFAULT_MAX_UNKNOWNS
 from .engine import EngineDisagreement
 from .errors import ConslawError
 
@@ -89,6 +91,7 @@ def count(
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
     block: BlockOpt = None,
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
+    max_block: Annotated[int, typer.Option(help="refuse blocks of more coupled parameters")] = DEFAULT_MAX_BLOCK,
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
     if per_block:
@@ -97,7 +100,7 @@ def count(
             out.print(table)
         return
     results = for_each_file(files, lambda path, say: analysis.count(
-        path, seed=seed, max_terms=max_terms, block=block,
+        path, seed=seed, max_terms=max_terms, block=block, max_block=max_block,
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
     if json:
         print(render.count_json(results))
@@ -123,10 +126,11 @@ def laws(
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
     block: BlockOpt = None,
+    max_unknowns: Annotated[int, typer.Option(help="refuse law systems with more unknowns")] = DEFAULT_MAX_UNKNOWNS,
 ) -> None:
     """The polynomial conservation laws, exact, named by family, with a completeness verdict."""
     results = for_each_file(files, lambda path, say: analysis.laws(
-        path, degree=degree, seed=seed, max_terms=max_terms, block=block))
+        path, degree=degree, seed=seed, max_terms=max_terms, block=block, max_unknowns=max_unknowns))
     if json:
         print(dumps([r.to_json() for r in results], indent=2))
     elif latex:

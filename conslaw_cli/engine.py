@@ -25,7 +25,10 @@ import numpy as np
 
 from . import gf, kernels
 from .compiler import Phi, no_cyclic_gc
+from .errors import TooLarge
 
+DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one block
+RANK_SECONDS_PER_CUBE = 4 * 2.5e-10  # flint rank ≈ 4e9 ops/s here, about 4 rank calls per point and 2 points
 MEMORY_BUDGET = 4_000_000  # uint64 entries per batch of jet points (32 MB)
 
 
@@ -220,7 +223,8 @@ def _summed(traces: list[tuple[BlockTrace, int]]) -> list[int]:
     return [sum(mult * t.dims[min(s, len(t.dims) - 1)] for t, mult in traces) for s in range(steps)]
 
 
-def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None) -> TraceResult:
+def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None,
+                    max_block: int = DEFAULT_MAX_BLOCK) -> TraceResult:
     """dim Lie(span ∇φ_i)(θ) at `points` independent random points, which must agree."""
     if not phi.components:
         return TraceResult([0], 0, 0, 0.0, points, [[0]] * points)
@@ -228,6 +232,12 @@ def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None) -> 
     classes: dict[tuple, list[Block]] = {}
     for block in blocks:
         classes.setdefault(block.signature, []).append(block)
+    largest = max(len(members[0].variables) for members in classes.values())
+    if largest > max_block:
+        raise TooLarge(f"a block of {largest:,} coupled parameters needs exact ranks of matrices up to "
+                       f"{largest:,} x {largest:,} mod p: about {RANK_SECONDS_PER_CUBE * largest ** 3:,.0f} s "
+                       f"and {2 * 8 * largest ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
+                       "raise the limit with --max-block N if you really mean it")
     results, bound = [], 0.0
     for point in range(points):
         rng = np.random.default_rng([seed, point])

@@ -27,3 +27,11 @@ def did_you_mean(word: str, choices) -> str | None:
     """A 'did you mean' hint for a misspelt key or kind, or None when nothing is close."""
     close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+class TooLarge(Exception):
+    """Work that could not finish in reasonable time; the message carries an estimate."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint

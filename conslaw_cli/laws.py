@@ -25,6 +25,7 @@ import numpy as np
 from . import gf
 from .compiler import Phi, Poly
 from .engine import Block, split_blocks
+from .errors import TooLarge
 
 
 @dataclass
@@ -258,9 +259,17 @@ def _solve_group(monomials: list[tuple], derivatives) -> list[Poly]:
 
 # --- the whole architecture -------------------------------------------------------------------
 
-def find_laws(phi: Phi, degree: int) -> list[Law]:
+DEFAULT_MAX_UNKNOWNS = 2_000_000
+
+
+def find_laws(phi: Phi, degree: int, max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> list[Law]:
     """A basis of the laws of degree ≤ `degree` inside single blocks, each verified over Z."""
     blocks = split_blocks(phi) if phi.components else []
+    kinds = {b.signature: b.num_vars for b in blocks}
+    unknowns = sum(math.comb(n + degree, degree) - 1 for n in kinds.values())
+    if unknowns > max_unknowns:
+        raise TooLarge(f"laws of degree <= {degree} here have {unknowns:,} unknown coefficients "
+                       f"(limit {max_unknowns:,})", "lower --degree, or raise the limit with --max-unknowns N")
     laws: list[Law] = []
     solved: dict[tuple, list[Poly]] = {}
     for block in blocks:

@@ -52,3 +52,15 @@ def test_show_does_not_compile_so_it_answers_for_large_networks():
     result = runner.invoke(app, ["show", str(CORPUS / "too_large.yaml")])
     assert result.exit_code == 0
     assert "D = 2000000" in result.stdout
+
+
+def test_hopeless_engine_work_is_refused_with_an_estimate():
+    path = str(Path(__file__).parent.parent / "architectures/mlp_linear.yaml")
+    count = runner.invoke(app, ["count", path, "--max-block", "10"])
+    assert count.exit_code == 2
+    assert count.stderr.startswith(f"{path}:8:5: a block of 20 coupled parameters needs exact ranks")
+    assert "--max-block" in count.stderr
+    laws = runner.invoke(app, ["laws", path, "--max-unknowns", "100"])
+    assert laws.exit_code == 2
+    assert "laws of degree <= 2 here have 230 unknown coefficients (limit 100)" in laws.stderr
+    assert "--max-unknowns" in laws.stderr
