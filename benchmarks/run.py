@@ -138,15 +138,16 @@ def main() -> None:
             else:
                 agree = "" if ref["result"] == r["result"] else f" (reference says {ref['result']})"
                 reference, ratio = f"{ref['seconds']:.2f}{agree}", f"{ref['seconds'] / r['seconds']:.0f}×"
-        rows.append(f"| {name} | {r['D']} | {r['result']} | {r['seconds']:.3f} | {target:g} | "
-                    f"{'yes' if r['seconds'] <= target and r['peak_mb'] < MEMORY_TARGET_MB else 'NO'} | {r['peak_mb']:.0f} | {reference} | {ratio} | "
-                    f"{r['startup']:.2f} |")
+        met = "yes" if r["seconds"] <= target and r["peak_mb"] < MEMORY_TARGET_MB else "NO"
+        rows.append(f"| {name} | {r['D']} | {r['result']} | {r['seconds']:.3f} | {target:g} | {met} | "
+                    f"{r['peak_mb']:.0f} | {reference} | {ratio} | {r['startup']:.2f} |")
         print(rows[-1], flush=True)
     text = ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores). `count`: laws counted with two "
             "random points, exact ranks mod p = 2^61 − 1; `laws`: result = laws listed + independent "
             "products. Seconds are the command's own work; start-up is the first count of a tiny network "
             "in a fresh process (loading numba's cached kernels), paid once per `conslaw` invocation; cases "
-            "under a second are the best of three runs. `met` = within the time target and under 1 GB peak. `per-block`: result = sum of the block laws listed. Peak "
+            "under a second are the best of three runs. `met` = within the time target and under 1 GB peak. "
+            "`per-block`: result = sum of the block laws listed. Peak "
             "MB is the peak RSS of the case's process. Reference: a straightforward implementation of the "
             "published algorithms (`benchmarks/reference_sympy.py`: symbolic sympy brackets or laws "
             f"system, float rank at one point), run in the same `make bench`, stopped after {REFERENCE_LIMIT} s."
