@@ -182,7 +182,9 @@ def block_trace(block: Block, rng: np.random.Generator, progress=None) -> BlockT
     level, gain = 0, min(len(block.components), n)
     while True:
         rank = dims[-1] if dims else 0
-        batch = gain + 1 if level == 0 else 2
+        # level 0 and 1: a batch the size of the previous gain (+1 to see saturation); later levels
+        # usually add nothing, so a probe of 2 samples first (the rank calls are the cost)
+        batch = gain + 1 if level <= 1 else 2
         while rank < n:
             batch = min(batch, n - rank + 1)
             rows = np.concatenate([rows, fields.samples(level, batch, theta, rng)])
