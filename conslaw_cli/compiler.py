@@ -364,29 +364,37 @@ def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, sour
 def estimate_terms(graph: Graph) -> int:
     """An upper bound on the number of polynomial terms the path lifting will create.
 
-    Counts paths (not merged), per unit, with the same rules as the compiler; cheap."""
+    Counts paths (not merged), per unit, with the same cuts as `_split_pieces`; cheap."""
     total = 0
 
-    def walk(layers, counts):
+    def walk(layers: list[Layer], counts: list[int]) -> list[int]:
+        """Path counts per unit after `layers`; terms of the pieces that end inside go to total."""
         nonlocal total
+        previous = None
         for layer in layers:
             if layer.kind in ("linear", "conv", "softmax_head"):
                 fan_in, bias = _fan_in(layer)
                 counts = [sum(counts[i] for i in conn) + b for conn, b in zip(fan_in, bias)]
+                if layer.kind == "softmax_head":  # the projection mixes all logits into each
+                    counts = [sum(counts)] * len(counts)
             elif layer.kind in SMOOTH:
                 total += sum(counts)
                 counts = [1] * len(counts)
-            elif layer.kind in ("residual", "attention"):
-                total += sum(counts)
-                if layer.kind == "residual":
-                    walk(layer.body, [1] * _size(layer.in_shape))
-                else:
-                    total += 2 * layer.options["heads"] * layer.in_shape[2] ** 2 * layer.options["head_dim"]
+            elif layer.kind == "residual" and previous in HOMOGENEOUS and not _has_attention(layer.body):
+                counts = [a + b for a, b in zip(walk(layer.body, counts), counts)]  # lifted inline
+            elif layer.kind == "residual":
+                body_counts = walk(layer.body, [1] * _size(layer.in_shape))  # before reading total
+                total += sum(counts) + sum(body_counts)
                 counts = [1] * _size(layer.out_shape)
-        total += sum(counts)
+            elif layer.kind == "attention":
+                heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+                total += sum(counts) + 2 * heads * head_dim * layer.in_shape[2] ** 2
+                counts = [1] * _size(layer.out_shape)
+            previous = layer.kind
+        return counts
 
-    walk(graph.layers, [1] * _size(graph.input_shape))
-    return total
+    final_counts = walk(graph.layers, [1] * _size(graph.input_shape))
+    return total + sum(final_counts)
 
 
 def _fan_in(layer: Layer) -> tuple[list[list[int]], list[int]]:

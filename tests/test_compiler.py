@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from conslaw_cli import engine
-from conslaw_cli.compiler import Phi, full_path_lifting
+from conslaw_cli import analysis, engine
+from conslaw_cli.compiler import Phi, estimate_terms, full_path_lifting
 from conftest import mlp_yaml
 
 
@@ -86,3 +88,17 @@ def test_parameter_names_follow_pytorch(phi_of):
     assert phi.variables[:2] == ["attention1.Q[0,0]", "attention1.Q[0,1]"]
     assert "readout.weight[1,2]" in phi.variables and "readout.bias[1]" in phi.variables
     assert graph.num_params == 4 * 2 * 3 + 2 * 3 + 2
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "architectures").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_size_estimate_bounds_the_real_number_of_terms(path):
+    # the refusal of hopeless sizes relies on estimate_terms being an upper bound
+    graph, phi = analysis.load(path)
+    assert estimate_terms(graph) >= sum(len(c.poly) for c in phi.components)
+
+
+@pytest.mark.parametrize("text", RESIDUAL_CASES)
+def test_size_estimate_bounds_residual_networks(phi_of, text):
+    graph, phi = phi_of(text)
+    assert estimate_terms(graph) >= sum(len(c.poly) for c in phi.components)
