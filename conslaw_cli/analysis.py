@@ -9,7 +9,7 @@ from pathlib import Path
 from .blocks import PerBlockRow, resolve, restrict
 from .blocks import per_block as per_block_rows
 from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
-from .engine import DEFAULT_MAX_BLOCK, trace_dimension
+from .engine import DEFAULT_MAX_BLOCK, flatten, trace_dimension, trace_of_terms
 from .errors import ConslawError, TooLarge
 from .families import candidate_families
 from .graph import Graph, build_graph
@@ -55,13 +55,16 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
     laws that depend only on those parameters."""
     start = time.perf_counter()
     graph, phi, parameters = load_block(path, block, max_terms)
+    components, exact, richness = len(phi.components), phi.rich, phi.richness
+    terms = flatten(phi) if phi.components else None
+    del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
     with located(graph):
-        trace = trace_dimension(phi, seed=seed, progress=progress, max_block=max_block)
+        trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
     return CountResult(
         name=graph.name if block is None else f"{graph.name} [{block}]", file=str(path), parameters=parameters,
-        phi_components=len(phi.components), blocks=trace.num_blocks, block_classes=trace.num_classes,
-        trace_dims=trace.dims, laws=parameters - trace.dimension, exact=phi.rich,
-        richness=phi.richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
+        phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
+        trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
+        richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
         error_bound=trace.error_bound,
     )
 

@@ -78,7 +78,7 @@ def restrict(phi: Phi, block: set[int]) -> Phi:
                 poly[inside] = poly.get(inside, 0) + c
         for outside, poly in groups.items():
             label = "coefficient of " + ("·".join(phi.variables[v] for v in outside) if outside else "1")
-            components.append(Component(poly, comp.piece, comp.chain + (label,)))
+            components.append(Component(poly, comp.piece, comp.chain + (comp.sink,), label))
     return assemble(phi.variables, components, phi.pieces)
 
 

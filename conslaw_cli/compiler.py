@@ -44,11 +44,12 @@ class Component:
 
     poly: Poly
     piece: str
-    chain: tuple[str, ...]  # source, homogeneous neurons passed, sink (or a description)
+    chain: tuple[str, ...]  # source and homogeneous neurons passed (shared with other components)
+    sink: str = ""  # where the paths end (or a description)
 
     @property
     def provenance(self) -> str:
-        return f"{self.piece}: " + " → ".join(self.chain)
+        return f"{self.piece}: " + " → ".join(self.chain + ((self.sink,) if self.sink else ()))
 
 
 @dataclass
@@ -226,13 +227,13 @@ class _PathLifter:
         self.units = projected
 
     def emit(self, lifted: Lifted, sink: str) -> None:
-        for chain, poly in lifted.items():
-            self.emitted.append(Component(poly, self.piece, chain + (sink,)))
+        self.emitted.extend(Component(poly, self.piece, chain, sink) for chain, poly in lifted.items())
 
     def finish(self) -> list[Component]:
-        for u, lifted in enumerate(self.units):
+        units, self.units = self.units, []
+        for u in range(len(units)):
+            lifted, units[u] = units[u], None  # release each unit's table as soon as it is emitted
             self.emit(lifted, f"{self.neuron_prefix}[{u}]")
-        self.units = []
         return self.emitted
 
 
@@ -317,7 +318,7 @@ def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Compo
                     m = tuple(sorted((variables.index(f"{layer.name}.{left}", a, i),
                                       variables.index(f"{layer.name}.{right}", a, j))))
                     poly[m] = poly.get(m, 0) + 1
-                components.append(Component(poly, layer.name, (f"head {h}", f"({left}ᵀ{right})[{i},{j}]")))
+                components.append(Component(poly, layer.name, (f"head {h}",), f"({left}ᵀ{right})[{i},{j}]"))
     formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
     formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
     if heads == 1:
@@ -439,7 +440,8 @@ def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
     pieces: list = []
     with no_cyclic_gc():
         _split_pieces(graph.layers, variables, pieces)
-        return assemble(variables.names, [c for comps, _ in pieces for c in comps], [piece for _, piece in pieces])
+        return assemble(variables.names, [c for comps, _ in pieces for c in comps], [piece for _, piece in pieces],
+                        dedupe=_shares_weights(graph))
 
 
 def full_path_lifting(graph: Graph) -> Phi:
@@ -452,16 +454,29 @@ def full_path_lifting(graph: Graph) -> Phi:
     return assemble(variables.names, components, [piece])
 
 
-def assemble(names: list[str], components: list[Component], pieces: list[Piece]) -> Phi:
-    """Drop constants and zero components, keep each distinct polynomial once."""
+def assemble(names: list[str], components: list[Component], pieces: list[Piece], dedupe: bool = True) -> Phi:
+    """Drop constants and zero components and, with `dedupe`, keep each distinct polynomial once
+    (needed where weights are shared; distinct paths of unshared weights never coincide)."""
     seen: set = set()
     kept = []
     for comp in components:
         poly = comp.poly
         if () in poly or not all(poly.values()):
             poly = comp.poly = {m: c for m, c in poly.items() if c and m}
-        key = next(iter(poly.items())) if len(poly) == 1 else frozenset(poly.items())
-        if poly and key not in seen:
+        if not poly:
+            continue
+        if dedupe:
+            key = next(iter(poly.items())) if len(poly) == 1 else frozenset(poly.items())
+            if key in seen:
+                continue
             seen.add(key)
-            kept.append(comp)
+        kept.append(comp)
     return Phi(names, kept, pieces)
+
+
+def _shares_weights(graph: Graph) -> bool:
+    """Whether one weight sits on several edges: convolutions, layers applied to every token."""
+    def walk(layers: list[Layer]) -> bool:
+        return any(l.kind == "conv" or (l.params and l.in_shape[0] == "tokens") or walk(l.body) for l in layers)
+
+    return walk(graph.layers)

@@ -56,22 +56,31 @@ class Block:
         return self.idx.shape[1]
 
 
-def _flatten(phi: Phi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All terms of φ as arrays: component of each term, coefficient mod p, variables (padded -1)."""
-    comps, coefs, monos = [], [], []
+@dataclass
+class Terms:
+    """φ as arrays, all the engine needs: the component of each term, its coefficient mod p, its
+    variables (padded with -1). Much smaller than the polynomials (the caller may free those)."""
+
+    comp: np.ndarray
+    coef: np.ndarray
+    idx: np.ndarray
+    num_vars: int
+    num_components: int
+
+
+def flatten(phi: Phi) -> Terms:
+    """φ's terms as arrays, filled straight from generators (no Python list of millions of terms)."""
+    polys = [c.poly for c in phi.components]
+    lengths = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    terms = int(lengths.sum())
+    degree = max(len(m) for p in polys for m in p)
+    pad = (-1,) * degree
     with no_cyclic_gc():
-        for i, comp in enumerate(phi.components):
-            for mono, c in comp.poly.items():
-                comps.append(i)
-                coefs.append(c % gf.PRIME)
-                monos.append(mono)
-    degree = max(map(len, monos))
-    idx = np.full((len(monos), degree), -1, dtype=np.int64)
-    lengths = np.fromiter(map(len, monos), dtype=np.int64, count=len(monos))
-    for length in np.unique(lengths):
-        rows = np.nonzero(lengths == length)[0]
-        idx[rows, :length] = np.array([monos[r] for r in rows], dtype=np.int64).reshape(len(rows), length)
-    return np.array(comps, dtype=np.int64), np.array(coefs, dtype=np.uint64), idx
+        coef = np.fromiter((c % gf.PRIME for p in polys for c in p.values()), dtype=np.uint64, count=terms)
+        idx = np.fromiter((v for p in polys for m in p for v in (m + pad)[:degree]), dtype=np.int64,
+                          count=terms * degree).reshape(terms, degree)
+    comp = np.repeat(np.arange(len(polys), dtype=np.int64), lengths)
+    return Terms(comp, coef, idx, len(phi.variables), len(polys))
 
 
 def _block_labels(comp: np.ndarray, idx: np.ndarray, num_vars: int, num_comps: int) -> np.ndarray:
@@ -92,10 +101,10 @@ def _block_labels(comp: np.ndarray, idx: np.ndarray, num_vars: int, num_comps: i
         label = new
 
 
-def split_blocks(phi: Phi) -> list[Block]:
+def split_blocks(terms: Terms) -> list[Block]:
     """Group components into blocks of disjoint variables, as arrays in local numbering."""
-    comp, coef, idx = _flatten(phi)
-    labels = _block_labels(comp, idx, len(phi.variables), len(phi.components))
+    comp, coef, idx = terms.comp, terms.coef, terms.idx
+    labels = _block_labels(comp, idx, terms.num_vars, terms.num_components)
     order = np.argsort(labels[comp], kind="stable")
     term_labels = labels[comp][order]
     starts = np.concatenate([[0], np.nonzero(np.diff(term_labels))[0] + 1, [len(order)]])
@@ -228,9 +237,15 @@ def _summed(traces: list[tuple[BlockTrace, int]]) -> list[int]:
 def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None,
                     max_block: int = DEFAULT_MAX_BLOCK) -> TraceResult:
     """dim Lie(span ∇φ_i)(θ) at `points` independent random points, which must agree."""
-    if not phi.components:
+    return trace_of_terms(flatten(phi) if phi.components else None, seed, points, progress, max_block)
+
+
+def trace_of_terms(terms: Terms | None, seed: int = 0, points: int = 2, progress=None,
+                   max_block: int = DEFAULT_MAX_BLOCK) -> TraceResult:
+    """`trace_dimension` on φ's terms (None: φ has no component)."""
+    if terms is None:
         return TraceResult([0], 0, 0, 0.0, points, [[0]] * points)
-    blocks = split_blocks(phi)
+    blocks = split_blocks(terms)
     classes: dict[tuple, list[Block]] = {}
     for block in blocks:
         classes.setdefault(block.signature, []).append(block)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import gf
 from .compiler import Phi, Poly
-from .engine import Block, split_blocks
+from .engine import Block, flatten, split_blocks
 from .errors import TooLarge
 
 
@@ -264,7 +264,7 @@ DEFAULT_MAX_UNKNOWNS = 2_000_000
 
 def find_laws(phi: Phi, degree: int, max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> list[Law]:
     """A basis of the laws of degree ≤ `degree` inside single blocks, each verified over Z."""
-    blocks = split_blocks(phi) if phi.components else []
+    blocks = split_blocks(flatten(phi)) if phi.components else []
     kinds = {b.signature: b.num_vars for b in blocks}
     unknowns = sum(math.comb(n + degree, degree) - 1 for n in kinds.values())
     if unknowns > max_unknowns:

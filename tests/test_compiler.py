@@ -48,7 +48,7 @@ def test_two_layer_relu_components_are_path_products(phi_of):
     graph, phi = phi_of(mlp_yaml((2, 3, 2), "relu"))
     assert len(phi.components) == 2 * 3 * 2
     assert all(len(c.poly) == 1 and len(next(iter(c.poly))) == 2 for c in phi.components)
-    assert phi.components[0].chain == ("x[0]", "linear1[0]", "linear2[0]")
+    assert phi.components[0].provenance == "linear1+linear2: x[0] → linear1[0] → linear2[0]"
 
 
 def test_linear_chain_contracts_to_matrix_product(phi_of):

@@ -61,7 +61,7 @@ def test_disagreeing_points_fail_loudly(monkeypatch):
 
 def test_bracket_value_matches_hand_computation():
     # X = ∇(x0 x1) = (x1, x0), Y = ∇(x0² ) = (2 x0, 0): [X, Y] = DY X - DX Y = (2 x1, 0) - (0, 2 x0)
-    block = engine.split_blocks(make_phi([{(0, 1): 1}, {(0, 0): 1}], 2))[0]
+    block = engine.split_blocks(engine.flatten(make_phi([{(0, 1): 1}, {(0, 0): 1}], 2)))[0]
     fields = engine.BlockFields(block)
     theta = np.array([5, 7], dtype=np.uint64)
     x = theta[None, :, None]
