@@ -39,14 +39,15 @@ def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, P
     return graph, compile_phi(graph, max_terms)
 
 
-def load_block(path: str | Path, block: str | None, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, int]:
-    """(graph, φ, number of parameters), φ restricted to the parameters named by `block` if given
-    (laws of a subset of parameters, seed 000 Prop 4.3; see blocks.py)."""
+def load_block(path: str | Path, block: str | None,
+               max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, set[int], str]:
+    """(graph, φ, parameters, name): with `block`, φ restricted to the parameters it names (laws of
+    a subset of parameters, seed 000 Prop 4.3; see blocks.py) and the name says so."""
     graph, phi = load(path, max_terms)
     if block is None:
-        return graph, phi, graph.num_params
+        return graph, phi, set(range(graph.num_params)), graph.name
     variables = resolve(graph, block)
-    return graph, restrict(phi, variables), len(variables)
+    return graph, restrict(phi, variables), variables, f"{graph.name} [{block}]"
 
 
 def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
@@ -54,14 +55,15 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
     """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
     laws that depend only on those parameters."""
     start = time.perf_counter()
-    graph, phi, parameters = load_block(path, block, max_terms)
+    graph, phi, variables, name = load_block(path, block, max_terms)
+    parameters = len(variables)
     components, exact, richness = len(phi.components), phi.rich, phi.richness
     terms = flatten(phi) if phi.components else None
     del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
     with located(graph):
         trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
     return CountResult(
-        name=graph.name if block is None else f"{graph.name} [{block}]", file=str(path), parameters=parameters,
+        name=name, file=str(path), parameters=parameters,
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
         trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
@@ -74,18 +76,16 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
          max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
     against `count` (computed here when not given); with `block`, the block laws."""
-    graph, phi, parameters = load_block(path, block, max_terms)
+    graph, phi, block_vars, name = load_block(path, block, max_terms)
     with located(graph):
         if count is None:
-            count = parameters - trace_dimension(phi, seed=seed).dimension
+            count = len(block_vars) - trace_dimension(phi, seed=seed).dimension
         found = find_laws(phi, degree, max_unknowns)
-    block_vars = resolve(graph, block) if block else set(range(len(phi.variables)))
     basis = [law for law in found if {v for m in law.poly for v in m} <= block_vars]
     generators, products = select_generators(basis, degree)
     families = [f for f in candidate_families(graph) if all(v in block_vars for e in f.entries for m in e for v in m)]
     shown, families, explained = name_with_families(generators, products, families,
                                                     [c.poly for c in phi.components], degree)
-    name = graph.name if block is None else f"{graph.name} [{block}]"
     return LawsResult(name=name, file=str(path), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
                       degree=degree, explained_by_families=explained, variables=phi.variables)

@@ -36,8 +36,13 @@ class Layer:
     col: int = 0
 
     @property
+    def own_params(self) -> int:
+        """Parameters of this layer itself (a residual block has none of its own)."""
+        return sum(math.prod(shape) for shape in self.params.values())
+
+    @property
     def num_params(self) -> int:
-        return sum(math.prod(shape) for shape in self.params.values()) + sum(l.num_params for l in self.body)
+        return self.own_params + sum(l.num_params for l in self.body)
 
 
 @dataclass
@@ -54,17 +59,18 @@ class Graph:
     def num_params(self) -> int:
         return sum(layer.num_params for layer in self.layers)
 
+    def walk(self):
+        """Every layer in file order, residual bodies included, with its nesting depth."""
+        def visit(layers: list[Layer], depth: int):
+            for layer in layers:
+                yield depth, layer
+                yield from visit(layer.body, depth + 1)
+
+        return visit(self.layers, 0)
+
     def parameter_tensors(self) -> list[tuple[str, tuple[int, ...]]]:
         """All parameter tensors in layer order, as (full name, shape)."""
-        out: list[tuple[str, tuple[int, ...]]] = []
-
-        def walk(layers):
-            for layer in layers:
-                out.extend((f"{layer.name}.{p}", shape) for p, shape in layer.params.items())
-                walk(layer.body)
-
-        walk(self.layers)
-        return out
+        return [(f"{layer.name}.{p}", shape) for _, layer in self.walk() for p, shape in layer.params.items()]
 
 
 def shape_text(shape: Shape) -> str:

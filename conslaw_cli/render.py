@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 
 from rich.markup import escape
 from rich.table import Table
 
 from .blocks import PerBlockRow
 from .compiler import Phi
-from .graph import Graph, Layer, shape_text
+from .graph import Graph, shape_text
 from .laws import LawsResult
 from .polynomial import poly_text
 from .results import CountResult
@@ -67,15 +66,10 @@ def graph_table(graph: Graph) -> Table:
     for column in ("layer", "kind", "output", "parameters", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
 
-    def rows(layers: list[Layer], indent: str):
-        for layer in layers:
-            params = ", ".join(f"{layer.name}.{p} {'x'.join(map(str, s))}" for p, s in layer.params.items())
-            own = sum(math.prod(s) for s in layer.params.values())
-            table.add_row(indent + layer.name, layer.kind, shape_text(layer.out_shape), params,
-                          str(own) if own else "")
-            rows(layer.body, indent + "  ")
-
-    rows(graph.layers, "")
+    for depth, layer in graph.walk():
+        params = ", ".join(f"{layer.name}.{p} {'x'.join(map(str, s))}" for p, s in layer.params.items())
+        table.add_row("  " * depth + layer.name, layer.kind, shape_text(layer.out_shape), params,
+                      str(layer.own_params or ""))
     return table
 
 
@@ -128,10 +122,19 @@ def laws_text(result: LawsResult, expand: bool = False) -> list[str]:
     return lines
 
 
+def law_items(result: LawsResult, with_products: bool = True) -> list[str]:
+    """The laws as list items with $…$ math (LaTeX and Markdown alike): families as matrix
+    expressions, other laws as polynomials, then the number of products not listed."""
+    items = [f"{n} law{'s' if n != 1 else ''}: ${family.latex}$" for family, n in result.families]
+    items += [f"${poly_text(law.poly, result.variables, True)}$" for law in result.laws if law.family is None]
+    if with_products and result.products:
+        items.append(f"and {result.products} independent products of lower-degree laws (not listed)")
+    return items
+
+
 def laws_latex(result: LawsResult) -> str:
     """A LaTeX fragment: families as matrix expressions, other laws as polynomials."""
-    items = [rf"\item ${n}$ law{'s' if n != 1 else ''}: ${family.latex}$" for family, n in result.families]
-    items += [rf"\item ${poly_text(law.poly, result.variables, True)}$" for law in result.laws if law.family is None]
+    items = [rf"\item {item}" for item in law_items(result, with_products=False)]
     verdict = "complete" if result.complete else f"{result.count - result.independent} missing"
     body = "\n".join(items) if items else r"\item no polynomial law of this degree"
     return (rf"% {latex_escape(result.name)}: degree <= {result.degree}, {verdict}" + "\n"

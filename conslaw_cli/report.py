@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -17,10 +16,9 @@ from importlib.metadata import version
 from . import analysis
 from .compiler import Phi
 from .gf import PRIME
-from .graph import Graph, Layer, shape_text
+from .graph import Graph, shape_text
 from .laws import LawsResult
-from .polynomial import poly_text
-from .render import latex_escape
+from .render import latex_escape, law_items
 from .results import CountResult
 
 SCHEMA_VERSION = 1
@@ -43,16 +41,9 @@ def build(path, degree: int, seed: int, max_terms: int) -> ArchitectureReport:
 
 
 def _layers(graph: Graph) -> list[tuple[str, str, str, int]]:
-    rows = []
-
-    def walk(layers: list[Layer], depth: int):
-        for layer in layers:
-            rows.append(("  " * depth + layer.name, layer.kind, shape_text(layer.out_shape),
-                         sum(math.prod(s) for s in layer.params.values())))
-            walk(layer.body, depth + 1)
-
-    walk(graph.layers, 0)
-    return rows
+    """(indented name, kind, output shape, own parameters) per layer."""
+    return [("  " * depth + layer.name, layer.kind, shape_text(layer.out_shape), layer.own_params)
+            for depth, layer in graph.walk()]
 
 
 def _pieces(report: ArchitectureReport) -> list[tuple[str, str, str, int, str]]:
@@ -161,10 +152,7 @@ def _latex_section(r: ArchitectureReport) -> str:
                + (" (exact)." if c.exact else " (a lower bound for the network)."))
     out.append(rf"\paragraph{{Polynomial laws of degree $\le {laws.degree}$}} ({_verdict(laws)}: "
                rf"{laws.independent} functionally independent, count {laws.count}).")
-    items = [rf"\item ${n}$ law{'s' if n != 1 else ''}: ${fam.latex}$" for fam, n in laws.families]
-    items += [rf"\item ${poly_text(law.poly, laws.variables, True)}$" for law in laws.laws if law.family is None]
-    if laws.products:
-        items.append(rf"\item and {laws.products} independent products of lower-degree laws (not listed)")
+    items = [rf"\item {item}" for item in law_items(laws)]
     out.append(r"\begin{itemize}" + "\n" + ("\n".join(items) or r"\item none") + "\n" + r"\end{itemize}")
     return "\n".join(out)
 
@@ -210,10 +198,7 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
             f"so **{c.laws}** independent conservation laws" + (" (exact)." if c.exact else " (a lower bound)."), "",
             f"**Polynomial laws of degree ≤ {laws.degree}** ({_verdict(laws)}: {laws.independent} functionally "
             f"independent, count {laws.count}):", ""]
-    out += [f"- {n} law{'s' if n != 1 else ''}: ${fam.latex}$" for fam, n in laws.families]
-    out += [f"- ${poly_text(law.poly, laws.variables, True)}$" for law in laws.laws if law.family is None]
-    if laws.products:
-        out.append(f"- and {laws.products} independent products of lower-degree laws (not listed)")
+    out += [f"- {item}" for item in law_items(laws)]
     return out + [""]
 
 
