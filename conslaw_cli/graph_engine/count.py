@@ -18,6 +18,7 @@ from ..compiler import PieceLayout, piece_layout
 from ..errors import TooLarge
 from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
 from .certificate import Certificate, certify, single_path_layers
+from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges
 from .fields import GraphFields
 from .network import Affine, Connections, Program, Unsupported, build_program
 
@@ -157,19 +158,48 @@ def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     return out
 
 
+def _parameters(layers: list[Layer]) -> int:
+    return sum(l.own_params for l in _walk(layers))
+
+
+def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
+    """Estimate the work from the layer shapes (O(layers), nothing of size D allocated) and raise
+    TooLarge when it is hopeless; returns the estimate."""
+    total = Cost(0.0, 0)
+    for piece in piece_layout(graph.layers):
+        segments = [piece.layers] if piece.kind == "attention" else _segments(piece.layers)
+        for segment in segments:
+            n = _parameters(segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
+                else _parameters(segment)
+            if piece.kind != "attention" and n > CERTIFY_ABOVE and single_path_layers(segment):
+                cost = certificate_cost(segment)
+                if cost.bytes > MAX_BYTES:
+                    raise TooLarge(f"counting this network needs {cost.text()} for {edges(segment):,} connections "
+                                   f"(limit {MAX_BYTES / 2**30:.0f} GB)", "try smaller widths")
+            elif n > max_block:
+                raise TooLarge(f"a block of {n:,} coupled parameters needs exact ranks of matrices up to "
+                               f"{n:,} x {n:,} mod p: about {lie.RANK_SECONDS_PER_CUBE * n ** 3:,.0f} s "
+                               f"and {2 * 8 * n ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
+                               "raise the limit with --max-block N if you really mean it")
+            else:
+                cost = dense_cost(n, edges(segment), len(segment))
+            total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))
+    return total
+
+
 def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                 max_block: int = DEFAULT_MAX_BLOCK) -> lie.TraceResult:
     """dim Lie(span ∇φ_i)(θ) from the graph at `points` independent random points, which must agree."""
+    refuse_hopeless(graph, max_block)
     classes = blocks_of(graph)
     if not classes:
         return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points)
     certified = _certificates(graph, classes, seed)
     dense = [(b, m) for b, m in classes if b.signature not in certified]
     largest = max((block.fields.num_vars for block, _ in dense), default=0)
-    if largest > max_block:
-        raise TooLarge(f"a block of {largest:,} coupled parameters needs exact ranks of matrices up to "
-                       f"{largest:,} x {largest:,} mod p: about {lie.RANK_SECONDS_PER_CUBE * largest ** 3:,.0f} s "
-                       f"and {2 * 8 * largest ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
+    if largest > max_block:  # a large single-path segment whose certificate bounds did not meet
+        raise TooLarge(f"a block of {largest:,} coupled parameters was not certified and needs exact ranks of "
+                       f"{largest:,} x {largest:,} matrices mod p (limit {max_block:,} parameters per block)",
                        "raise the limit with --max-block N if you really mean it")
     fixed = [(lie.BlockTrace([c.peeled_rank], c.error_bound), m) for b, m in classes
              if (c := certified.get(b.signature))]
