@@ -27,7 +27,8 @@ def exact_rank(rows: np.ndarray) -> int:
     """Rank over GF(p) of the rows, with flint's nmod_mat."""
     if rows.shape[0] == 0:
         return 0
-    return flint.nmod_mat(rows.tolist(), gf.PRIME).rank()
+    # a flat list converts about twice as fast as nested ones (the conversion is per entry)
+    return flint.nmod_mat(rows.shape[0], rows.shape[1], rows.ravel().tolist(), gf.PRIME).rank()
 
 
 @dataclass

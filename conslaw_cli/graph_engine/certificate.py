@@ -28,7 +28,7 @@ import numpy as np
 from .. import gf
 from ..graph import HOMOGENEOUS, Layer
 from . import arith
-from .network import Connections, Program, gradient, layer_connections
+from .network import Program, gradient, layer_connections
 
 
 @dataclass
@@ -61,46 +61,31 @@ def single_path_layers(layers: list[Layer]) -> list[Layer] | None:
     return weighted or None
 
 
-def _first_edges(key: np.ndarray, other: np.ndarray, param: np.ndarray, units: int):
-    """Per unit (indexed by `key`), the edge with the smallest `other` unit: (other, param);
-    -1 where the unit has no edge."""
-    order = np.lexsort((other, key))
-    keys = key[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = keys[1:] != keys[:-1]
-    chosen = order[first]
-    to_other = np.full(units, -1, dtype=np.int64)
-    to_param = np.full(units, -1, dtype=np.int64)
-    to_other[key[chosen]] = other[chosen]
-    to_param[key[chosen]] = param[chosen]
-    return to_other, to_param
-
-
-def candidate_paths(weighted: list[Connections]) -> np.ndarray:
+def candidate_paths(weighted: list) -> np.ndarray:
     """One path through every weight and bias, as rows of parameter indices (one column per
-    weighted layer, -1 before a bias's layer), duplicates removed; dead ends dropped."""
+    weighted layer, -1 before a bias's layer), duplicates removed; dead ends dropped.
+
+    The path through a weight's reference edge goes back along each unit's first incoming edge
+    and forward along each unit's first outgoing edge (``references()`` of `Dense`, `Patches`)."""
     depth = len(weighted)
-    # backward chains: for the input units of layer l, the parameters of the reference path
+    refs = [e.references() for e in weighted]
+    # back[l]: for the input units of layer l, the parameters of the reference path to a source
     back = [np.full((weighted[0].in_units, depth), -1, dtype=np.int64)]
-    for l, e in enumerate(weighted[:-1]):
-        src, par = _first_edges(e.out_unit, e.in_unit, e.param, e.out_units)
+    for l, (first_in, _, _) in enumerate(refs[:-1]):
+        src, par = first_in
         chain = np.where(src[:, None] >= 0, back[l][np.maximum(src, 0)], -2)
         chain[:, l] = np.where(src >= 0, par, -2)
         back.append(chain)
-    # forward chains: for the output units of layer l
+    # fwd[l]: for the output units of layer l, the parameters of the reference path to a sink
     fwd = [None] * depth
     fwd[-1] = np.full((weighted[-1].out_units, depth), -1, dtype=np.int64)
     for l in range(depth - 2, -1, -1):
-        e = weighted[l + 1]
-        dst, par = _first_edges(e.in_unit, e.out_unit, e.param, e.in_units)
+        dst, par = refs[l + 1][1]
         chain = np.where(dst[:, None] >= 0, fwd[l + 1][np.maximum(dst, 0)], -2)
         chain[:, l + 1] = np.where(dst >= 0, par, -2)
         fwd[l] = chain
     rows = []
-    for l, e in enumerate(weighted):
-        order = np.lexsort((e.in_unit, e.out_unit))
-        params, first = np.unique(e.param[order], return_index=True)
-        i, o = e.in_unit[order][first], e.out_unit[order][first]
+    for l, (e, (_, _, (params, i, o))) in enumerate(zip(weighted, refs)):
         path = np.maximum(back[l][i], fwd[l][o])  # the two chains fill disjoint columns
         path[(back[l][i] == -2).any(1) | (fwd[l][o] == -2).any(1)] = -2
         path[:, l] = params

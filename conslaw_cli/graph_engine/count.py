@@ -20,7 +20,7 @@ from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
 from .certificate import Certificate, certify, single_path_layers
 from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges
 from .fields import GraphFields
-from .network import Affine, Connections, Program, Unsupported, build_program
+from .network import Affine, Dense, Program, Unsupported, build_program
 
 DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one dense block
 
@@ -84,7 +84,7 @@ def _segment_block(layers: list[Layer], offsets: dict[str, int]) -> DenseBlock:
     affine = [op for op in _ops(program.ops) if isinstance(op, Affine)]
     homogeneous = any(l.kind in HOMOGENEOUS for l in _walk(layers))
     chains = size if homogeneous else min(size, (program.sources + 1) * program.sinks)
-    edges = sum(len(op.edges.param) for op in affine)
+    edges = sum(op.edges.uses for op in affine)
     return DenseBlock(("segment", _structure(layers)), GraphFields(program, len(affine), chains, edges),
                       layers, local)
 
@@ -99,10 +99,9 @@ def _attention_block(layer: Layer) -> DenseBlock:
     """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
     is the same block up to renaming (seed 000 Thm 3.8)."""
     head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
-    a, i = (g.reshape(-1) for g in np.meshgrid(np.arange(head_dim), np.arange(dim), indexing="ij"))
     entries = head_dim * dim
-    into_head = Connections(a, i, entries + a * dim + i, None, dim, head_dim)  # K_h[a, i]
-    out_of_head = Connections(i, a, a * dim + i, None, head_dim, dim)  # Q_h[a, j], j = i here
+    into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
+    out_of_head = Dense(0, dim, head_dim, transposed=True)  # Q_hᵀ: Q_h[a, j] at a·dim + j
     program = Program([Affine(into_head), Affine(out_of_head)], dim, dim, 2 * entries)
     program.num_gains = 2 * dim + 1
     return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries))
@@ -174,7 +173,7 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
             if piece.kind != "attention" and n > CERTIFY_ABOVE and single_path_layers(segment):
                 cost = certificate_cost(segment)
                 if cost.bytes > MAX_BYTES:
-                    raise TooLarge(f"counting this network needs {cost.text()} for {edges(segment):,} connections "
+                    raise TooLarge(f"counting this network needs {cost.text()} for {edges(segment):,} weight uses "
                                    f"(limit {MAX_BYTES / 2**30:.0f} GB)", "try smaller widths")
             elif n > max_block:
                 raise TooLarge(f"a block of {n:,} coupled parameters needs exact ranks of matrices up to "

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from ..graph import Layer
 
-BYTES_PER_EDGE = 120  # connection arrays, sorts and path rows of the certificate (measured, ×1.5)
-SECONDS_PER_EDGE = 1.5e-7  # certificate: index arrays, sorts and peeling (measured on the benchmarks)
+BYTES_PER_ENTRY = 150  # certificate: index arrays, sorts, path rows, family gradients (measured)
+SECONDS_PER_ENTRY = 2e-6  # certificate: sorts, peeling and the family laws' gradients (measured)
+SECONDS_PER_USE = 2e-9  # one weight use in a field sample (float64 BLAS on 21-bit limbs)
 SAMPLE_SECONDS_PER_EDGE = 2e-7  # dense engine: one field sample, per connection and jet product
 MAX_BYTES = 8 * 2**30
 
@@ -24,22 +25,33 @@ class Cost:
 
 
 def edges(layers: list[Layer]) -> int:
-    """Number of weighted connections (one per weight use: shared weights count every use)."""
+    """Weight uses of one pass (multiply–adds): shared weights count every use."""
     total = 0
     for layer in layers:
         if layer.kind in ("linear", "softmax_head"):
             tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
             total += tokens * math.prod(layer.params["weight"])
         elif layer.kind == "conv":
-            out_units = math.prod(layer.out_shape[1:])
-            total += out_units * math.prod(layer.params["weight"][1:])
+            total += math.prod(layer.out_shape[1:]) * math.prod(layer.params["weight"][1:])
         total += edges(layer.body)
     return total
 
 
+def _index_entries(layers: list[Layer]) -> int:
+    """Entries of the index arrays the certificate builds: units, parameters and conv patches."""
+    total = 0
+    for layer in layers:
+        total += math.prod(layer.in_shape[1:]) + math.prod(layer.out_shape[1:]) + layer.own_params
+        if layer.kind == "conv":
+            total += math.prod(layer.out_shape[2:]) * math.prod(layer.params["weight"][1:])
+        total += _index_entries(layer.body)
+    return total
+
+
 def certificate_cost(layers: list[Layer]) -> Cost:
-    e = edges(layers)
-    return Cost(e * SECONDS_PER_EDGE, e * BYTES_PER_EDGE)
+    """Index arrays and sparse path rows, plus two field samples for the family check."""
+    entries = _index_entries(layers)
+    return Cost(entries * SECONDS_PER_ENTRY + edges(layers) * SECONDS_PER_USE, entries * BYTES_PER_ENTRY)
 
 
 def dense_cost(parameters: int, layers_edges: int, depth: int) -> Cost:

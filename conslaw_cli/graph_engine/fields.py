@@ -36,6 +36,7 @@ class GraphFields:
             return self.gradient(gains[0], theta)
         jets = theta.shape[1]
         along_x = self.gradient(gains[0], theta)
+        theta = np.broadcast_to(theta, along_x.shape)
         inner = self.bracket_value(gains[1:], np.concatenate([theta, along_x], axis=1))
         y, dy_along_x = inner[:, :jets], inner[:, jets:]
         dx_along_y = self.gradient(gains[0], np.concatenate([theta, y], axis=1))[:, jets:]
@@ -49,6 +50,5 @@ class GraphFields:
         for start in range(0, count, chunk):
             b = min(chunk, count - start)
             gains = [gf.random_residues(rng, (b, self.program.num_gains)) for _ in range(level + 1)]
-            x = np.broadcast_to(theta[None, None, :], (b, 1, self.num_vars)).copy()
-            rows.append(self.bracket_value(gains, x)[:, 0, :])
+            rows.append(self.bracket_value(gains, theta[None, None, :])[:, 0, :])
         return np.concatenate(rows)

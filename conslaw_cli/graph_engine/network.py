@@ -12,8 +12,8 @@ its own gain, skips as edges of weight 1, the softmax head's logits projected on
 read out with the sink gains.  One forward and one backward pass give the field's value: the cost
 is proportional to the number of connections, whatever the number of paths.
 
-Every layer with weights is a list of *connections* (output unit, input unit, parameter), so that
-linear layers, layers shared over tokens and convolutions (shared filter weights) are one case.
+Layers with weights are matrix products: `Dense` (linear layers, shared over tokens) and `Patches`
+(convolutions: each output position reads a patch of input units, filter weights shared).
 Values are jets (see ``arith``): θ carries the directions of the Lie brackets.
 """
 
@@ -29,66 +29,178 @@ from . import arith
 
 
 @dataclass
-class Connections:
-    """The weighted edges of one layer: out[k] ← param[k] · in[k] (+ bias[o] · constant)."""
+class Dense:
+    """A linear map W (out × in, parameters in C order from `first`), applied to every token.
 
-    out_unit: np.ndarray  # (E,) int64
-    in_unit: np.ndarray
-    param: np.ndarray  # index into the piece's local parameters
-    bias: np.ndarray | None  # (out_units,) local parameter of each output unit's bias
+    `transposed`: the parameters are laid out as Wᵀ (in × out), e.g. Q_h in v ↦ Q_hᵀ(K_h v)."""
+
+    first: int
+    out: int
+    inn: int
+    tokens: int = 1
+    bias: np.ndarray | None = None  # (out_units,) local parameter of each output unit's bias
+    transposed: bool = False
+
+    @property
+    def in_units(self) -> int:
+        return self.tokens * self.inn
+
+    @property
+    def out_units(self) -> int:
+        return self.tokens * self.out
+
+    @property
+    def uses(self) -> int:
+        """Weight uses (multiply–adds of one pass)."""
+        return self.tokens * self.out * self.inn
+
+    def matrix(self, theta: np.ndarray) -> np.ndarray:
+        """W as jets (B or 1, J, out, in)."""
+        block = theta[:, :, self.first:self.first + self.out * self.inn]
+        if self.transposed:
+            return np.swapaxes(block.reshape(theta.shape[0], theta.shape[1], self.inn, self.out), 2, 3)
+        return block.reshape(theta.shape[0], theta.shape[1], self.out, self.inn)
+
+    def param(self, o, i):
+        return self.first + (i * self.out + o if self.transposed else o * self.inn + i)
+
+    def apply(self, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """(B, J, in units) -> (B, J, out units), biases excluded."""
+        w = np.swapaxes(self.matrix(theta), 2, 3)
+        return _units(arith.jet_product(_per_token(h, self.tokens), w, arith.matmul, 1, 1, 1))
+
+    def apply_transpose(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        return _units(arith.jet_product(_per_token(delta, self.tokens), self.matrix(theta), arith.matmul, 1, 1, 1))
+
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
+        """∂(δ · W h)/∂θ: Σ over tokens of δ[out] h[in], placed at the weights."""
+        outer = arith.jet_product(np.swapaxes(_per_token(delta, self.tokens), 2, 3), _per_token(h, self.tokens),
+                                  arith.matmul, 1, 1, 1)
+        if self.transposed:
+            outer = np.swapaxes(outer, 2, 3)
+        grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
+        grad[:, :, self.first:self.first + self.out * self.inn] = outer.reshape(outer.shape[0], outer.shape[1], -1)
+        return grad
+
+    def references(self):
+        """Reference edges for the certificate (see ``certificate.candidate_paths``): per output unit
+        its first incoming edge, per input unit its first outgoing edge, per weight one edge."""
+        t_out, o = np.divmod(np.arange(self.out_units), self.out)
+        t_in, i = np.divmod(np.arange(self.in_units), self.inn)
+        first_in = (t_out * self.inn, self.param(o, 0))
+        first_out = (t_in * self.out, self.param(0, i))
+        wo, wi = np.divmod(np.arange(self.out * self.inn), self.inn)
+        return first_in, first_out, (self.param(wo, wi), wi, wo)
+
+
+@dataclass
+class Patches:
+    """A convolution: output unit (c, q) = Σ_m W[c, m] · in[patch[q, m]], m over (in channel,
+    kernel offsets); one weight is used at every position (weight sharing)."""
+
+    first: int
+    out_channels: int
+    patch: np.ndarray  # (positions, in_channels · kernel) input unit of each patch entry
     in_units: int
-    out_units: int
+    bias: np.ndarray | None = None
+
+    @property
+    def out_units(self) -> int:
+        return self.out_channels * self.patch.shape[0]
+
+    @property
+    def uses(self) -> int:
+        return self.out_channels * self.patch.size
+
+    def matrix(self, theta: np.ndarray) -> np.ndarray:
+        size = self.out_channels * self.patch.shape[1]
+        return theta[:, :, self.first:self.first + size].reshape(theta.shape[0], theta.shape[1], self.out_channels, -1)
+
+    def apply(self, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        patches = h[:, :, self.patch]  # (B, J, positions, C·K)
+        out = arith.jet_product(patches, np.swapaxes(self.matrix(theta), 2, 3), arith.matmul, 1, 1, 1)
+        return _units(np.swapaxes(out, 2, 3))  # channel-major units, like the graph's shapes
+
+    def apply_transpose(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        per_position = np.swapaxes(delta.reshape(delta.shape[0], delta.shape[1], self.out_channels, -1), 2, 3)
+        spread = arith.jet_product(per_position, self.matrix(theta), arith.matmul, 1, 1, 1)
+        return arith.scatter_add(_units(spread), self.patch.reshape(-1), self.in_units)
+
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
+        per_channel = delta.reshape(delta.shape[0], delta.shape[1], self.out_channels, -1)
+        outer = arith.jet_product(per_channel, h[:, :, self.patch], arith.matmul, 1, 1, 1)
+        grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
+        grad[:, :, self.first:self.first + outer.shape[2] * outer.shape[3]] = _units(outer)
+        return grad
+
+    def references(self):
+        positions, width = self.patch.shape
+        c, q = np.divmod(np.arange(self.out_units), positions)
+        m_first = np.argmin(self.patch, axis=1)  # per position, the entry reading the smallest unit
+        first_in = (self.patch[q, m_first[q]], self.first + c * width + m_first[q])
+        q_of, m_of = np.divmod(np.arange(positions * width), width)
+        unit = self.patch.reshape(-1)
+        order = np.lexsort((q_of, unit))
+        keep = np.ones(len(order), dtype=bool)
+        keep[1:] = unit[order][1:] != unit[order][:-1]
+        chosen = order[keep]
+        dst = np.full(self.in_units, -1, dtype=np.int64)
+        par = np.full(self.in_units, -1, dtype=np.int64)
+        dst[unit[chosen]], par[unit[chosen]] = q_of[chosen], self.first + m_of[chosen]  # channel 0
+        wc, wm = np.divmod(np.arange(self.out_channels * width), width)
+        return first_in, (dst, par), (self.first + wc * width + wm, self.patch[0, wm], wc * positions)
 
 
-def layer_connections(layer: Layer, offset_of: dict[str, int]) -> Connections:
-    """The connections of a linear, conv or softmax_head layer; parameters numbered through
+def _per_token(x: np.ndarray, tokens: int) -> np.ndarray:
+    return x.reshape(x.shape[0], x.shape[1], tokens, -1)
+
+
+def _units(x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def layer_connections(layer: Layer, offset_of: dict[str, int]):
+    """A linear, conv or softmax_head layer as `Dense` or `Patches`; parameters numbered through
     `offset_of` (tensor name -> first local index, entries in C order like the variable table)."""
-    weight = offset_of[f"{layer.name}.weight"]
+    first = offset_of[f"{layer.name}.weight"]
     if layer.kind == "conv":
-        out_unit, in_unit, param = _conv_edges(layer)
+        patch = _conv_patches(layer)
+        connections = Patches(first, layer.out_shape[1], patch, math.prod(layer.in_shape[1:]))
     else:
         out_size, in_size = layer.params["weight"]
         tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
-        t, o, i = (a.reshape(-1) for a in np.meshgrid(np.arange(tokens), np.arange(out_size), np.arange(in_size),
-                                                      indexing="ij"))
-        out_unit, in_unit, param = t * out_size + o, t * in_size + i, o * in_size + i
-    in_units, out_units = math.prod(layer.in_shape[1:]), math.prod(layer.out_shape[1:])
-    bias = None
+        connections = Dense(first, out_size, in_size, tokens)
     if "bias" in layer.params:
         channels = layer.params["bias"][0]
-        per_unit = np.arange(out_units) // (out_units // channels) if layer.kind == "conv" else \
-            np.arange(out_units) % channels
-        bias = offset_of[f"{layer.name}.bias"] + per_unit
-    return Connections(out_unit, in_unit, weight + param, bias, in_units, out_units)
+        units = np.arange(connections.out_units)
+        per_unit = units // (connections.out_units // channels) if layer.kind == "conv" else units % channels
+        connections.bias = offset_of[f"{layer.name}.bias"] + per_unit
+    return connections
 
 
-def _conv_edges(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Convolution edges (README semantics): output position q reads input position
-    q·stride + j − ⌊k/2⌋ mod size (circular) or q·stride + j (valid), for kernel offset j."""
+def _conv_patches(layer: Layer) -> np.ndarray:
+    """The input unit read by each output position and (in channel, kernel offsets) entry, with
+    the README's semantics: output position q reads input position q·stride + j − ⌊k/2⌋ mod size
+    (circular) or q·stride + j (valid) at kernel offset j."""
     in_channels, *in_spatial = layer.in_shape[1:]
-    out_channels, *out_spatial = layer.out_shape[1:]
+    out_spatial = layer.out_shape[2:]
     kernel, stride = layer.options["kernel"], layer.options["stride"]
     circular = layer.options["padding"] == "circular"
-    grids = np.meshgrid(np.arange(out_channels), np.arange(in_channels), *map(np.arange, out_spatial),
-                        *map(np.arange, kernel), indexing="ij")
-    co, ci = grids[0].reshape(-1), grids[1].reshape(-1)
-    qs = [g.reshape(-1) for g in grids[2:2 + len(out_spatial)]]
-    js = [g.reshape(-1) for g in grids[2 + len(out_spatial):]]
-    out_pos, in_pos, offset = 0, 0, 0
-    for q, j, k, s, n_in, n_out in zip(qs, js, kernel, stride, in_spatial, out_spatial):
+    grids = np.meshgrid(*map(np.arange, out_spatial), np.arange(in_channels), *map(np.arange, kernel), indexing="ij")
+    qs, ci, js = grids[:len(out_spatial)], grids[len(out_spatial)], grids[len(out_spatial) + 1:]
+    in_pos = 0
+    for q, j, k, s, n_in in zip(qs, js, kernel, stride, in_spatial):
         source = (q * s + j - k // 2) % n_in if circular else q * s + j
-        out_pos, in_pos, offset = out_pos * n_out + q, in_pos * n_in + source, offset * k + j
-    out_unit = co * math.prod(out_spatial) + out_pos
-    in_unit = ci * math.prod(in_spatial) + in_pos
-    param = (co * in_channels + ci) * math.prod(kernel) + offset
-    return out_unit, in_unit, param
+        in_pos = in_pos * n_in + source
+    unit = ci * math.prod(in_spatial) + in_pos
+    return unit.reshape(math.prod(out_spatial), -1)
 
 
 # --- the program of a piece --------------------------------------------------------------------
 
 @dataclass
 class Affine:
-    edges: Connections
+    edges: Dense | Patches
 
 
 @dataclass
@@ -169,19 +281,10 @@ class _Tape:
     saved: list = field(default_factory=list)
 
 
-def _gather_mul(theta: np.ndarray, param: np.ndarray, values: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """Per edge: θ[param] · values[units], as jets (B, J, E)."""
-    return arith.jet_product(theta[:, :, param], values[:, :, units], arith.mul, 1, 1, 1)
-
-
-def _segment_sum(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
-    """Sum of per-edge jets into their target units: (B, J, E) -> (B, J, size)."""
-    return arith.scatter_add(values, index, size)
-
-
 def forward(program: Program, theta: np.ndarray, gains: np.ndarray, tape: _Tape) -> np.ndarray:
-    """Sink values of the gated network (B, J, sinks); inputs are the source gains."""
-    batch, jets = theta.shape[:2]
+    """Sink values of the gated network (B, J, sinks); inputs are the source gains. θ may have a
+    batch axis of 1 (one point for every sample: then dense layers are plain matrix products)."""
+    batch, jets = gains.shape[0], theta.shape[1]
     h = np.zeros((batch, jets, program.sources), dtype=np.uint64)
     h[:, 0, :] = gains[:, :program.sources]
     constant = gains[:, program.sources]
@@ -194,7 +297,7 @@ def _run(ops, h, theta, gains, constant, first_gain, tape):
         if isinstance(op, Affine):
             tape.saved.append(h)
             e = op.edges
-            out = _segment_sum(_gather_mul(theta, e.param, h, e.in_unit), e.out_unit, e.out_units)
+            out = e.apply(theta, h)
             if e.bias is not None:
                 out = arith.add(out, arith.mul(theta[:, :, e.bias], constant[:, None, None]))
             h = out
@@ -218,10 +321,10 @@ def gradient(program: Program, theta: np.ndarray, gains: np.ndarray) -> np.ndarr
     """∇_θ (α·φ) at the jet points θ (B, J, n) for the rank-one α of each row of `gains`."""
     tape = _Tape()
     forward(program, theta, gains, tape)
-    batch, jets = theta.shape[:2]
+    batch, jets = gains.shape[0], theta.shape[1]
     delta = np.zeros((batch, jets, program.sinks), dtype=np.uint64)
     delta[:, 0, :] = gains[:, program.num_gains - program.sinks:]
-    grad = np.zeros(theta.shape, dtype=np.uint64)
+    grad = np.zeros((batch, jets, theta.shape[2]), dtype=np.uint64)
     constant = gains[:, program.sources]
     _back(program.ops, delta, theta, gains, constant, program.sources + 1, tape, grad)
     return grad
@@ -233,12 +336,11 @@ def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
             e = op.edges
             h = tape.saved.pop()
             # ∂/∂θ[param]: δ[out] · h[in]; ∂/∂h[in]: θ[param] · δ[out]
-            weight_grad = arith.jet_product(delta[:, :, e.out_unit], h[:, :, e.in_unit], arith.mul, 1, 1, 1)
-            grad[:] = arith.add(grad, arith.scatter_add(weight_grad, e.param, grad.shape[2]))
+            grad[:] = arith.add(grad, e.weight_gradient(delta, h, grad.shape[2]))
             if e.bias is not None:
                 bias_grad = arith.mul(delta, constant[:, None, None])
                 grad[:] = arith.add(grad, arith.scatter_add(bias_grad, e.bias, grad.shape[2]))
-            delta = _segment_sum(_gather_mul(theta, e.param, delta, e.out_unit), e.in_unit, e.in_units)
+            delta = e.apply_transpose(theta, delta)
         elif isinstance(op, Gains):
             g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
             delta = arith.mul(delta, g[:, None, :])
