@@ -27,7 +27,7 @@ from .compiler import Phi, no_cyclic_gc
 from .errors import TooLarge
 from .lie import RANK_SECONDS_PER_CUBE, BlockTrace, EngineDisagreement, TraceResult, block_trace, summed  # noqa: F401
 
-DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one block
+from .limits import DEFAULT_MAX_BLOCK  # noqa: E402
 MEMORY_BUDGET = 4_000_000  # uint64 entries per batch of jet points (32 MB)
 
 

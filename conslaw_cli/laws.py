@@ -259,7 +259,7 @@ def _solve_group(monomials: list[tuple], derivatives) -> list[Poly]:
 
 # --- the whole architecture -------------------------------------------------------------------
 
-DEFAULT_MAX_UNKNOWNS = 2_000_000
+from .limits import DEFAULT_MAX_UNKNOWNS  # noqa: E402
 
 
 def find_laws(phi: Phi, degree: int, max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> list[Law]:

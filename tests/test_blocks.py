@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conslaw_cli import analysis, blocks
+from conslaw_cli import analysis, blocks, engine
 from conslaw_cli.cli import app
 from conslaw_cli.compiler import full_path_lifting
 
@@ -122,7 +122,7 @@ def test_two_block_resnets_with_vector_inputs_have_only_block_laws(write, width)
             f"  - residual: [{{linear: {{out: 2}}}}, relu, {{linear: {{out: {width}}}}}]\n")
     graph = analysis.load_graph(write(text))
     full = full_path_lifting(graph)
-    total = len(full.variables) - analysis.trace_dimension(full).dimension
+    total = len(full.variables) - engine.trace_dimension(full).dimension
     per_block = [blocks.block_laws(full, blocks.resolve(graph, name))[0] for name in ("residual1", "residual2")]
     assert per_block == [3, 2] and total == sum(per_block)
 

@@ -22,7 +22,7 @@ from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges
 from .fields import GraphFields
 from .network import Affine, Dense, Program, Unsupported, build_program
 
-DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one dense block
+from ..limits import DEFAULT_MAX_BLOCK  # noqa: E402
 
 
 @dataclass
