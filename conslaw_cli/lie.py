@@ -84,6 +84,8 @@ class TraceResult:
     error_bound: float  # probability bound for one point; both points wrong ≤ its square
     points: int = 2
     per_point_dims: list[list[int]] = field(default_factory=list)
+    certified: int = 0  # blocks whose dimension was certified by sandwich bounds (no dense rank)
+    estimate: object = None  # the cost estimate made before the work (graph engine)
 
     @property
     def dimension(self) -> int:
