@@ -1,7 +1,7 @@
-"""Laws of a subset of the parameters: block laws of deep networks (seed 000 §4, THEORY.md §5).
+"""Laws of a subset of the parameters: block laws of deep networks (Marcotte et al. 2025, §4, docs/method.md §6).
 
 h(θ_T) is a law of the network iff ∇h ⊥ ∇_{θ_T} φ_i(θ_T, η) for every i and every value η of the
-other parameters (seed 000 Prop 4.3).  Writing φ_i(θ_T, η) = Σ_β c_{iβ}(θ_T) η^β, the span over
+other parameters (Marcotte et al. 2025, Prop 4.3).  Writing φ_i(θ_T, η) = Σ_β c_{iβ}(θ_T) η^β, the span over
 all η of these fields is the span of the ∇c_{iβ} (the monomials η^β are linearly independent
 functions of η), so the fields of *every* η are obtained exactly, with no sampling: the block's
 φ is the set of coefficients c_{iβ}, and its count is |T| − dim Lie(span ∇c_{iβ})(θ_T).
@@ -66,7 +66,11 @@ def resolve(graph: Graph, spec: str) -> set[int]:
 
 
 def restrict(phi: Phi, block: set[int]) -> Phi:
-    """The block's φ: coefficients of each φ_i as a polynomial in the other parameters."""
+    """The block's φ: coefficients of each φ_i as a polynomial in the other parameters.
+
+    It keeps only the pieces of φ that contain block parameters, so `rich` says whether the block
+    count is exact for the network: a block inside one theorem-backed piece (a residual block, the
+    softmax head) has as laws exactly those of that piece alone (Marcotte et al. 2025, Thm 4.6)."""
     components = []
     for comp in phi.components:
         groups: dict[tuple, dict] = {}
@@ -79,7 +83,8 @@ def restrict(phi: Phi, block: set[int]) -> Phi:
         for outside, poly in groups.items():
             label = "coefficient of " + ("·".join(phi.variables[v] for v in outside) if outside else "1")
             components.append(Component(poly, comp.piece, comp.chain + (comp.sink,), label))
-    return assemble(phi.variables, components, phi.pieces)
+    touched = {comp.piece for comp in components}
+    return assemble(phi.variables, components, [p for p in phi.pieces if p.name in touched])
 
 
 def block_laws(phi: Phi, block: set[int], seed: int = 0) -> tuple[int, list[int]]:
