@@ -15,6 +15,12 @@ from .polynomial import poly_text
 from .results import CountResult
 
 
+BLOCK_STATUS = ("the laws that depend only on these parameters, for every value of the others (Marcotte et al. "
+                "2025, Prop 4.3): the number of such laws of φ is exact. exact = they are all the network's laws on "
+                "these parameters: φ is rich, or the block lies in one residual block or the last softmax layer "
+                "(Marcotte et al. 2025, Thm 4.6); lower bound = laws of the network, but there may be more.")
+
+
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
     """A rich table whose cells wrap, never cut (overflow "fold"), with (header, justify) columns."""
     table = Table(title=escape(title), title_justify="left")
@@ -44,10 +50,7 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
     lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1; {r.points} independent random points (seed {r.seed}) "
              f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** 2:.1e} for both (Schwartz–Zippel)."]
     if block:
-        lines.append(f"[{block}]: laws that depend only on these parameters, for every value of the others "
-                     "(Marcotte et al. 2025, Prop 4.3); the count of such laws of φ is exact. exact = they lie in one "
-                     "theorem-backed piece of φ, so they are all the network's laws on these parameters "
-                     "(Marcotte et al. 2025, Thm 4.6); lower bound = laws of the network, there may be more.")
+        lines.append(f"[{block}]: {BLOCK_STATUS}")
     else:
         lines.append("exact = φ is rich (theorem-backed): all the laws of the network; "
                      "lower bound = laws of φ, which are laws of the network, but there may be more.")
@@ -58,15 +61,19 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
 def per_block_table(name: str, rows: list[PerBlockRow], total: int) -> Table:
     """Block laws per residual block and layer; top-level units partition the parameters."""
     table = _table(f"{name}: laws that depend on one block only (Marcotte et al. 2025, Prop 4.3)",
-                   [("block", "left"), ("kind", "left"), ("parameters", "right"), ("block laws", "right")])
+                   [("block", "left"), ("kind", "left"), ("parameters", "right"), ("block laws", "right"),
+                    ("status", "left")])
     for row in rows:
         indent = "" if row.in_partition else "  "
-        table.add_row(indent + row.name, row.kind, str(row.parameters), str(row.laws))
+        table.add_row(indent + escape(row.name), row.kind, str(row.parameters), str(row.laws),
+                      "exact" if row.exact else "lower bound")
     summed = sum(r.laws for r in rows if r.in_partition)
     table.add_section()
-    table.add_row("sum over top-level blocks and layers", "", "", str(summed))
-    table.add_row("total count", "", "", str(total))
-    table.add_row("laws not attached to a single block", "", "", str(total - summed))
+    table.add_row("sum over top-level blocks and layers", "", "", str(summed), "")
+    table.add_row("total count (see conslaw count for its status)", "", "", str(total), "")
+    table.add_row("laws not attached to a single block", "", "", str(total - summed), "")
+    table.caption = "block laws: " + BLOCK_STATUS
+    table.caption_justify = "left"
     return table
 
 
