@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from rich.markup import escape
 from rich.table import Table
@@ -127,9 +128,10 @@ def _python_name(name: str) -> str:
     return name.replace(".", "_").replace("[", "_").replace("]", "").replace(",", "_")
 
 
-def laws_text(result: LawsResult, expand: bool = False) -> list[str]:
-    """Terminal lines for `conslaw laws`: families as matrix expressions, other laws as polynomials."""
-    verdict = ("complete" if result.complete else
+def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> list[str]:
+    """Terminal lines for `conslaw laws`: families as matrix expressions, other laws as polynomials.
+    `exact`: whether the count they are compared with is exact (else "complete for φ")."""
+    verdict = (("complete" if exact else "complete for φ (the count is a lower bound)") if result.complete else
                f"{result.count - result.independent} law(s) missing at degree ≤ {result.degree}: "
                f"try --degree {result.degree + 1}")
     lines = [f"{result.name}: polynomial laws of degree ≤ {result.degree} — {verdict} "
@@ -148,10 +150,22 @@ def laws_text(result: LawsResult, expand: bool = False) -> list[str]:
     return lines
 
 
+def split_note(tex: str) -> tuple[str, str]:
+    """(math, note): a trailing `\\ \\text{(…)}` of a LaTeX formula is a note in words, not math."""
+    note = re.search(r"\\ \\text\{(.*)\}$", tex)
+    return (tex[:note.start()], note.group(1)) if note else (tex, "")
+
+
+def math_with_note(tex: str) -> str:
+    """`$math$ note`: the formula as inline math and its trailing note as text."""
+    math, note = split_note(tex)
+    return f"${math}$" + (f" {note}" if note else "")
+
+
 def law_items(result: LawsResult, with_products: bool = True) -> list[str]:
     """The laws as list items with $…$ math (LaTeX and Markdown alike): families as matrix
     expressions, other laws as polynomials, then the number of products not listed."""
-    items = [f"{n} law{'s' if n != 1 else ''}: ${family.latex}$" for family, n in result.families]
+    items = [f"{n} law{'s' if n != 1 else ''}: {math_with_note(family.latex)}" for family, n in result.families]
     items += [f"${poly_text(law.poly, result.variables, True)}$" for law in result.laws if law.family is None]
     if with_products and result.products:
         items.append(f"and {result.products} independent products of lower-degree laws (not listed)")

@@ -20,7 +20,7 @@ from .gf import PRIME
 from .graph import Graph, shape_text
 from .laws import LawsResult
 from .references import bibtex_entries, cited_keys, latex_with_citations, thebibliography
-from .render import latex_escape, law_items
+from .render import latex_escape, law_items, split_note
 from .results import CountResult
 
 SCHEMA_VERSION = 1
@@ -96,10 +96,16 @@ def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str
     return marks, reasons
 
 
-LEGEND_TEXT = ("exact: φ is rich (theorem-backed), so the count is the number of all independent conservation "
-               "laws of the network. lower bound: the laws of φ are laws of the network, but it may have more. "
-               "verdict: complete when the polynomial laws listed (functionally independent) reach the count; "
-               "complete for φ when they reach it but the count is a lower bound.")
+LEGEND = [("exact", "φ is rich (theorem-backed), so the count is the number of all independent conservation laws "
+                     "of the network"),
+          ("lower bound", "the laws of φ are laws of the network, but it may have more"),
+          ("verdict", "complete when the polynomial laws listed (functionally independent) reach the count; "
+                      "complete for φ when they reach it but the count is a lower bound")]
+
+
+def _legend_text(emphasis, escape) -> str:
+    """The summary's legend, each term set off by `emphasis`."""
+    return " ".join(f"{emphasis(term)}: {escape(text)}." for term, text in LEGEND)
 
 
 def _date() -> str | None:
@@ -225,15 +231,22 @@ def _latex_summary(reports: list[ArchitectureReport], heading: str) -> str:
     table = _longtable("lrrlrl", r"architecture & $D$ & laws & count & polynomial laws listed & verdict", rows)
     notes = " ".join(rf"\textsuperscript{{{i}}}{_cite(reason)}." for i, reason in enumerate(reasons, 1))
     return (_heading(heading, "Summary", starred=True) + "\n" + table + "\n"
-            + r"{\small " + latex_escape(LEGEND_TEXT) + (" " + notes if notes else "") + r"\par}")
+            + r"{\small " + _legend_text(lambda term: rf"\emph{{{term}}}", latex_escape)
+            + (" " + notes if notes else "") + r"\par}")
+
+
+def _formula_parts(formula: str, tex: str) -> tuple[str, str]:
+    """(LaTeX math, plain-text words) of a piece's φ, so that no prose is typeset as math: a φ with
+    no closed form (`= \\text{path lifting}`) is words only, a trailing note is words (`split_note`)."""
+    if re.search(r"=\s*\\text\{", tex):
+        return "", formula.removeprefix("φ = ")
+    return split_note(tex)
 
 
 def _latex_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
-    """One piece of φ: its formula in math, or in words when it has no closed form (no prose in math)."""
-    if re.search(r"=\s*\\text\{", tex):
-        shown = _cite(formula.removeprefix("φ = "))
-    else:
-        shown = f"${tex}$"
+    """One piece of φ: its formula in math, words in text."""
+    math, words = _formula_parts(formula, tex)
+    shown = " ".join(part for part in (f"${math}$" if math else "", latex_escape(words)) if part)
     return rf"\item {_tt(name)}: {shown}; {n} components; {_cite(backing)}."
 
 
@@ -286,12 +299,18 @@ def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = Fa
         out += [f"| {markdown_escape(r.graph.name)} | {r.count.parameters} | {r.count.laws} | {_status(r)}"
                 + (f" ({marks[r.graph.name]})" if r.graph.name in marks else "")
                 + f" | {r.laws.independent} | {_verdict(r)} |" for r in reports]
-        out += ["", LEGEND_TEXT, ""] + [f"({i}) {markdown_escape(reason)}." for i, reason in enumerate(reasons, 1)]
+        out += ["", _legend_text(lambda term: f"*{term}*", markdown_escape), ""] + [f"({i}) {markdown_escape(reason)}." for i, reason in enumerate(reasons, 1)]
         out.append("")
     for r in reports:
         out += _markdown_section(r)
     out += ["## Provenance", ""] + [f"- {line}" for line in _provenance(reports, seed, timings, True, markdown_escape)]
     return "\n".join(out) + "\n"
+
+
+def _markdown_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
+    math, words = _formula_parts(formula, tex)
+    shown = " ".join(part for part in (f"${math}$" if math else "", markdown_escape(words)) if part)
+    return f"- {markdown_escape(name)}: {shown}; {n} components; {markdown_escape(backing)}."
 
 
 def _markdown_section(r: ArchitectureReport) -> list[str]:
@@ -305,10 +324,7 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
             for name, kind, shape, n in _layers(r.graph)]
     out += ["", f"**Factorization**: φ has {len(r.phi.components)} components, "
             + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
-    out += [f"- {markdown_escape(name)}: "
-            + (markdown_escape(formula.removeprefix('φ = ')) if re.search(r"=\s*\\text\{", tex) else f"${tex}$")
-            + f"; {n} components; {markdown_escape(backing)}."
-            for name, formula, tex, n, backing in _pieces(r)]
+    out += [_markdown_piece(*piece) for piece in _pieces(r)]
     out += ["", f"**Count**: dim Lie(V)(θ) after each bracket step {' → '.join(map(str, c.trace_dims))}, "
             f"so **{c.laws}** independent conservation laws" + (" (exact)." if c.exact else " (a lower bound)."), "",
             f"**Polynomial laws of degree ≤ {laws.degree}** ({_verdict(r)}: {laws.independent} functionally "

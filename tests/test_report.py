@@ -129,6 +129,13 @@ def test_json_schema_consistent_with_count_and_laws():
     assert arch["count"] == count and arch["laws"] == laws
     assert arch["phi"]["pieces"][0]["formula"] == "φ = entries of linear2.weight·linear1.weight"
     assert [layer["name"] for layer in arch["layers"]] == ["linear1", "linear2"]
+    assert arch["summary"] == {"parameters": 20, "laws": 10, "status": "exact", "status_reason": arch["phi"]["backing"],
+                               "polynomial_laws_listed": 10, "verdict": "complete"}
+    # Marcotte et al. 2025, Cor 3.10: multi-head completeness is open, so the count is a lower bound
+    multihead = next(a for a in doc["architectures"] if a["name"] == "multihead_attention")["summary"]
+    assert (multihead["status"], multihead["verdict"]) == ("lower bound", "complete for φ")
+    assert multihead["status_reason"] == "multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)"
+    assert any("2^61 − 1" in line for line in doc["provenance"])
 
 
 @pytest.mark.parametrize("fmt", ["latex", "markdown", "json"])
