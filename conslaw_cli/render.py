@@ -51,7 +51,8 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
     lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1; {r.points} independent random points (seed {r.seed}) "
              f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** 2:.1e} for both (Schwartz–Zippel)."]
     if block:
-        lines.append(f"[{block}]: {BLOCK_STATUS}")
+        lines.append(f"[{block}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
+                     "without --block.")
     else:
         lines.append("exact = φ is rich (theorem-backed): all the laws of the network; "
                      "lower bound = laws of φ, which are laws of the network, but there may be more.")
