@@ -37,7 +37,7 @@ def count_table(results: list[CountResult]) -> Table:
         ("dim Lie(V)(θ) per step", "left"), ("laws", "right"), ("status", "left"), ("seconds", "right")])
     for r in results:
         status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
-        table.add_row(escape(r.name), str(r.parameters), str(r.phi_components), str(r.blocks),
+        table.add_row(escape(r.name), str(r.parameters), "–" if r.phi_components is None else str(r.phi_components), str(r.blocks),
                       " → ".join(map(str, r.trace_dims)), f"[bold]{r.laws}[/]", status, f"{r.seconds:.3f}")
     return table
 
