@@ -52,7 +52,7 @@ def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, P
 def load_block(path: str | Path, block: str | None,
                max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, set[int], str]:
     """(graph, φ, parameters, name): with `block`, φ restricted to the parameters it names (laws of
-    a subset of parameters, seed 000 Prop 4.3; see blocks.py) and the name says so."""
+    a subset of parameters, Marcotte et al. 2025, Prop 4.3; see blocks.py) and the name says so."""
     from .blocks import resolve, restrict
 
     graph, phi = load(path, max_terms)

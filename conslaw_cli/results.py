@@ -13,7 +13,7 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class CountResult:
-    """`conslaw count` for one architecture (THEORY §2: laws = D − dim Lie(V)(θ))."""
+    """`conslaw count` for one architecture (docs/method.md §2: laws = D − dim Lie(V)(θ))."""
 
     name: str
     file: str

@@ -97,7 +97,7 @@ def _ops(ops):
 
 def _attention_block(layer: Layer) -> DenseBlock:
     """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
-    is the same block up to renaming (seed 000 Thm 3.8)."""
+    is the same block up to renaming (Marcotte et al. 2025, Thm 3.8)."""
     head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
     entries = head_dim * dim
     into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
