@@ -85,7 +85,7 @@ def architecture_files(files: Optional[list[Path]]) -> list[Path]:
 @contextmanager
 def user_errors():
     """Bad input -> 'file:line:col: message' on stderr, exit 2; never a traceback."""
-    from .engine import EngineDisagreement
+    from .lie import EngineDisagreement
 
     try:
         yield
@@ -129,7 +129,7 @@ def count(
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import analysis, render
-    from .engine import DEFAULT_MAX_BLOCK
+    from .limits import DEFAULT_MAX_BLOCK
 
     if per_block:
         def block_table(path, say):
@@ -176,7 +176,7 @@ def laws(
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import analysis, render
-    from .laws import DEFAULT_MAX_UNKNOWNS
+    from .limits import DEFAULT_MAX_UNKNOWNS
 
     def find(path, say):
         say(f"polynomial laws of degree ≤ {degree}")

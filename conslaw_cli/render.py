@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
-from .blocks import PerBlockRow
 from .compiler import Phi
 from .graph import Graph, shape_text
-from .laws import LawsResult
-from .polynomial import poly_text
 from .results import CountResult
+
+if TYPE_CHECKING:  # the law machinery (numba, sympy) is loaded only by the commands that print laws
+    from .blocks import PerBlockRow
+    from .laws import LawsResult
+
+
+def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
+    """A polynomial as text or LaTeX (sympy's printers, imported on first use)."""
+    from .polynomial import poly_text as sympy_text
+
+    return sympy_text(poly, names, latex)
 
 
 BLOCK_STATUS = ("the laws that depend only on these parameters, for every value of the others (Marcotte et al. "
