@@ -178,6 +178,59 @@ def report(
             raise typer.Exit(2) from None
 
 
+class Optimizer(str, Enum):
+    gd = "gd"
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    sign = "sign"
+
+
+class Data(str, Enum):
+    random = "random"
+    digits = "digits"
+
+
+@app.command()
+def verify(
+    files: FilesArg = None,
+    optimizer: Annotated[Optimizer, typer.Option(help="gd (full batch), sgd (minibatches), momentum, adam, sign")] = Optimizer.gd,
+    lr: Annotated[Optional[list[float]], typer.Option(
+        "--lr", help="learning rate τ; repeat for several (default 1e-4, 2e-4, 5e-4)", min=0, show_default=False)] = None,
+    steps: Annotated[int, typer.Option(min=1, help="training steps")] = 50,
+    batch: Annotated[int, typer.Option(min=1, help="minibatch size (sgd)")] = 16,
+    weight_decay: Annotated[float, typer.Option(min=0, help="weight decay λ: checks the decay of the laws (Thm 2.1)")] = 0.0,
+    seeds: Annotated[int, typer.Option(min=1, help="independent runs (initialisation, data)")] = 3,
+    data: Annotated[Data, typer.Option(help="random (Gaussian inputs, random teacher) or digits (scikit-learn's 8×8)")] = Data.random,
+    plot: Annotated[Optional[Path], typer.Option(help="write a PNG figure of the errors over the steps")] = None,
+    json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
+) -> None:
+    """Train the network and check every listed law on the runs (exit 1 when a law fails)."""
+    from . import verify as verify_module
+
+    settings = verify_module.Settings(optimizer.value, tuple(lr) if lr else verify_module.Settings.learning_rates,
+                                      steps, batch, weight_decay, seeds, data.value)
+    results = for_each_file(files, lambda path, say: verify_module.verify(path, settings))
+    if json:
+        print(dumps([r.to_json() for r in results], indent=2))
+    else:
+        for r in results:
+            out.print(verify_module.verify_table(r))
+            for line in verify_module.verify_footer(r):
+                out.print(line, markup=False)
+    if plot is not None:
+        from .network.plot import plot_results
+
+        plot_results(results, plot)
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        err.print(f"{r.file}: " + "; ".join([f"{f.name}: {f.verdict}" for f in r.failed]
+                                            + ([] if r.cross_check_passed else ["second-order drift mismatch"])),
+                  markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def show(file: FileArg) -> None:
     """Print the intermediate graph: layers, shapes, parameters, D."""
