@@ -185,13 +185,12 @@ class Network:
             return -jnp.mean(jnp.take_along_axis(log_probs, targets[:, None], axis=-1))
         return 0.5 * jnp.mean(jnp.sum((out - targets).reshape(out.shape[0], -1) ** 2, axis=-1))
 
-    def init(self, key: jax.Array) -> jnp.ndarray:
-        """A random θ: each tensor Gaussian with standard deviation 1/√fan-in (biases 1/2)."""
-        parts = []
-        for (offset, shape), key_t in zip(self.tensors.values(), jax.random.split(key, len(self.tensors))):
-            scale = 0.5 if len(shape) == 1 else 1 / math.sqrt(math.prod(shape[1:]))
-            parts.append(scale * jax.random.normal(key_t, (math.prod(shape),), dtype=jnp.float64))
-        return jnp.concatenate(parts) if parts else jnp.zeros(0)
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        """A random θ: each tensor Gaussian with standard deviation 1/√fan-in (biases 1/2).
+        (numpy, not jax.random: no compilation per tensor shape.)"""
+        parts = [rng.standard_normal(math.prod(shape)) * (0.5 if len(shape) == 1 else 1 / math.sqrt(math.prod(shape[1:])))
+                 for _, shape in self.tensors.values()]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def build_network(graph: Graph) -> Network:

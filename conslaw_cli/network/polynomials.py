@@ -36,20 +36,21 @@ class PolynomialSet:
             for length, terms in sorted(by_length.items())
         ]
 
-    def _sum_terms(self, theta: jnp.ndarray, absolute: bool) -> jnp.ndarray:
+    def values(self, theta: jnp.ndarray) -> jnp.ndarray:
+        """(p_i(θ)) in JAX (traceable, for use inside compiled training steps)."""
         total = jnp.zeros(self.count, dtype=theta.dtype)
         for group in self.groups:
             terms = group.coefficients * jnp.prod(theta[group.variables], axis=1)
-            total = total + jax.ops.segment_sum(jnp.abs(terms) if absolute else terms, group.owner,
-                                                num_segments=self.count)
+            total = total + jax.ops.segment_sum(terms, group.owner, num_segments=self.count)
         return total
 
-    def values(self, theta: jnp.ndarray) -> jnp.ndarray:
-        return self._sum_terms(theta, absolute=False)
-
-    def sizes(self, theta: jnp.ndarray) -> jnp.ndarray:
-        return self._sum_terms(theta, absolute=True)
-
+    def sizes(self, theta: np.ndarray) -> np.ndarray:
+        """(Σ_α |c_α θ^α|) in numpy, at a point known in advance (θ_0)."""
+        total = np.zeros(self.count)
+        for group in self.groups:
+            terms = np.abs(group.coefficients * np.prod(theta[group.variables], axis=1))
+            total += np.bincount(group.owner, weights=terms, minlength=self.count)
+        return total
 
 
 def quadratic_part(poly: dict) -> dict:

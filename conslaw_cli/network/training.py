@@ -50,13 +50,12 @@ class Dataset:
     targets: jnp.ndarray  # regression targets, or integer labels for a classifier
 
 
-def random_dataset(net: Network, key: jax.Array) -> Dataset:
+def random_dataset(net: Network, rng: np.random.Generator) -> Dataset:
     """Gaussian inputs; targets from a teacher, the same architecture at another random θ
     (its most likely class for a classifier)."""
-    key_x, key_teacher = jax.random.split(key)
-    inputs = jax.random.normal(key_x, (DATASET_SIZE,) + net.input_shape, dtype=jnp.float64)
-    outputs = net.batch(net.init(key_teacher), inputs)
-    return Dataset(inputs, jnp.argmax(outputs, axis=-1) if net.classifier else outputs)
+    inputs = rng.standard_normal((DATASET_SIZE,) + net.input_shape)
+    outputs = jax.jit(net.batch)(net.init(rng), inputs)
+    return Dataset(jnp.asarray(inputs), jnp.argmax(outputs, axis=-1) if net.classifier else outputs)
 
 
 def digits_dataset(net: Network) -> tuple[Dataset | None, str]:
@@ -116,4 +115,4 @@ def run(net: Network, polys: PolynomialSet, quadratic: PolynomialSet, data: list
     inputs = jnp.stack([d.inputs for d in data])
     targets = jnp.stack([d.targets for d in data])
     values, second = over_seeds(thetas, inputs, targets, keys, learning_rates)
-    return Trajectories(np.asarray(values), np.asarray(second), np.asarray(jax.vmap(polys.sizes)(thetas)))
+    return Trajectories(np.asarray(values), np.asarray(second), np.stack([polys.sizes(theta) for theta in np.asarray(thetas)]))
