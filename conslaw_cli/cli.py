@@ -127,19 +127,25 @@ def laws(
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
     block: BlockOpt = None,
     max_unknowns: Annotated[int, typer.Option(help="refuse law systems with more unknowns")] = DEFAULT_MAX_UNKNOWNS,
+    weight_decay: Annotated[bool, typer.Option(
+        "--weight-decay", help="also each law's time-dependent form under weight decay (Thm 2.1)")] = False,
 ) -> None:
     """The polynomial conservation laws, exact, named by family, with a completeness verdict."""
+    from . import weight_decay as decay
+
     results = for_each_file(files, lambda path, say: analysis.laws(
         path, degree=degree, seed=seed, max_terms=max_terms, block=block, max_unknowns=max_unknowns))
     if json:
-        print(dumps([r.to_json() for r in results], indent=2))
+        print(dumps([decay.to_json(r) if weight_decay else r.to_json() for r in results], indent=2))
     elif latex:
-        print("\n\n".join(render.laws_latex(r) for r in results))
+        print("\n\n".join(render.laws_latex(r) + ("\n" + decay.latex_items(r) if weight_decay else "")
+                           for r in results))
     elif python:
-        print("\n".join(line for r in results for line in render.laws_python(r)))
+        print("\n".join(line for r in results
+                        for line in render.laws_python(r) + (decay.python_lines(r) if weight_decay else [])))
     else:
         for r in results:
-            for line in render.laws_text(r, expand):
+            for line in render.laws_text(r, expand) + (decay.family_lines(r) if weight_decay else []):
                 out.print(line, markup=False)
 
 
