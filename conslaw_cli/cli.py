@@ -82,6 +82,29 @@ def for_each_file(files: Optional[list[Path]], work) -> list:
     return results
 
 
+class Flow(str, Enum):
+    gradient = "gradient"
+    sign = "sign"
+
+
+def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[int], seed: int) -> None:
+    """`count --flow sign`: D − dim span{sign(∂φ(θ)ᵀw)} (see sign_flow.py)."""
+    from . import sign_flow
+
+    results = for_each_file(files, lambda path, say: sign_flow.count(path, seed))
+    if json:
+        print(dumps([r.to_json() for r in results], indent=2))
+    else:
+        out.print(sign_flow.table(results))
+        for line in sign_flow.footer(results):
+            out.print(line, markup=False)
+    wrong = [r for r in results if expect is not None and r.laws != expect]
+    for r in wrong:
+        err.print(f"{r.file}: expected {expect} laws, found {r.laws}", markup=False)
+    if wrong:
+        raise typer.Exit(1)
+
+
 @app.command()
 def count(
     files: FilesArg = None,
@@ -92,8 +115,11 @@ def count(
     block: BlockOpt = None,
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[int, typer.Option(help="refuse blocks of more coupled parameters")] = DEFAULT_MAX_BLOCK,
+    flow: Annotated[Flow, typer.Option(help="gradient flow, or the sign flow θ' = −sign(∇L) of Adam (upper bound)")] = Flow.gradient,
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
+    if flow is Flow.sign:
+        return _count_sign_flow(files, json, expect, seed)
     if per_block:
         for table in for_each_file(files, lambda path, say: render.per_block_table(
                 *analysis.per_block(path, seed, max_terms))):
