@@ -178,12 +178,13 @@ class Network:
         return jax.nn.softmax(out, axis=-1) if self.classifier else out
 
     def loss(self, theta: jnp.ndarray, xs: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
-        """Mean cross-entropy (integer labels) for a classifier, else half the mean squared error."""
+        """Mean cross-entropy (integer labels) for a classifier, else half the squared error
+        averaged over examples and output entries (PyTorch's MSELoss convention)."""
         out = self.batch(theta, xs)
         if self.classifier:
             log_probs = jax.nn.log_softmax(out, axis=-1)
             return -jnp.mean(jnp.take_along_axis(log_probs, targets[:, None], axis=-1))
-        return 0.5 * jnp.mean(jnp.sum((out - targets).reshape(out.shape[0], -1) ** 2, axis=-1))
+        return 0.5 * jnp.mean((out - targets) ** 2)
 
     def init(self, rng: np.random.Generator) -> np.ndarray:
         """A random θ: each tensor Gaussian with standard deviation 1/√fan-in (biases 1/2).

@@ -43,4 +43,4 @@ def _panel(ax, family, learning_rates) -> None:
     ax.set_xlabel("step")
     finite = family.slopes[np.isfinite(family.slopes)]
     slope = f"slope {finite.mean():.2f} ± {finite.std():.2f}" if finite.size else "at rounding level"
-    ax.set_title("\n".join(textwrap.wrap(family.name, 38)[:2]) + f"\n{slope}", fontsize=8)
+    ax.set_title("\n".join(textwrap.wrap(family.name, 40)[:3]) + f"\n{slope}", fontsize=8)
