@@ -17,6 +17,10 @@ pattern reached only from a thin cone of w can be missed; a rank mod p can only 
 rank over Q. Where the count is reached, the laws are the linear functions ⟨n, θ⟩ with n ⊥ W_θ,
 valid where the sign patterns stay those of θ (App. R): they are printed with |θ_i| = sign(θ_i)θ_i
 at the sampled point (for the scalar two-layer network, |u| − |v|).
+
+The formula assumes, as App. R does, that every w ∈ R^d is reached by ∂_φ f ᵀ ∂ℓ (proved for
+two-layer linear networks and attention, Thm R.2, R.3). Where φ is not rich, fewer w may be
+reached, W_θ may be smaller and the network may have more laws: the result says so.
 """
 
 from __future__ import annotations
@@ -51,11 +55,12 @@ class SignFlowResult:
     listed: list[str] = field(default_factory=list)
     seed: int = 0
     seconds: float = 0.0
+    rich: bool = True  # φ theorem-backed: the upper bound holds for the network itself
 
     def to_json(self) -> dict:
         return {"schema": 1, "flow": "sign", "name": self.name, "file": self.file, "parameters": self.parameters,
                 "dim_W_sampled": self.dimension, "samples": self.samples, "sign_patterns": self.patterns,
-                "laws": self.laws, "bound": "upper", "laws_listed": self.listed, "seed": self.seed,
+                "laws": self.laws, "bound": "upper" if self.rich else "none (φ not rich)", "laws_listed": self.listed, "seed": self.seed,
                 "seconds": round(self.seconds, 4), "prime": PRIME}
 
 
@@ -125,7 +130,7 @@ def count(path: str | Path, seed: int = 0) -> SignFlowResult:
     laws = len(phi.variables) - len(basis)
     listed = law_texts(basis, point, phi.variables) if 0 < laws <= MAX_LISTED else []
     return SignFlowResult(graph.name, str(path), len(phi.variables), len(basis), samples, patterns, laws, listed,
-                          seed, time.perf_counter() - start)
+                          seed, time.perf_counter() - start, phi.rich)
 
 
 def table(results: list[SignFlowResult]):
@@ -139,7 +144,7 @@ def table(results: list[SignFlowResult]):
         out.add_column(column, justify=justify)
     for r in results:
         out.add_row(escape(r.name), str(r.parameters), str(r.dimension), str(r.samples), str(r.patterns),
-                    f"[bold]{r.laws}[/]", f"{r.seconds:.3f}")
+                    f"[bold]{r.laws}[/]" + ("" if r.rich else " [yellow](φ not rich)[/]"), f"{r.seconds:.3f}")
     return out
 
 
@@ -150,4 +155,7 @@ def footer(results: list[SignFlowResult]) -> list[str]:
                  f"exact rank mod {PRIME}; w sampled until {PATIENCE} batches of {BATCH} add no dimension. A sampled "
                  "dimension is a lower bound on dim W_θ, so each count is an UPPER bound on the number of laws. "
                  "Laws are linear in |θ_i| near θ (signs of the sampled point).")
+    if not all(r.rich for r in results):
+        lines.append("φ not rich: the formula assumes every w is reached (App. R, Thm R.2, R.3); where φ is not "
+                     "rich fewer may be, and the network may have more sign-flow laws than printed (no bound).")
     return lines
