@@ -105,6 +105,13 @@ def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[i
         raise typer.Exit(1)
 
 
+def _numerical_check(result, seed: int) -> dict:
+    """`count --check`: the network's own numerical Lie trace next to φ's count (lie_check.py)."""
+    from .network.lie_check import check_status
+
+    return check_status(analysis.load_graph(result.file), result.laws, result.exact, seed)
+
+
 @app.command()
 def count(
     files: FilesArg = None,
@@ -116,10 +123,14 @@ def count(
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[int, typer.Option(help="refuse blocks of more coupled parameters")] = DEFAULT_MAX_BLOCK,
     flow: Annotated[Flow, typer.Option(help="gradient flow, or the sign flow θ' = −sign(∇L) of Adam (upper bound)")] = Flow.gradient,
+    check: Annotated[bool, typer.Option("--check", help="numerical cross-check from the network itself (float64, gap)")] = False,
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
     if flow is Flow.sign:
         return _count_sign_flow(files, json, expect, seed)
+    if check and (block or per_block):
+        err.print("--check compares whole networks: it does not combine with --block or --per-block", markup=False)
+        raise typer.Exit(2)
     if per_block:
         for table in for_each_file(files, lambda path, say: render.per_block_table(
                 *analysis.per_block(path, seed, max_terms))):
@@ -128,11 +139,15 @@ def count(
     results = for_each_file(files, lambda path, say: analysis.count(
         path, seed=seed, max_terms=max_terms, block=block, max_block=max_block,
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
+    checks = [_numerical_check(r, seed) for r in results] if check else [None] * len(results)
     if json:
-        print(render.count_json(results))
+        print(dumps([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)], indent=2))
     else:
         out.print(render.count_table(results))
         out.print(render.count_footer(results), markup=False)
+        for r, c in zip(results, checks):
+            if c:
+                out.print(f"{r.name}: {c['status']} (numerical count {c['numerical_laws']})", markup=False)
     if expect is not None:
         wrong = [r for r in results if r.laws != expect]
         for r in wrong:
