@@ -255,6 +255,8 @@ def verify(
     """Train the network and check every listed law on the runs (exit 1 when a law fails)."""
     from . import verify as verify_module
 
+    if lr and min(lr) <= 0:
+        raise typer.BadParameter("learning rates must be positive", param_hint="--lr")
     settings = verify_module.Settings(optimizer.value, tuple(lr) if lr else verify_module.Settings.learning_rates,
                                       steps, batch, weight_decay, seeds, data.value)
     results = for_each_file(files, lambda path, say: verify_module.verify(path, settings))

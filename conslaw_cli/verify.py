@@ -208,6 +208,10 @@ def verify(path: str | Path, settings: Settings, polys_override: list[dict] | No
     a wrong law is caught)."""
     path = Path(path)
     net = build_network(analysis.load_graph(path))
+    if not net.num_params:
+        first = net.graph.layers[0]
+        raise ConslawError("this network has no parameters: there is nothing to train", str(path), first.line,
+                           first.col, "add a linear, conv or attention layer")
     if polys_override is None:
         names, polys, owners = _law_groups(path, net.num_params)
     else:

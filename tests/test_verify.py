@@ -86,3 +86,12 @@ def test_digits_train_a_classifier(tmp_path):
     spec.write_text("input: 64\nlayers:\n  - linear: {out: 2}\n  - relu\n  - softmax_head: {classes: 10}\n")
     result = verify(spec, Settings(steps=10, seeds=2, data="digits"))
     assert result.passed, [(f.name, f.verdict) for f in result.families]
+
+
+def test_bad_options_and_empty_networks_exit_2(tmp_path):
+    spec = tmp_path / "empty.yaml"
+    spec.write_text("input: 3\nlayers:\n  - relu\n")
+    res = runner.invoke(app, ["verify", str(spec)])
+    assert res.exit_code == 2 and "empty.yaml:3:5: this network has no parameters" in res.output
+    res = runner.invoke(app, ["verify", str(ZOO_DIR / "mlp_relu.yaml"), "--lr", "0"])
+    assert res.exit_code == 2 and "learning rates must be positive" in res.output
