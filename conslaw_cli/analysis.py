@@ -1,4 +1,8 @@
-"""The pipeline in one place: file -> spec -> graph -> φ -> engines -> result objects."""
+"""The pipeline in one place: file -> spec -> graph -> φ -> engines -> result objects.
+
+`count` runs on the layer graph and never expands φ; the expanded-φ machinery (law systems, block
+laws, the expanded engine with its compiled kernels) is imported only by the functions that need
+it, so that a count pays neither for numba nor for sympy."""
 
 from __future__ import annotations
 
@@ -6,16 +10,22 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .blocks import PerBlockRow, resolve, restrict
-from .blocks import per_block as per_block_rows
-from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
-from .engine import DEFAULT_MAX_BLOCK, flatten, trace_dimension, trace_of_terms
+from typing import TYPE_CHECKING
+
+from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi, piece_layout, pieces_rich, pieces_richness
 from .errors import ConslawError, TooLarge
-from .families import candidate_families
 from .graph import Graph, build_graph
-from .laws import DEFAULT_MAX_UNKNOWNS, LawsResult, find_laws, functional_rank, name_with_families, select_generators
+from .graph_engine.count import trace_graph
+from .graph_engine.network import Unsupported
+from .lie import TraceResult
+from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_UNKNOWNS
 from .results import CountResult
 from .spec import load_spec
+
+if TYPE_CHECKING:
+    from .blocks import PerBlockRow
+    from .laws import LawsResult
+
 
 
 @contextmanager
@@ -42,7 +52,9 @@ def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, P
 def load_block(path: str | Path, block: str | None,
                max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, set[int], str]:
     """(graph, φ, parameters, name): with `block`, φ restricted to the parameters it names (laws of
-    a subset of parameters, seed 000 Prop 4.3; see blocks.py) and the name says so."""
+    a subset of parameters, Marcotte et al. 2025, Prop 4.3; see blocks.py) and the name says so."""
+    from .blocks import resolve, restrict
+
     graph, phi = load(path, max_terms)
     if block is None:
         return graph, phi, set(range(graph.num_params)), graph.name
@@ -50,24 +62,60 @@ def load_block(path: str | Path, block: str | None,
     return graph, restrict(phi, variables), variables, f"{graph.name} [{block}]"
 
 
+SMALL_PHI_PARAMETERS = 2_000  # below this, φ is compiled to report its number of components
+
+
+def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_BLOCK,
+           max_terms: int = DEFAULT_MAX_TERMS) -> tuple[TraceResult, str]:
+    """The trace from the layer graph (graph engine), or from the expanded φ where the graph
+    engine does not cover the network yet; with the name of the engine used."""
+    try:
+        return trace_graph(graph, seed=seed, progress=progress, max_block=max_block), "graph"
+    except Unsupported:
+        from .engine import flatten, trace_of_terms
+
+        terms = flatten(compile_phi(graph, max_terms))
+        return trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block), "expanded φ"
+
+
+def _component_count(graph: Graph, max_terms: int) -> int | None:
+    """Number of components of φ, for small networks only: counting never needs φ expanded."""
+    if graph.num_params > SMALL_PHI_PARAMETERS:
+        return None
+    return len(compile_phi(graph, max_terms).components)
+
+
 def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
           block: str | None = None, max_block: int = DEFAULT_MAX_BLOCK) -> CountResult:
     """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
     laws that depend only on those parameters."""
     start = time.perf_counter()
-    graph, phi, variables, name = load_block(path, block, max_terms)
-    parameters = len(variables)
-    components, exact, richness = len(phi.components), phi.rich, phi.richness
-    terms = flatten(phi) if phi.components else None
-    del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
-    with located(graph):
-        trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
+    if block is not None:
+        from .engine import flatten, trace_of_terms
+
+        graph, phi, variables, name = load_block(path, block, max_terms)
+        parameters, components, engine = len(variables), len(phi.components), "expanded φ"
+        exact, richness = phi.rich, phi.richness
+        terms = flatten(phi) if phi.components else None
+        del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
+        with located(graph):
+            trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
+    else:
+        graph = load_graph(path)
+        name, parameters = graph.name, graph.num_params
+        pieces = [piece.describe() for piece in piece_layout(graph.layers)]
+        exact, richness = pieces_rich(pieces), pieces_richness(pieces)
+        with located(graph):
+            trace, engine = _trace(graph, seed, progress, max_block, max_terms)
+            components = _component_count(graph, max_terms)
     return CountResult(
         name=name, file=str(path), parameters=parameters,
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
         trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
-        error_bound=trace.error_bound,
+        error_bound=trace.error_bound, engine=engine, certified_blocks=trace.certified,
+        estimate_seconds=trace.estimate.seconds if trace.estimate else None,
+        estimate_bytes=trace.estimate.bytes if trace.estimate else None,
     )
 
 
@@ -76,9 +124,15 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
          max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
     against `count` (computed here when not given); with `block`, the block laws."""
+    from .engine import trace_dimension
+    from .families import candidate_families
+    from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
+
     graph, phi, block_vars, name = load_block(path, block, max_terms)
     with located(graph):
-        if count is None:
+        if count is None and block is None:
+            count = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
+        elif count is None:
             count = len(block_vars) - trace_dimension(phi, seed=seed).dimension
         found = find_laws(phi, degree, max_unknowns)
     basis = [law for law in found if {v for m in law.poly for v in m} <= block_vars]
@@ -93,7 +147,9 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
 
 def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:
     """(name, block laws of every residual block and layer, total count) — `count --per-block`."""
+    from .blocks import per_block as per_block_rows
+
     graph, phi = load(path, max_terms)
     with located(graph):
-        total = graph.num_params - trace_dimension(phi, seed=seed).dimension
+        total = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
         return graph.name, per_block_rows(graph, phi, seed), total

@@ -1,6 +1,6 @@
 """Intermediate graph -> the factorization φ: polynomials in named parameters, with provenance.
 
-The rules are those of THEORY.md §4 (seed 001 §4, seed 000 §3):
+The rules are those of docs/method.md §5 (Marcotte et al. 2023, §4; Marcotte et al. 2025, §3):
 
 * every scalar parameter is a variable; a polynomial is a dict {monomial: integer coefficient},
   a monomial a sorted tuple of variable indices (with repetition for powers);
@@ -11,11 +11,11 @@ The rules are those of THEORY.md §4 (seed 001 §4, seed 000 §3):
 * convolutions are linear maps whose entries are filter weights (weight sharing), linear layers
   on tokens share their weights over tokens: identical components are emitted once;
 * a softmax head is the last linear map of the homogeneous segment before it, and its logit
-  components are projected on sum-zero vectors (seed 000 Prop 3.11), scaled by the number of
+  components are projected on sum-zero vectors (Marcotte et al. 2025, Prop 3.11), scaled by the number of
   classes to keep integer coefficients;
-* attention contributes (Q_hᵀK_h, V_hᵀO_h) per head (seed 000 Thm 3.8);
+* attention contributes (Q_hᵀK_h, V_hᵀO_h) per head (Marcotte et al. 2025, Thm 3.8);
 * residual blocks, attention layers and the layers between them are compiled as separate
-  pieces whose φ's are concatenated (THEORY §4: with identity skips this spans the same as the
+  pieces whose φ's are concatenated (docs/method.md §5: with identity skips this spans the same as the
   full path lifting; ``full_path_lifting`` below builds the latter for checking).
 
 Additive constants are dropped from components (they do not change gradients).
@@ -74,18 +74,28 @@ class Phi:
 
     @property
     def rich(self) -> bool:
-        """Theorem-backed: the laws of φ are all the laws of g (THEORY §1, §4)."""
-        with_params = [p for p in self.pieces if p.kind != "empty"]
-        return len(with_params) == 1 and with_params[0].rich
+        """Theorem-backed: the laws of φ are all the laws of g (docs/method.md §1, §5)."""
+        return pieces_rich(self.pieces)
 
     @property
     def richness(self) -> str:
-        with_params = [p for p in self.pieces if p.kind != "empty"]
-        if len(with_params) == 1:
-            return with_params[0].reason
-        reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
-        return ("lower bound: concatenated φ of several pieces (per-block laws are exact, seed 000 "
-                f"Thm 4.6; no further laws were found numerically, seed 000 §4.4) — {reasons}")
+        return pieces_richness(self.pieces)
+
+
+def pieces_rich(pieces: list[Piece]) -> bool:
+    """A φ made of these pieces is rich when it has one piece with parameters, and it is rich."""
+    with_params = [p for p in pieces if p.kind != "empty"]
+    return len(with_params) == 1 and with_params[0].rich
+
+
+def pieces_richness(pieces: list[Piece]) -> str:
+    """Why φ made of these pieces is rich, or why its count is only a lower bound."""
+    with_params = [p for p in pieces if p.kind != "empty"]
+    if len(with_params) == 1:
+        return with_params[0].reason
+    reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
+    return ("lower bound: concatenated φ of several pieces (per-block laws are exact, Marcotte et al. 2025, "
+            f"Thm 4.6; no further laws were found numerically, Marcotte et al. 2025, §4.4) — {reasons}")
 
 
 class VariableTable:
@@ -129,7 +139,7 @@ def _connections(layer: Layer, variables: VariableTable) -> tuple[list[Connectio
 
 
 def _conv_connections(layer: Layer, variables: VariableTable) -> tuple[list[Connection], list[int | None]]:
-    """Convolution as a linear map with shared filter weights (seed 000 App. E).
+    """Convolution as a linear map with shared filter weights (Marcotte et al. 2025, App. E).
 
     Output position q reads input position q*stride + j (valid) or (q*stride + j - k//2) mod size
     (circular) for kernel offset j, in each spatial dimension."""
@@ -210,7 +220,7 @@ class _PathLifter:
             self.units[u] = {(label,): {(): 1}}
 
     def softmax_projection(self) -> None:
-        """Logits z -> n z - (Σ z) 1: the sum-zero projection, times n (seed 000 Prop 3.11)."""
+        """Logits z -> n z - (Σ z) 1: the sum-zero projection, times n (Marcotte et al. 2025, Prop 3.11)."""
         n = len(self.units)
         total: Lifted = {}
         for lifted in self.units:
@@ -241,7 +251,7 @@ def _size(shape) -> int:
     return math.prod(shape[1:])
 
 
-def _lift_layers(lifter: _PathLifter, layers: list[Layer], smooth: list[str]) -> None:
+def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
     """Run the path lifting through plain layers; residual blocks inline, the skip an edge of weight 1."""
     for layer in layers:
         if layer.kind in ("linear", "conv", "softmax_head"):
@@ -251,11 +261,10 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer], smooth: list[str]) ->
         elif layer.kind in HOMOGENEOUS:
             lifter.homogeneous()
         elif layer.kind in SMOOTH:
-            smooth.append(layer.kind)
             lifter.smooth()
         elif layer.kind == "residual":
             skipped = [dict(lifted) for lifted in lifter.units]
-            _lift_layers(lifter, layer.body, smooth)
+            _lift_layers(lifter, layer.body)
             for lifted, skip in zip(lifter.units, skipped):
                 for chain, poly in skip.items():
                     _accumulate(lifted, chain, poly)
@@ -267,23 +276,32 @@ def _has_params(layers: list[Layer]) -> bool:
     return any(l.params or _has_params(l.body) for l in layers)
 
 
-def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
+def _smooth_kinds(layers: list[Layer]) -> set[str]:
+    return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.body)}
+
+
+def describe_plain(layers: list[Layer]) -> Piece:
+    """What backs the φ of a path-lifting piece (read off its layers, nothing is lifted)."""
     name = "+".join(l.name for l in layers if l.params or l.body) or layers[0].name
-    lifter = _PathLifter(name, _size(layers[0].in_shape), variables, source)
-    smooth: list[str] = []
-    _lift_layers(lifter, layers, smooth)
     if not _has_params(layers):
-        return [], Piece(name, "empty", True, "no parameters")
+        return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
+    smooth = _smooth_kinds(layers)
     if smooth:
-        return lifter.finish(), Piece(name, "path lifting", False,
-                                      f"lower bound: smooth activations ({', '.join(sorted(set(smooth)))}) "
-                                      "cut the paths; φ is not proved rich", formula, formula_latex)
+        return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
+                     "cut the paths; φ is not proved rich", formula, formula_latex)
     kinds = {l.kind for l in layers}
-    source_text = ("seed 000 Thm 3.6 (conv)" if "conv" in kinds else
-                   "seed 000 Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
-                   "seed 001 §4 (linear and ReLU path lifting)")
-    return lifter.finish(), Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
+    source_text = ("Marcotte et al. 2025, Thm 3.6 (conv)" if "conv" in kinds else
+                   "Marcotte et al. 2025, Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
+                   "Marcotte et al. 2023, §4 (linear and ReLU path lifting)")
+    return Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
+
+
+def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
+    piece = describe_plain(layers)
+    lifter = _PathLifter(piece.name, _size(layers[0].in_shape), variables, source)
+    _lift_layers(lifter, layers)
+    return (lifter.finish() if piece.kind != "empty" else []), piece
 
 
 def _formula(layers: list[Layer]) -> tuple[str, str]:
@@ -305,6 +323,17 @@ def _formula(layers: list[Layer]) -> tuple[str, str]:
             r"\varphi(\theta) = \text{path lifting}")
 
 
+def describe_attention(layer: Layer) -> Piece:
+    """What backs the φ of an attention layer (Marcotte et al. 2025, Thm 3.8, Cor 3.10)."""
+    formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
+    formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
+    if layer.options["heads"] == 1:
+        return Piece(layer.name, "attention", True,
+                     "theorem-backed when (Q,K), (V,O) have full rank: Marcotte et al. 2025, Thm 3.8", formula, formula_latex)
+    return Piece(layer.name, "attention", False,
+                 "lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)", formula, formula_latex)
+
+
 def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Component], Piece]:
     heads, head_dim = layer.options["heads"], layer.options["head_dim"]
     dim = layer.in_shape[2]
@@ -319,31 +348,38 @@ def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Compo
                                       variables.index(f"{layer.name}.{right}", a, j))))
                     poly[m] = poly.get(m, 0) + 1
                 components.append(Component(poly, layer.name, (f"head {h}",), f"({left}ᵀ{right})[{i},{j}]"))
-    formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
-    formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
-    if heads == 1:
-        return components, Piece(layer.name, "attention", True,
-                                 "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8",
-                                 formula, formula_latex)
-    return components, Piece(layer.name, "attention", False,
-                             "lower bound: multi-head completeness is open (seed 000 Cor 3.10)", formula, formula_latex)
+    return components, describe_attention(layer)
 
 
 def _has_attention(layers: list[Layer]) -> bool:
     return any(l.kind == "attention" or _has_attention(l.body) for l in layers)
 
 
-def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, source: str = "x") -> None:
-    """Compile runs of plain layers as path-lifting pieces; residual bodies and attention apart.
+@dataclass
+class PieceLayout:
+    """One piece of φ before compiling: a run of plain layers (path lifting) or an attention
+    layer, and the name of the units its paths start from."""
 
-    A residual block is cut off as its own piece (per-block concatenation, THEORY §4) unless it
+    kind: str  # "path lifting" or "attention"
+    layers: list[Layer]
+    source: str
+
+    def describe(self) -> Piece:
+        return describe_attention(self.layers[0]) if self.kind == "attention" else describe_plain(self.layers)
+
+
+def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
+    """Runs of plain layers are path-lifting pieces; residual bodies and attention stand apart.
+
+    A residual block is cut off as its own piece (per-block concatenation, docs/method.md §5) unless it
     follows a homogeneous activation: then the units entering the block are homogeneous neurons
     whose rescaling can only be seen through the skip, and the block is lifted inline."""
+    out: list[PieceLayout] = []
     run: list[Layer] = []
 
     def flush():
         if run:
-            out.append(_plain_piece(list(run), variables, source))
+            out.append(PieceLayout("path lifting", list(run), source))
             run.clear()
 
     for layer in layers:
@@ -351,15 +387,25 @@ def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, sour
             run.append(layer)
         elif layer.kind == "residual":
             flush()
-            _split_pieces(layer.body, variables, out, source=f"{layer.name}.in")
+            out.extend(piece_layout(layer.body, source=f"{layer.name}.in"))
             source = f"{layer.name}.out"
         elif layer.kind == "attention":
             flush()
-            out.append(_attention_piece(layer, variables))
+            out.append(PieceLayout("attention", [layer], source))
             source = f"{layer.name}.out"
         else:
             run.append(layer)
     flush()
+    return out
+
+
+def _split_pieces(layers: list[Layer], variables: VariableTable, out: list) -> None:
+    """Compile every piece of the layout (see `piece_layout`)."""
+    for piece in piece_layout(layers):
+        if piece.kind == "attention":
+            out.append(_attention_piece(piece.layers[0], variables))
+        else:
+            out.append(_plain_piece(piece.layers, variables, piece.source))
 
 
 def estimate_terms(graph: Graph) -> int:
@@ -448,7 +494,7 @@ def full_path_lifting(graph: Graph) -> Phi:
     """φ by path lifting through residual skips (edges of weight 1) instead of per-block pieces.
 
     Only for plain layers and residual blocks; used to check that per-block concatenation spans
-    the same space (THEORY §4)."""
+    the same space (docs/method.md §5)."""
     variables = VariableTable(graph)
     components, piece = _plain_piece(graph.layers, variables, "x")
     return assemble(variables.names, components, [piece])

@@ -17,17 +17,18 @@ runner = CliRunner()
 def test_corpus_is_large_and_fully_specified():
     files = {p.name for p in CORPUS.glob("*.yaml")}
     assert len(files) >= 25
-    assert files == set(EXPECTED)
+    assert files == {name for name in EXPECTED if "@" not in name}
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(name for name in EXPECTED if "@" not in name))
 @pytest.mark.parametrize("command", ["count", "phi"])
 def test_bad_input_message(name, command):
     path = CORPUS / name
     result = runner.invoke(app, [command, str(path)])
     assert result.exit_code == 2, result.output
     first_line = result.stderr.splitlines()[0]
-    assert first_line == f"{path}:{EXPECTED[name]}"
+    # "NAME@COMMAND" lines give a command's own message (phi refuses expansion, count a dense block)
+    assert first_line == f"{path}:{EXPECTED.get(f'{name}@{command}', EXPECTED[name])}"
     assert "hint:" in result.stderr
     assert "Traceback" not in result.output + result.stderr
 
