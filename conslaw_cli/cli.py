@@ -155,7 +155,8 @@ def count(
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[Optional[int], typer.Option(
         metavar="N", help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
-    flow: Annotated[Flow, typer.Option(help="gradient flow, or the sign flow θ' = −sign(∇L) of Adam (upper bound)")] = Flow.gradient,
+    flow: Annotated[Flow, typer.Option(metavar="FLOW", help="gradient, or sign: the sign flow θ' = −sign(∇L) of Adam "
+                                       "(an upper bound)")] = Flow.gradient,
     check: Annotated[bool, typer.Option("--check", help="numerical cross-check from the network itself (float64, gap)")] = False,
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point.
