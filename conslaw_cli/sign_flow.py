@@ -79,8 +79,9 @@ def jacobian_at(components: list[dict], point: list[int], num_vars: int) -> np.n
 
 
 def sampled_span(jac: np.ndarray, rng: np.random.Generator, patience: int = PATIENCE) -> tuple[list, int, int]:
-    """(independent sign vectors, samples drawn, distinct patterns): sign(∂φᵀw) for random integer
-    w, in batches, until `patience` batches add no dimension or the span is everything."""
+    """(a basis of the sampled span, mod p, in reduced echelon form; samples drawn; distinct sign
+    patterns): sign(∂φᵀw) for random integer w, in batches, until `patience` batches add no
+    dimension or the span is everything."""
     num_vars = jac.shape[1]
     basis: list[list[int]] = []
     seen: set[tuple] = set()
@@ -89,15 +90,13 @@ def sampled_span(jac: np.ndarray, rng: np.random.Generator, patience: int = PATI
         w = rng.integers(-W_RANGE, W_RANGE + 1, size=(jac.shape[0], BATCH)).astype(object)
         signs = np.sign(jac.T.dot(w)).astype(np.int64).T  # exact: integer arithmetic
         samples += BATCH
-        grew = False
-        for vector in map(tuple, signs):
-            if vector in seen or not any(vector):
-                continue
-            seen.add(vector)
-            candidate = basis + [[int(v) % PRIME for v in vector]]
-            if flint.nmod_mat(candidate, PRIME).rank() == len(candidate):
-                basis, grew = candidate, True
-        idle = 0 if grew else idle + 1
+        new = [vector for vector in set(map(tuple, signs.tolist())) - seen if any(vector)]
+        seen.update(new)
+        before = len(basis)
+        if new:
+            reduced, rank = flint.nmod_mat(basis + [[v % PRIME for v in vector] for vector in new], PRIME).rref()
+            basis = [[int(reduced[i, j]) for j in range(num_vars)] for i in range(rank)]
+        idle = 0 if len(basis) > before else idle + 1
     return basis, samples, len(seen)
 
 
