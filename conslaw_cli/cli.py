@@ -309,20 +309,29 @@ class Data(str, Enum):
     digits = "digits"
 
 
-@app.command(cls=Command, short_help="Train the network and check its laws on the runs.", epilog=_examples(
-    "conslaw verify architectures/resnet_block.yaml",
-    "conslaw verify architectures/attention.yaml --optimizer sgd --lr 1e-3 --lr 2e-3 --lr 5e-3 --plot fig.png"))
+VERIFY_EXIT_CODES = ("Exit codes: 0 every check passed; 1 a listed law failed its check, the control looked "
+                     "conserved, or the second-order check failed; 2 bad input (FILE:LINE:COL: message, then a hint).")
+
+
+@app.command(cls=Command, short_help="Train the network and check its laws on the runs.", epilog=(
+    "\b\nExamples:\n  conslaw verify architectures/resnet_block.yaml --plot fig.png\n"
+    "  conslaw verify architectures/attention.yaml --optimizer sgd --lr 1e-3 --lr 2e-3 --lr 5e-3\n\n"
+    + VERIFY_EXIT_CODES))
 def verify(
     files: FilesArg = None,
-    optimizer: Annotated[Optimizer, typer.Option(help="gd (full batch), sgd (minibatches), momentum, adam, sign")] = Optimizer.gd,
+    optimizer: Annotated[Optimizer, typer.Option(metavar="NAME", help="gd (full batch), sgd (minibatches), momentum, "
+                                                 "adam or sign")] = Optimizer.gd,
     lr: Annotated[Optional[list[float]], typer.Option(
-        "--lr", help="learning rate τ; repeat for several (default 1e-4, 2e-4, 5e-4)", min=0, show_default=False)] = None,
-    steps: Annotated[int, typer.Option(min=1, help="training steps")] = 50,
-    batch: Annotated[int, typer.Option(min=1, help="minibatch size (sgd)")] = 16,
-    weight_decay: Annotated[float, typer.Option(min=0, help="weight decay λ: checks the decay of the laws (Thm 2.1)")] = 0.0,
-    seeds: Annotated[int, typer.Option(min=1, help="independent runs (initialisation, data)")] = 3,
-    data: Annotated[Data, typer.Option(help="random (Gaussian inputs, random teacher) or digits (scikit-learn's 8×8)")] = Data.random,
-    plot: Annotated[Optional[Path], typer.Option(help="write a PNG figure of the errors over the steps")] = None,
+        "--lr", metavar="TAU", help="learning rate, > 0; repeat for several  [default: 1e-4, 2e-4, 5e-4]",
+        show_default=False)] = None,
+    steps: Annotated[int, typer.Option(min=1, metavar="N", help="training steps")] = 50,
+    batch: Annotated[int, typer.Option(min=1, metavar="N", help="minibatch size (sgd)")] = 16,
+    weight_decay: Annotated[float, typer.Option(min=0, metavar="LAMBDA",
+                                                help="weight decay: checks the decay of the laws (Thm 2.1)")] = 0.0,
+    seeds: Annotated[int, typer.Option(min=1, metavar="N", help="independent runs (initialisation, data)")] = 3,
+    data: Annotated[Data, typer.Option(metavar="KIND", help="random (Gaussian inputs, random teacher) or digits "
+                                       "(scikit-learn's 8×8)")] = Data.random,
+    plot: Annotated[Optional[Path], typer.Option(metavar="PATH", help="write a PNG figure of the errors over the steps")] = None,
     json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
 ) -> None:
     """Train the network and check every listed law on the runs (exit 1 when a law fails).
