@@ -74,8 +74,7 @@ class FamilyResult:
     def to_json(self) -> dict:
         return {"family": self.name, "laws": self.laws, "control": self.is_control,
                 "final_error_mean": self.final_errors.tolist(),
-                "slope_mean": _finite_or_none(np.nanmean(self.slopes) if np.isfinite(self.slopes).any() else np.nan),
-                "slope_std": _finite_or_none(np.nanstd(self.slopes) if np.isfinite(self.slopes).any() else np.nan),
+                **dict(zip(("slope_mean", "slope_std"), slope_statistics(self.slopes))),
                 "verdict": self.verdict, "passed": self.passed}
 
 
@@ -111,8 +110,15 @@ class VerifyResult:
                 "passed": self.passed}
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
+def slope_statistics(slopes: np.ndarray) -> tuple[float | None, float | None]:
+    """Mean and standard deviation over the seeds whose slope was fitted (None, None if none)."""
+    finite = slopes[np.isfinite(slopes)]
+    return (float(finite.mean()), float(finite.std())) if finite.size else (None, None)
+
+
+def control_polynomial(variables: int) -> dict:
+    """‖θ‖², the control: not a law of any network with a non-zero gradient."""
+    return {(v, v): 1 for v in range(variables)}
 
 
 def _law_groups(path: Path, variables: int) -> tuple[list[str], list[dict], list[int]]:
@@ -128,7 +134,7 @@ def _law_groups(path: Path, variables: int) -> tuple[list[str], list[dict], list
         polys.append(law.poly)
         owners.append(names.index(name))
     names.append(CONTROL)
-    polys.append({(v, v): 1 for v in range(variables)})
+    polys.append(control_polynomial(variables))
     owners.append(len(names) - 1)
     return names, polys, owners
 
@@ -216,7 +222,7 @@ def verify(path: str | Path, settings: Settings, polys_override: list[dict] | No
         names, polys, owners = _law_groups(path, net.num_params)
     else:
         names = ["given polynomials", CONTROL]
-        polys = list(polys_override) + [{(v, v): 1 for v in range(net.num_params)}]
+        polys = list(polys_override) + [control_polynomial(net.num_params)]
         owners = [0] * len(polys_override) + [1]
     data = _datasets(net, settings, path)
     thetas = jnp.asarray(np.stack([net.init(np.random.default_rng([0, s])) for s in range(settings.seeds)]))
@@ -253,8 +259,8 @@ __all__ = ["OPTIMIZERS", "Settings", "VerifyResult", "verify"]
 
 def slope_text(slopes: np.ndarray) -> str:
     """'1.93 ± 0.04' (mean ± standard deviation over seeds), or '—' when not fitted."""
-    finite = slopes[np.isfinite(slopes)]
-    return f"{finite.mean():.2f} ± {finite.std():.2f}" if finite.size else "—"
+    mean, std = slope_statistics(slopes)
+    return "—" if mean is None else f"{mean:.2f} ± {std:.2f}"
 
 
 def verify_table(result: VerifyResult):

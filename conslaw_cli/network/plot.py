@@ -13,6 +13,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..verify import slope_text  # noqa: E402
+
 TINY = 1e-17  # floor for log axes (an error of exactly 0 after rounding)
 
 
@@ -41,6 +43,6 @@ def _panel(ax, family, learning_rates) -> None:
         ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=line.get_color(), alpha=0.2)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    finite = family.slopes[np.isfinite(family.slopes)]
-    slope = f"slope {finite.mean():.2f} ± {finite.std():.2f}" if finite.size else "at rounding level"
+    text = slope_text(family.slopes)
+    slope = "at rounding level" if text == "—" else f"slope {text}"
     ax.set_title("\n".join(textwrap.wrap(family.name, 40)[:3]) + f"\n{slope}", fontsize=8)
