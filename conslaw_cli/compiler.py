@@ -280,9 +280,15 @@ def _smooth_kinds(layers: list[Layer]) -> set[str]:
     return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.body)}
 
 
-def describe_plain(layers: list[Layer]) -> Piece:
+def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Piece:
     """What backs the φ of a path-lifting piece (read off its layers, nothing is lifted)."""
     name = "+".join(l.name for l in layers if l.params or l.body) or layers[0].name
+    if values_from is not None:
+        return Piece(f"{values_from.name} values+{name}", "path lifting", False,
+                     "lower bound: the attention's values V_hᵀO_h composed with the following layers (a valid "
+                     "factorization; no theorem says it is rich)",
+                     f"φ = path lifting from the values of {values_from.name}, (V_hᵀO_h)[i,:] per head h and input i",
+                     r"\varphi(\theta) = \text{path lifting from } (V_h^\top O_h)_h")
     if not _has_params(layers):
         return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
@@ -297,11 +303,34 @@ def describe_plain(layers: list[Layer]) -> Piece:
     return Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
 
 
-def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
-    piece = describe_plain(layers)
+def _plain_piece(layers: list[Layer], variables: VariableTable, source: str,
+                 values_from: Layer | None = None) -> tuple[list[Component], Piece]:
+    piece = describe_plain(layers, values_from)
     lifter = _PathLifter(piece.name, _size(layers[0].in_shape), variables, source)
+    if values_from is not None:
+        lifter.units = _attention_values(values_from, variables)
     _lift_layers(lifter, layers)
     return (lifter.finish() if piece.kind != "empty" else []), piece
+
+
+def _attention_values(layer: Layer, variables: VariableTable) -> list[Lifted]:
+    """The attention's output units (token, j) as lifted polynomials: the paths start at the value
+    sources (head h, input i) with the weight (V_hᵀO_h)[i, j], the same for every token (the
+    attention matrix mixes tokens with data-dependent weights, which f absorbs)."""
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    tokens, dim = layer.in_shape[1], layer.in_shape[2]
+    per_output = []
+    for j in range(dim):
+        lifted: Lifted = {}
+        for h in range(heads):
+            for i in range(dim):
+                poly: Poly = {}
+                for a in range(h * head_dim, (h + 1) * head_dim):
+                    m = tuple(sorted((variables.index(f"{layer.name}.V", a, i), variables.index(f"{layer.name}.O", a, j))))
+                    poly[m] = poly.get(m, 0) + 1
+                lifted[(f"{layer.name}.values.h{h}[{i}]",)] = poly
+        per_output.append(lifted)
+    return [per_output[j] for _ in range(tokens) for j in range(dim)]
 
 
 def _formula(layers: list[Layer]) -> tuple[str, str]:
@@ -334,13 +363,14 @@ def describe_attention(layer: Layer) -> Piece:
                  "lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)", formula, formula_latex)
 
 
-def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Component], Piece]:
+def _attention_piece(layer: Layer, variables: VariableTable, values: bool = True) -> tuple[list[Component], Piece]:
+    """(Q_hᵀK_h, V_hᵀO_h) per head; without `values` when V_hᵀO_h continues in the next piece."""
     heads, head_dim = layer.options["heads"], layer.options["head_dim"]
     dim = layer.in_shape[2]
     components = []
     for h in range(heads):
         rows = range(h * head_dim, (h + 1) * head_dim)
-        for left, right in (("Q", "K"), ("V", "O")):
+        for left, right in (("Q", "K"), ("V", "O")) if values else (("Q", "K"),):
             for i, j in itertools.product(range(dim), repeat=2):
                 poly: Poly = {}
                 for a in rows:
@@ -363,9 +393,13 @@ class PieceLayout:
     kind: str  # "path lifting" or "attention"
     layers: list[Layer]
     source: str
+    values_from: Layer | None = None  # path lifting that starts at this attention's values V_hᵀO_h
+    carries_values: bool = False  # attention whose values V_hᵀO_h continue in the next piece
 
     def describe(self) -> Piece:
-        return describe_attention(self.layers[0]) if self.kind == "attention" else describe_plain(self.layers)
+        if self.kind == "attention":
+            return describe_attention(self.layers[0])
+        return describe_plain(self.layers, self.values_from)
 
 
 def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
@@ -376,11 +410,16 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
     whose rescaling can only be seen through the skip, and the block is lifted inline."""
     out: list[PieceLayout] = []
     run: list[Layer] = []
+    attention: list[PieceLayout] = []  # the attention piece right before the current run, if any
 
     def flush():
         if run:
-            out.append(PieceLayout("path lifting", list(run), source))
+            piece = PieceLayout("path lifting", list(run), source)
+            if attention and _values_continue(run):
+                piece.values_from, attention[0].carries_values = attention[0].layers[0], True
+            out.append(piece)
             run.clear()
+        attention.clear()
 
     for layer in layers:
         if layer.kind == "residual" and run and run[-1].kind in HOMOGENEOUS and not _has_attention(layer.body):
@@ -392,6 +431,7 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
         elif layer.kind == "attention":
             flush()
             out.append(PieceLayout("attention", [layer], source))
+            attention.append(out[-1])
             source = f"{layer.name}.out"
         else:
             run.append(layer)
@@ -399,11 +439,24 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
     return out
 
 
+def _values_continue(run: list[Layer]) -> bool:
+    """Whether an attention's values are composed with the run after it: the run has weights
+    before its first smooth activation (a smooth neuron would end the value paths at once)."""
+    for layer in run:
+        if layer.kind in SMOOTH:
+            return False
+        if layer.params or _has_params(layer.body):
+            return True
+    return False
+
+
 def _split_pieces(layers: list[Layer], variables: VariableTable, out: list) -> None:
     """Compile every piece of the layout (see `piece_layout`)."""
     for piece in piece_layout(layers):
         if piece.kind == "attention":
-            out.append(_attention_piece(piece.layers[0], variables))
+            out.append(_attention_piece(piece.layers[0], variables, values=not piece.carries_values))
+        elif piece.values_from is not None:
+            out.append(_plain_piece(piece.layers, variables, piece.source, piece.values_from))
         else:
             out.append(_plain_piece(piece.layers, variables, piece.source))
 

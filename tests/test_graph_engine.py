@@ -43,9 +43,16 @@ def token_and_conv_networks(draw):
     """Attention (one or two heads, with residuals and token MLPs) and 1-D/2-D convolutions."""
     if draw(st.booleans()):
         heads = draw(st.integers(1, 2))
-        body = ["input: {tokens: 2, dim: 2}", "layers:", "  - residual:",
-                f"    - attention: {{heads: {heads}, head_dim: {draw(st.integers(1, 2))}}}"]
-        if draw(st.booleans()):
+        attention = f"attention: {{heads: {heads}, head_dim: {draw(st.integers(1, 2))}}}"
+        if draw(st.booleans()):  # behind a skip
+            body = ["input: {tokens: 2, dim: 2}", "layers:", "  - residual:", f"    - {attention}"]
+        else:  # composed with what follows (values contracted with the next layers)
+            body = ["input: {tokens: 2, dim: 2}", "layers:", f"  - {attention}"]
+            body += draw(st.sampled_from([[], ["  - linear: {out: 2}"], ["  - linear: {out: 3, bias: true}", "  - relu",
+                                                                        "  - linear: {out: 1}"],
+                                          ["  - flatten", "  - linear: {out: 2}"],
+                                          ["  - flatten", "  - softmax_head: {classes: 2}"]]))
+        if draw(st.booleans()) and not any("flatten" in line or "out: 1" in line for line in body):
             body += ["  - residual:", "    - linear: {out: 3}", "    - relu", "    - linear: {out: 2}"]
         return "\n".join(body) + "\n"
     image = draw(st.booleans())

@@ -34,6 +34,8 @@ class DenseBlock:
     fields: GraphFields
     layers: list[Layer] | None = None  # a segment's layers (None: attention)
     local: dict[str, int] | None = None  # tensor -> first local parameter
+    sizes: dict[str, int] | None = None  # tensor -> number of parameters
+    values_from: Layer | None = None  # the segment's paths start at this attention's values
     global_of_local: np.ndarray | None = None  # of the block computed (the first of its class)
 
 
@@ -74,20 +76,22 @@ def _walk(layers: list[Layer]):
         yield from _walk(layer.body)
 
 
-def _segment_block(layers: list[Layer], offsets: dict[str, int]) -> DenseBlock:
-    """The dense block of one segment, its parameters numbered from 0."""
-    local, size = {}, 0
-    for layer in _walk(layers):
-        for p, shape in layer.params.items():
-            local[f"{layer.name}.{p}"] = size
-            size += math.prod(shape)
-    program = build_program(layers, local, size)
+def _segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Layer | None = None) -> DenseBlock:
+    """The dense block of one segment, its parameters numbered from 0 (with `values_from`, the
+    attention's V and O first: the segment's paths start at its values)."""
+    local, sizes, size = {}, {}, 0
+    tensors = [(f"{values_from.name}.{t}", values_from.params[t]) for t in "VO"] if values_from else []
+    tensors += [(f"{layer.name}.{p}", shape) for layer in _walk(layers) for p, shape in layer.params.items()]
+    for tensor, shape in tensors:
+        local[tensor], sizes[tensor] = size, math.prod(shape)
+        size += sizes[tensor]
+    program = build_program(layers, local, size, values_from)
     affine = [op for op in _ops(program.ops) if isinstance(op, Affine)]
     homogeneous = any(l.kind in HOMOGENEOUS for l in _walk(layers))
     chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
     edges = sum(op.edges.uses for op in affine)
-    return DenseBlock(("segment", _structure(layers)), GraphFields(program, len(affine), chains, edges),
-                      layers, local)
+    signature = ("segment", _structure(layers), _structure([values_from]) if values_from else None)
+    return DenseBlock(signature, GraphFields(program, len(affine), chains, edges), layers, local, sizes, values_from)
 
 
 def _ops(ops):
@@ -120,15 +124,14 @@ def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
                 rows = layer.options["head_dim"] * layer.in_shape[2]
                 block.global_of_local = np.concatenate([offsets[f"{layer.name}.{t}"] + np.arange(rows) for t in "QK"])
             entry = found.setdefault(block.signature, [block, 0])
-            entry[1] += 2 * layer.options["heads"]
+            entry[1] += (1 if piece.carries_values else 2) * layer.options["heads"]
             continue
-        for segment in _segments(piece.layers):
-            signature = ("segment", _structure(segment))
-            if signature not in found:
-                block = _segment_block(segment, offsets)
+        for k, segment in enumerate(_segments(piece.layers)):
+            block = _segment_block(segment, offsets, piece.values_from if k == 0 else None)
+            if block.signature not in found:
                 block.global_of_local = _global_of_local(block, offsets)
-                found[signature] = [block, 0]
-            found[signature][1] += 1
+                found[block.signature] = [block, 0]
+            found[block.signature][1] += 1
     return [(block, mult) for block, mult in found.values()]
 
 
@@ -136,10 +139,9 @@ CERTIFY_ABOVE = 1_500  # parameters: larger single-path segments are certified, 
 
 
 def _global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
-    sizes = {f"{l.name}.{p}": math.prod(shape) for l in _walk(block.layers) for p, shape in l.params.items()}
     out = np.zeros(block.fields.num_vars, dtype=np.int64)
     for tensor, start in block.local.items():
-        out[start:start + sizes[tensor]] = offsets[tensor] + np.arange(sizes[tensor])
+        out[start:start + block.sizes[tensor]] = offsets[tensor] + np.arange(block.sizes[tensor])
     return out
 
 
@@ -168,7 +170,7 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
 def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     """Sandwich certificates of the large single-path segments whose bounds meet."""
     large = [b for b, _ in classes if b.layers is not None and b.fields.num_vars > CERTIFY_ABOVE
-             and single_path_layers(b.layers)]
+             and b.values_from is None and single_path_layers(b.layers)]
     if not large:
         return {}
     from ..families import candidate_families  # builds parameter names: only for large segments

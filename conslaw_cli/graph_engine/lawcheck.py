@@ -9,15 +9,13 @@ passes is a law except with that probability, and one that fails is certainly no
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import gf
 from ..compiler import piece_layout
 from ..graph import Graph
 from . import arith
-from .count import _attention_block, _segment_block, _segments, _walk, tensor_offsets
+from .count import _attention_block, _global_of_local, _segment_block, _segments, tensor_offsets
 from .network import gradient
 
 
@@ -31,17 +29,13 @@ def blocks_with_variables(graph: Graph):
             head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
             rows = head_dim * dim
             for h in range(layer.options["heads"]):
-                for left, right in (("Q", "K"), ("V", "O")):
+                for left, right in (("Q", "K"),) if piece.carries_values else (("Q", "K"), ("V", "O")):
                     first = [offsets[f"{layer.name}.{t}"] + h * rows for t in (left, right)]
                     yield block.fields.program, np.concatenate([f + np.arange(rows) for f in first])
             continue
-        for segment in _segments(piece.layers):
-            block = _segment_block(segment, offsets)
-            sizes = {f"{l.name}.{p}": math.prod(s) for l in _walk(segment) for p, s in l.params.items()}
-            glob = np.zeros(block.fields.num_vars, dtype=np.int64)
-            for tensor, start in block.local.items():
-                glob[start:start + sizes[tensor]] = offsets[tensor] + np.arange(sizes[tensor])
-            yield block.fields.program, glob
+        for k, segment in enumerate(_segments(piece.layers)):
+            block = _segment_block(segment, offsets, piece.values_from if k == 0 else None)
+            yield block.fields.program, _global_of_local(block, offsets)
 
 
 def gradient_at(poly: dict, theta: list[int]) -> dict[int, int]:

@@ -40,6 +40,7 @@ class Dense:
     tokens: int = 1
     bias: np.ndarray | None = None  # (out_units,) local parameter of each output unit's bias
     transposed: bool = False
+    per_token: bool = False  # one matrix per token (attention heads' V_h), laid out token-major
 
     @property
     def in_units(self) -> int:
@@ -55,7 +56,10 @@ class Dense:
         return self.tokens * self.out * self.inn
 
     def matrix(self, theta: np.ndarray) -> np.ndarray:
-        """W as jets (B or 1, J, out, in)."""
+        """W as jets (B or 1, J, out, in), or (B or 1, J, tokens, out, in) `per_token`."""
+        if self.per_token:
+            block = theta[:, :, self.first:self.first + self.tokens * self.out * self.inn]
+            return block.reshape(theta.shape[0], theta.shape[1], self.tokens, self.out, self.inn)
         block = theta[:, :, self.first:self.first + self.out * self.inn]
         if self.transposed:
             return np.swapaxes(block.reshape(theta.shape[0], theta.shape[1], self.inn, self.out), 2, 3)
@@ -66,14 +70,25 @@ class Dense:
 
     def apply(self, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
         """(B, J, in units) -> (B, J, out units), biases excluded."""
+        if self.per_token:  # a row vector per token times its own matrix
+            w = np.swapaxes(self.matrix(theta), 3, 4)
+            return _units(arith.jet_product(_per_token(h, self.tokens)[..., None, :], w, arith.matmul, 1, 1, 1))
         w = np.swapaxes(self.matrix(theta), 2, 3)
         return _units(arith.jet_product(_per_token(h, self.tokens), w, arith.matmul, 1, 1, 1))
 
     def apply_transpose(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
-        return _units(arith.jet_product(_per_token(delta, self.tokens), self.matrix(theta), arith.matmul, 1, 1, 1))
+        rows = _per_token(delta, self.tokens)[..., None, :] if self.per_token else _per_token(delta, self.tokens)
+        return _units(arith.jet_product(rows, self.matrix(theta), arith.matmul, 1, 1, 1))
 
     def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
-        """∂(δ · W h)/∂θ: Σ over tokens of δ[out] h[in], placed at the weights."""
+        """∂(δ · W h)/∂θ: Σ over tokens of δ[out] h[in] (per token when `per_token`), at the weights."""
+        if self.per_token:
+            outer = arith.jet_product(_per_token(delta, self.tokens)[..., :, None], _per_token(h, self.tokens)[..., None, :],
+                                      arith.mul, 1, 1, 1)
+            size = self.tokens * self.out * self.inn
+            grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
+            grad[:, :, self.first:self.first + size] = outer.reshape(outer.shape[0], outer.shape[1], -1)
+            return grad
         outer = arith.jet_product(np.swapaxes(_per_token(delta, self.tokens), 2, 3), _per_token(h, self.tokens),
                                   arith.matmul, 1, 1, 1)
         if self.transposed:
@@ -212,6 +227,13 @@ class Gains:
 
 
 @dataclass
+class Tile:
+    """The same values for every token (attention values reach every token alike)."""
+
+    tokens: int
+
+
+@dataclass
 class Skip:
     """A residual block lifted inline: x + body(x), the skip an edge of weight 1."""
 
@@ -242,8 +264,20 @@ class Unsupported(Exception):
     """A piece the gated-network form does not cover (the expanded-φ engine takes it)."""
 
 
-def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: int) -> Program:
-    """The gated-network program of a path-lifting segment (no smooth activation inside)."""
+def attention_values_ops(layer: Layer, offset_of: dict[str, int]) -> tuple[list, int]:
+    """Ops from the value sources (head h, input i) of an attention layer to its output units
+    (token, j): (V_hᵀO_h)[i, j], the same for every token; and the number of sources."""
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    tokens, dim = layer.in_shape[1], layer.in_shape[2]
+    values = Dense(offset_of[f"{layer.name}.V"], head_dim, dim, tokens=heads, per_token=True)
+    mix = Dense(offset_of[f"{layer.name}.O"], dim, heads * head_dim, transposed=True)
+    return [Affine(values), Affine(mix), Tile(tokens)], heads * dim
+
+
+def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: int,
+                  values_from: Layer | None = None) -> Program:
+    """The gated-network program of a path-lifting segment (no smooth activation inside); with
+    `values_from`, the paths start at that attention's value sources."""
     counter = {"gains": 0, "constant": False}
 
     def build(seq: list[Layer], units: int) -> tuple[list, int]:
@@ -267,8 +301,11 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
         return ops, units
 
     sources = math.prod(layers[0].in_shape[1:])
-    ops, sinks = build(layers, sources)
-    program = Program(ops, sources, sinks, num_params, has_constant=counter["constant"])
+    prelude = []
+    if values_from is not None:
+        prelude, sources = attention_values_ops(values_from, offset_of)
+    ops, sinks = build(layers, math.prod(layers[0].in_shape[1:]))
+    program = Program(prelude + ops, sources, sinks, num_params, has_constant=counter["constant"])
     program.num_gains = sources + 1 + counter["gains"] + sinks
     return program
 
@@ -308,6 +345,8 @@ def _run(ops, h, theta, gains, constant, first_gain, tape):
             h = arith.add(h, _run(op.body, h, theta, gains, constant, first_gain, tape))
         elif isinstance(op, SumZero):
             h = _sum_zero(h, op.units)
+        elif isinstance(op, Tile):
+            h = np.concatenate([h] * op.tokens, axis=2)
     return h
 
 
@@ -348,4 +387,6 @@ def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
             delta = arith.add(delta, _back(op.body, delta, theta, gains, constant, first_gain, tape, grad))
         elif isinstance(op, SumZero):
             delta = _sum_zero(delta, op.units)
+        elif isinstance(op, Tile):
+            delta = arith.sum_mod(delta.reshape(delta.shape[0], delta.shape[1], op.tokens, -1), axis=2)
     return delta
