@@ -3,22 +3,21 @@
 Reports are reproducible: the same inputs give byte-identical output. Wall-clock times appear
 only with ``timings=True``, and a date only when ``SOURCE_DATE_EPOCH`` is set. Every string that
 comes from a user's file (names, descriptions, file paths) goes through the target format's
-escape function."""
+sanitiser (sanitize.py)."""
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from dataclasses import dataclass
 from importlib.metadata import version
 
-from . import analysis
+from . import analysis, sanitize
 from .compiler import Phi
 from .gf import PRIME
 from .graph import Graph, shape_text
 from .laws import LawsResult
-from .render import latex_escape, law_items
+from .render import law_items
 from .results import CountResult
 
 SCHEMA_VERSION = 1
@@ -102,7 +101,7 @@ LATEX_PREAMBLE = r"""\documentclass[11pt]{article}
 
 def _tt(text: str) -> str:
     """Typewriter text, breakable after '/' and '.' (long paths and names)."""
-    escaped = latex_escape(text)
+    escaped = sanitize.latex(text)
     for breakable in "/.+":
         escaped = escaped.replace(breakable, breakable + r"\allowbreak{}")
     return r"\texttt{" + escaped + "}"
@@ -114,13 +113,13 @@ def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = Fals
         parts.append(r"\section*{Summary}" + "\n" + r"\begin{longtable}{lrrrl}" + "\n" + r"\toprule" + "\n"
                      r"architecture & $D$ & laws & polynomial laws found & complete \\ \midrule" + "\n" + r"\endhead")
         for r in reports:
-            parts.append(rf"{latex_escape(r.graph.name)} & {r.count.parameters} & {r.count.laws} & "
+            parts.append(rf"{sanitize.latex(r.graph.name)} & {r.count.parameters} & {r.count.laws} & "
                          rf"{r.laws.independent} & {_verdict(r.laws)} \\")
         parts.append(r"\bottomrule" + "\n" + r"\end{longtable}")
     for r in reports:
         parts.append(_latex_section(r))
     parts.append(r"\section*{Provenance}" + "\n" + r"\begin{itemize}" + "\n"
-                 + "\n".join(rf"\item {latex_escape(line)}" for line in _provenance(reports, seed, timings))
+                 + "\n".join(rf"\item {sanitize.latex(line)}" for line in _provenance(reports, seed, timings))
                  + "\n" + r"\end{itemize}")
     body = "\n\n".join(parts) + "\n"
     if fragment:
@@ -130,20 +129,20 @@ def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = Fals
 
 def _latex_section(r: ArchitectureReport) -> str:
     c, laws = r.count, r.laws
-    out = [rf"\section{{{latex_escape(r.graph.name)}}}"]
+    out = [rf"\section{{{sanitize.latex(r.graph.name)}}}"]
     if r.graph.description:
-        out.append(latex_escape(r.graph.description) + r"\par")
-    out.append(rf"File {_tt(c.file)}; input {latex_escape(shape_text(r.graph.input_shape))}; $D = {c.parameters}$ "
+        out.append(sanitize.latex(r.graph.description) + r"\par")
+    out.append(rf"File {_tt(c.file)}; input {sanitize.latex(shape_text(r.graph.input_shape))}; $D = {c.parameters}$ "
                r"parameters.")
     out.append(r"\begin{longtable}{llll}" + "\n" + r"\toprule" + "\n" + r"layer & kind & output & parameters \\"
                + r" \midrule" + "\n" + r"\endhead")
-    out += [rf"{_tt(name)} & {latex_escape(kind)} & {latex_escape(shape)} & {n or ''} \\"
+    out += [rf"{_tt(name)} & {sanitize.latex(kind)} & {sanitize.latex(shape)} & {n or ''} \\"
             for name, kind, shape, n in _layers(r.graph)]
     out.append(r"\bottomrule" + "\n" + r"\end{longtable}")
     out.append(r"\paragraph{Factorization.}" + rf" $\varphi$ has {len(r.phi.components)} components "
                + ("(rich: the count is exact)." if c.exact else "(not proved rich: the count is a lower bound)."))
     out.append(r"\begin{itemize}")
-    out += [rf"\item {_tt(name)}: ${tex}$; {n} components; {latex_escape(backing)}."
+    out += [rf"\item {_tt(name)}: ${tex}$; {n} components; {sanitize.latex(backing)}."
             for name, _, tex, n, backing in _pieces(r)]
     out.append(r"\end{itemize}")
     dims = r" \to ".join(map(str, c.trace_dims))
@@ -159,40 +158,31 @@ def _latex_section(r: ArchitectureReport) -> str:
 
 # --- Markdown -----------------------------------------------------------------------------------
 
-_MARKDOWN_SPECIALS = {"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "*": "\\*", "_": "\\_",
-                      "`": "\\`", "[": "\\[", "]": "\\]", "#": "\\#", "$": "\\$", "~": "\\~", "\n": " ", "\r": " "}
-
-
-def markdown_escape(text: str) -> str:
-    """Text from a user's file, literal in GitHub-flavoured Markdown (tables included)."""
-    return "".join(_MARKDOWN_SPECIALS.get(ch, ch) for ch in text)
-
-
 def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = False) -> str:
     out = ["# Conservation laws of gradient flows", ""]
     if len(reports) > 1:
         out += ["| architecture | D | laws | polynomial laws found | complete |", "|---|---:|---:|---:|---|"]
-        out += [f"| {markdown_escape(r.graph.name)} | {r.count.parameters} | {r.count.laws} | "
+        out += [f"| {sanitize.markdown(r.graph.name)} | {r.count.parameters} | {r.count.laws} | "
                 f"{r.laws.independent} | {_verdict(r.laws)} |" for r in reports]
         out.append("")
     for r in reports:
         out += _markdown_section(r)
-    out += ["## Provenance", ""] + [f"- {markdown_escape(line)}" for line in _provenance(reports, seed, timings)]
+    out += ["## Provenance", ""] + [f"- {sanitize.markdown(line)}" for line in _provenance(reports, seed, timings)]
     return "\n".join(out) + "\n"
 
 
 def _markdown_section(r: ArchitectureReport) -> list[str]:
     c, laws = r.count, r.laws
-    out = [f"## {markdown_escape(r.graph.name)}", ""]
+    out = [f"## {sanitize.markdown(r.graph.name)}", ""]
     if r.graph.description:
-        out += [markdown_escape(r.graph.description), ""]
-    out += [f"File `{c.file.replace('`', '')}`; input {shape_text(r.graph.input_shape)}; D = {c.parameters}.", "",
+        out += [sanitize.markdown(r.graph.description), ""]
+    out += [f"File {sanitize.markdown(c.file)}; input {shape_text(r.graph.input_shape)}; D = {c.parameters}.", "",
             "| layer | kind | output | parameters |", "|---|---|---|---:|"]
-    out += [f"| {markdown_escape(name.strip())} | {kind} | {shape} | {n or ''} |"
+    out += [f"| {sanitize.markdown(name.strip())} | {kind} | {shape} | {n or ''} |"
             for name, kind, shape, n in _layers(r.graph)]
     out += ["", f"**Factorization**: φ has {len(r.phi.components)} components, "
             + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
-    out += [f"- {markdown_escape(name)}: ${tex}$; {n} components; {markdown_escape(backing)}."
+    out += [f"- {sanitize.markdown(name)}: ${tex}$; {n} components; {sanitize.markdown(backing)}."
             for name, _, tex, n, backing in _pieces(r)]
     out += ["", f"**Count**: dim Lie(V)(θ) after each bracket step {' → '.join(map(str, c.trace_dims))}, "
             f"so **{c.laws}** independent conservation laws" + (" (exact)." if c.exact else " (a lower bound)."), "",
@@ -222,4 +212,4 @@ def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False)
         })
     doc = {"schema": SCHEMA_VERSION, "conslaw_version": version("conslaw"), "seed": seed, "prime": PRIME,
            "points": 2, "provenance": _provenance(reports, seed, timings), "architectures": archs}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return sanitize.json_text(doc) + "\n"
