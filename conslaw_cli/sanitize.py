@@ -20,8 +20,13 @@ def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in _INVISIBLE_CATEGORIES
 
 
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _python_escape(ch: str) -> str:
-    """`\\x1b`, `\\u2028`, `\\ud800`: the escape Python's repr would write."""
+    """`\\n`, `\\x1b`, `\\u2028`, `\\ud800`: the escape Python's repr would write."""
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
     code = ord(ch)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 

@@ -125,7 +125,8 @@ class _Validator:
         out: dict[str, tuple] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise self.error(key_node, f"keys of {what} must be plain words")
+                raise self.error(key_node, f"keys of {what} must be plain words",
+                                 "a key is a single word followed by ':', e.g. 'out: 3'")
             key = key_node.value
             if key in out:
                 raise self.error(key_node, f"duplicate key '{key}' in {what}", "keep one of them")
@@ -300,12 +301,14 @@ def _read_regular_file(path: Path) -> bytes:
         handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ConslawError(f"cannot read file: {exc.strerror}", str(path), hint="check the path") from None
-    with os.fdopen(handle, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
             raise ConslawError("cannot read file: not a regular file", str(path),
                                hint="give an architecture YAML file (not a directory, device or pipe)")
-        data = file.read(MAX_FILE_BYTES + 1)
+        with os.fdopen(handle, "rb", closefd=False) as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(handle)
     if len(data) > MAX_FILE_BYTES:
         raise ConslawError(f"the file is larger than {MAX_FILE_BYTES:,} bytes", str(path),
                            hint="architecture files are short: is this the right file?")
@@ -355,8 +358,9 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _compose(text: str, file: str):
     """The YAML node tree of `text` (None for an empty file), syntax errors located."""
-    loader = _StrictLoader(text, file)
+    loader = None
     try:
+        loader = _StrictLoader(text, file)  # PyYAML checks the characters here
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -371,7 +375,8 @@ def _compose(text: str, file: str):
     except yaml.YAMLError as exc:
         raise ConslawError(f"YAML error: {exc}", file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_spec(text: str, file: str = "<input>", default_name: str = "architecture") -> ArchSpec:
