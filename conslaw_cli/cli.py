@@ -59,8 +59,8 @@ def user_errors():
     other exception is a bug: one line asking to report it, exit 4. Never a traceback."""
     try:
         yield
-    except (typer.Exit, typer.Abort, typer.exceptions.TyperException):  # exits and usage errors: typer's
-        raise
+    except (typer.Exit, typer.Abort, typer.exceptions.TyperException, BrokenPipeError):
+        raise  # typer reports exits and usage errors, and ends `| head` quietly (exit 1)
     except ConslawError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
@@ -142,7 +142,7 @@ def count(
     if expect is not None:
         wrong = [r for r in results if r.laws != expect]
         for r in wrong:
-            err.print(f"{r.file}: expected {expect} laws, found {r.laws}", markup=False)
+            err.print(f"{sanitize.terminal(r.file)}: expected {expect} laws, found {r.laws}", markup=False)
         if wrong:
             raise typer.Exit(1)
 

@@ -129,7 +129,7 @@ class _Validator:
                                  "a key is a single word followed by ':', e.g. 'out: 3'")
             key = key_node.value
             if key in out:
-                raise self.error(key_node, f"duplicate key '{key}' in {what}", "keep one of them")
+                raise self.error(key_node, f"duplicate key {_shown(key)} in {what}", "keep one of them")
             out[key] = (key_node, value_node)
         return out
 
@@ -148,7 +148,7 @@ class _Validator:
         for key, (key_node, _) in entries.items():
             if key not in allowed:
                 hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}"
-                raise self.error(key_node, f"unknown key '{key}' in {what}", hint)
+                raise self.error(key_node, f"unknown key {_shown(key)} in {what}", hint)
 
     def scalar(self, node, what: str):
         if not isinstance(node, yaml.ScalarNode):
