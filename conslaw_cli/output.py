@@ -1,10 +1,11 @@
 """Writing results: standard output, or a file replaced atomically.
 
 A file is written to a temporary file in the target's directory and renamed over the target, so
-a failed write (disk full, file size limit, a bad character) leaves the old file intact. The
-target is refused when it resolves to one of the input files (``report a.yaml -o a.yaml``) or is
-not a regular file; a symbolic link at the target is replaced by the new file, never followed.
-``-o -`` means standard output."""
+a failed write (disk full, file size limit, a bad character) leaves the old file intact; the new
+file keeps the old one's permissions. The target is refused when it resolves to one of the input
+files (``report a.yaml -o a.yaml``) or is a directory; a symbolic link at the target is replaced
+by the new file, never followed. ``-o -`` means standard output; a device or a named pipe
+(``-o /dev/null``) is written to directly, since it cannot be replaced."""
 
 from __future__ import annotations
 
@@ -26,29 +27,44 @@ def write_output(text: str, target: Path | None, inputs: list[Path]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    check_target(target, inputs)
-    _replace(target, data)
+    if _is_stream(check_target(target, inputs)):
+        _write_directly(target, data)
+    else:
+        _replace(target, data)
 
 
-def check_target(target: Path, inputs: list[Path]) -> None:
-    """Refuse (ConslawError) a target that is an input file or exists and is not a regular file
-    (or a symbolic link, which will be replaced); '-' is standard output and always fine."""
+def check_target(target: Path, inputs: list[Path]) -> int | None:
+    """Refuse (ConslawError) a target that is an input file or a directory; '-' is standard
+    output and always fine. Returns the target's st_mode (without following a link), or None."""
     if str(target) == STDOUT:
-        return
+        return None
     resolved = Path(os.path.realpath(target))
     for source in inputs:
         if Path(os.path.realpath(source)) == resolved or _same_file(source, target):
             raise ConslawError(f"refusing to write the output over the input file {source}", str(target),
                                hint="choose another output file, e.g. -o report.md")
     try:
-        info = os.lstat(target)
+        mode = os.lstat(target).st_mode
     except FileNotFoundError:
-        return
+        return None
     except OSError as exc:
         raise ConslawError(f"cannot write: {exc.strerror}", str(target)) from None
-    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or _is_stream(mode)):
         raise ConslawError("cannot write: not a regular file", str(target),
                            hint="give a file name, or '-o -' for standard output")
+    return mode
+
+
+def _is_stream(mode: int | None) -> bool:
+    return mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
+
+
+def _write_directly(target: Path, data: bytes) -> None:
+    try:
+        with open(target, "wb") as stream:
+            stream.write(data)
+    except OSError as exc:
+        raise ConslawError(f"cannot write: {exc.strerror}", str(target)) from None
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -71,7 +87,7 @@ def _replace(target: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _new_file_mode())
+        os.chmod(temporary, _mode_for(target))
         os.replace(temporary, target)
     except OSError as exc:
         _remove(temporary)
@@ -81,8 +97,15 @@ def _replace(target: Path, data: bytes) -> None:
         raise
 
 
-def _new_file_mode() -> int:
-    """0666 less the umask: the mode `open()` would give a new file (mkstemp gives 0600)."""
+def _mode_for(target: Path) -> int:
+    """The permissions of the file being replaced, else 0666 less the umask: what `open()`
+    would give (mkstemp gives 0600)."""
+    try:
+        info = os.lstat(target)
+        if stat.S_ISREG(info.st_mode):
+            return stat.S_IMODE(info.st_mode)
+    except OSError:
+        pass
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

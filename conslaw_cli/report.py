@@ -64,7 +64,10 @@ def _date() -> str | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch or not epoch.strip().isdigit():
         return None
-    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%d")
+    try:
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime can represent
+        return None
 
 
 def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool) -> list[str]:
