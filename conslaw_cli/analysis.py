@@ -8,8 +8,11 @@ from pathlib import Path
 
 from .blocks import PerBlockRow, resolve, restrict
 from .blocks import per_block as per_block_rows
-from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi
+from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi, piece_layout, pieces_rich, pieces_richness
 from .engine import DEFAULT_MAX_BLOCK, flatten, trace_dimension, trace_of_terms
+from .graph_engine.count import trace_graph
+from .graph_engine.network import Unsupported
+from .lie import TraceResult
 from .errors import ConslawError, TooLarge
 from .families import candidate_families
 from .graph import Graph, build_graph
@@ -50,24 +53,54 @@ def load_block(path: str | Path, block: str | None,
     return graph, restrict(phi, variables), variables, f"{graph.name} [{block}]"
 
 
+SMALL_PHI_PARAMETERS = 2_000  # below this, φ is compiled to report its number of components
+
+
+def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_BLOCK,
+           max_terms: int = DEFAULT_MAX_TERMS) -> tuple[TraceResult, str]:
+    """The trace from the layer graph (graph engine), or from the expanded φ where the graph
+    engine does not cover the network yet; with the name of the engine used."""
+    try:
+        return trace_graph(graph, seed=seed, progress=progress, max_block=max_block), "graph"
+    except Unsupported:
+        terms = flatten(compile_phi(graph, max_terms))
+        return trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block), "expanded φ"
+
+
+def _component_count(graph: Graph, max_terms: int) -> int | None:
+    """Number of components of φ, for small networks only: counting never needs φ expanded."""
+    if graph.num_params > SMALL_PHI_PARAMETERS:
+        return None
+    return len(compile_phi(graph, max_terms).components)
+
+
 def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
           block: str | None = None, max_block: int = DEFAULT_MAX_BLOCK) -> CountResult:
     """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
     laws that depend only on those parameters."""
     start = time.perf_counter()
-    graph, phi, variables, name = load_block(path, block, max_terms)
-    parameters = len(variables)
-    components, exact, richness = len(phi.components), phi.rich, phi.richness
-    terms = flatten(phi) if phi.components else None
-    del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
-    with located(graph):
-        trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
+    if block is not None:
+        graph, phi, variables, name = load_block(path, block, max_terms)
+        parameters, components, engine = len(variables), len(phi.components), "expanded φ"
+        exact, richness = phi.rich, phi.richness
+        terms = flatten(phi) if phi.components else None
+        del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
+        with located(graph):
+            trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
+    else:
+        graph = load_graph(path)
+        name, parameters = graph.name, graph.num_params
+        pieces = [piece.describe() for piece in piece_layout(graph.layers)]
+        exact, richness = pieces_rich(pieces), pieces_richness(pieces)
+        with located(graph):
+            trace, engine = _trace(graph, seed, progress, max_block, max_terms)
+            components = _component_count(graph, max_terms)
     return CountResult(
         name=name, file=str(path), parameters=parameters,
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
         trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
-        error_bound=trace.error_bound,
+        error_bound=trace.error_bound, engine=engine,
     )
 
 
@@ -78,7 +111,9 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
     against `count` (computed here when not given); with `block`, the block laws."""
     graph, phi, block_vars, name = load_block(path, block, max_terms)
     with located(graph):
-        if count is None:
+        if count is None and block is None:
+            count = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
+        elif count is None:
             count = len(block_vars) - trace_dimension(phi, seed=seed).dimension
         found = find_laws(phi, degree, max_unknowns)
     basis = [law for law in found if {v for m in law.poly for v in m} <= block_vars]
@@ -95,5 +130,5 @@ def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERM
     """(name, block laws of every residual block and layer, total count) — `count --per-block`."""
     graph, phi = load(path, max_terms)
     with located(graph):
-        total = graph.num_params - trace_dimension(phi, seed=seed).dimension
+        total = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
         return graph.name, per_block_rows(graph, phi, seed), total

@@ -76,17 +76,27 @@ class Phi:
     @property
     def rich(self) -> bool:
         """Theorem-backed: the laws of φ are all the laws of g (THEORY §1, §4)."""
-        with_params = [p for p in self.pieces if p.kind != "empty"]
-        return len(with_params) == 1 and with_params[0].rich
+        return pieces_rich(self.pieces)
 
     @property
     def richness(self) -> str:
-        with_params = [p for p in self.pieces if p.kind != "empty"]
-        if len(with_params) == 1:
-            return with_params[0].reason
-        reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
-        return ("lower bound: concatenated φ of several pieces (per-block laws are exact, seed 000 "
-                f"Thm 4.6; no further laws were found numerically, seed 000 §4.4) — {reasons}")
+        return pieces_richness(self.pieces)
+
+
+def pieces_rich(pieces: list[Piece]) -> bool:
+    """A φ made of these pieces is rich when it has one piece with parameters, and it is rich."""
+    with_params = [p for p in pieces if p.kind != "empty"]
+    return len(with_params) == 1 and with_params[0].rich
+
+
+def pieces_richness(pieces: list[Piece]) -> str:
+    """Why φ made of these pieces is rich, or why its count is only a lower bound."""
+    with_params = [p for p in pieces if p.kind != "empty"]
+    if len(with_params) == 1:
+        return with_params[0].reason
+    reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
+    return ("lower bound: concatenated φ of several pieces (per-block laws are exact, seed 000 "
+            f"Thm 4.6; no further laws were found numerically, seed 000 §4.4) — {reasons}")
 
 
 class VariableTable:
@@ -242,7 +252,7 @@ def _size(shape) -> int:
     return math.prod(shape[1:])
 
 
-def _lift_layers(lifter: _PathLifter, layers: list[Layer], smooth: list[str]) -> None:
+def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
     """Run the path lifting through plain layers; residual blocks inline, the skip an edge of weight 1."""
     for layer in layers:
         if layer.kind in ("linear", "conv", "softmax_head"):
@@ -252,11 +262,10 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer], smooth: list[str]) ->
         elif layer.kind in HOMOGENEOUS:
             lifter.homogeneous()
         elif layer.kind in SMOOTH:
-            smooth.append(layer.kind)
             lifter.smooth()
         elif layer.kind == "residual":
             skipped = [dict(lifted) for lifted in lifter.units]
-            _lift_layers(lifter, layer.body, smooth)
+            _lift_layers(lifter, layer.body)
             for lifted, skip in zip(lifter.units, skipped):
                 for chain, poly in skip.items():
                     _accumulate(lifted, chain, poly)
@@ -268,23 +277,32 @@ def _has_params(layers: list[Layer]) -> bool:
     return any(l.params or _has_params(l.body) for l in layers)
 
 
-def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
+def _smooth_kinds(layers: list[Layer]) -> set[str]:
+    return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.body)}
+
+
+def describe_plain(layers: list[Layer]) -> Piece:
+    """What backs the φ of a path-lifting piece (read off its layers, nothing is lifted)."""
     name = "+".join(l.name for l in layers if l.params or l.body) or layers[0].name
-    lifter = _PathLifter(name, _size(layers[0].in_shape), variables, source)
-    smooth: list[str] = []
-    _lift_layers(lifter, layers, smooth)
     if not _has_params(layers):
-        return [], Piece(name, "empty", True, "no parameters")
+        return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
+    smooth = _smooth_kinds(layers)
     if smooth:
-        return lifter.finish(), Piece(name, "path lifting", False,
-                                      f"lower bound: smooth activations ({', '.join(sorted(set(smooth)))}) "
-                                      "cut the paths; φ is not proved rich", formula, formula_latex)
+        return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
+                     "cut the paths; φ is not proved rich", formula, formula_latex)
     kinds = {l.kind for l in layers}
     source_text = ("seed 000 Thm 3.6 (conv)" if "conv" in kinds else
                    "seed 000 Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
                    "seed 001 §4 (linear and ReLU path lifting)")
-    return lifter.finish(), Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
+    return Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
+
+
+def _plain_piece(layers: list[Layer], variables: VariableTable, source: str) -> tuple[list[Component], Piece]:
+    piece = describe_plain(layers)
+    lifter = _PathLifter(piece.name, _size(layers[0].in_shape), variables, source)
+    _lift_layers(lifter, layers)
+    return (lifter.finish() if piece.kind != "empty" else []), piece
 
 
 def _formula(layers: list[Layer]) -> tuple[str, str]:
@@ -306,6 +324,17 @@ def _formula(layers: list[Layer]) -> tuple[str, str]:
             r"\varphi(\theta) = \text{path lifting}")
 
 
+def describe_attention(layer: Layer) -> Piece:
+    """What backs the φ of an attention layer (seed 000 Thm 3.8, Cor 3.10)."""
+    formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
+    formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
+    if layer.options["heads"] == 1:
+        return Piece(layer.name, "attention", True,
+                     "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8", formula, formula_latex)
+    return Piece(layer.name, "attention", False,
+                 "lower bound: multi-head completeness is open (seed 000 Cor 3.10)", formula, formula_latex)
+
+
 def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Component], Piece]:
     heads, head_dim = layer.options["heads"], layer.options["head_dim"]
     dim = layer.in_shape[2]
@@ -320,31 +349,38 @@ def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Compo
                                       variables.index(f"{layer.name}.{right}", a, j))))
                     poly[m] = poly.get(m, 0) + 1
                 components.append(Component(poly, layer.name, (f"head {h}",), f"({left}ᵀ{right})[{i},{j}]"))
-    formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
-    formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
-    if heads == 1:
-        return components, Piece(layer.name, "attention", True,
-                                 "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8",
-                                 formula, formula_latex)
-    return components, Piece(layer.name, "attention", False,
-                             "lower bound: multi-head completeness is open (seed 000 Cor 3.10)", formula, formula_latex)
+    return components, describe_attention(layer)
 
 
 def _has_attention(layers: list[Layer]) -> bool:
     return any(l.kind == "attention" or _has_attention(l.body) for l in layers)
 
 
-def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, source: str = "x") -> None:
-    """Compile runs of plain layers as path-lifting pieces; residual bodies and attention apart.
+@dataclass
+class PieceLayout:
+    """One piece of φ before compiling: a run of plain layers (path lifting) or an attention
+    layer, and the name of the units its paths start from."""
+
+    kind: str  # "path lifting" or "attention"
+    layers: list[Layer]
+    source: str
+
+    def describe(self) -> Piece:
+        return describe_attention(self.layers[0]) if self.kind == "attention" else describe_plain(self.layers)
+
+
+def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
+    """Runs of plain layers are path-lifting pieces; residual bodies and attention stand apart.
 
     A residual block is cut off as its own piece (per-block concatenation, THEORY §4) unless it
     follows a homogeneous activation: then the units entering the block are homogeneous neurons
     whose rescaling can only be seen through the skip, and the block is lifted inline."""
+    out: list[PieceLayout] = []
     run: list[Layer] = []
 
     def flush():
         if run:
-            out.append(_plain_piece(list(run), variables, source))
+            out.append(PieceLayout("path lifting", list(run), source))
             run.clear()
 
     for layer in layers:
@@ -352,15 +388,25 @@ def _split_pieces(layers: list[Layer], variables: VariableTable, out: list, sour
             run.append(layer)
         elif layer.kind == "residual":
             flush()
-            _split_pieces(layer.body, variables, out, source=f"{layer.name}.in")
+            out.extend(piece_layout(layer.body, source=f"{layer.name}.in"))
             source = f"{layer.name}.out"
         elif layer.kind == "attention":
             flush()
-            out.append(_attention_piece(layer, variables))
+            out.append(PieceLayout("attention", [layer], source))
             source = f"{layer.name}.out"
         else:
             run.append(layer)
     flush()
+    return out
+
+
+def _split_pieces(layers: list[Layer], variables: VariableTable, out: list) -> None:
+    """Compile every piece of the layout (see `piece_layout`)."""
+    for piece in piece_layout(layers):
+        if piece.kind == "attention":
+            out.append(_attention_piece(piece.layers[0], variables))
+        else:
+            out.append(_plain_piece(piece.layers, variables, piece.source))
 
 
 def estimate_terms(graph: Graph) -> int:

@@ -18,22 +18,17 @@ Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import flint
 import numpy as np
 
 from . import gf, kernels
 from .compiler import Phi, no_cyclic_gc
 from .errors import TooLarge
+from .lie import RANK_SECONDS_PER_CUBE, BlockTrace, EngineDisagreement, TraceResult, block_trace, summed  # noqa: F401
 
 DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one block
-RANK_SECONDS_PER_CUBE = 4 * 2.5e-10  # flint rank ≈ 4e9 ops/s here, about 4 rank calls per point and 2 points
 MEMORY_BUDGET = 4_000_000  # uint64 entries per batch of jet points (32 MB)
-
-
-class EngineDisagreement(RuntimeError):
-    """The two random points gave different dimensions: a non-generic point or a bug."""
 
 
 @dataclass
@@ -129,6 +124,9 @@ class BlockFields:
 
     def __init__(self, block: Block):
         self.block = block
+        self.num_vars = block.num_vars
+        self.degree = block.degree  # of φ in θ: the Schwartz–Zippel bound needs it
+        self.num_components = len(block.components)  # dim V_0 ≤ this: the first batch's size
 
     def gradient(self, alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
         """∇(α_b·φ) at the jet points x[b] for each row α_b: shapes (B, d), (B, n, J) -> (B, n, J)."""
@@ -165,75 +163,6 @@ class BlockFields:
         return np.concatenate(rows)
 
 
-def exact_rank(rows: np.ndarray) -> int:
-    """Rank over GF(p) of the rows, with flint's nmod_mat."""
-    if rows.shape[0] == 0:
-        return 0
-    return flint.nmod_mat(rows.tolist(), gf.PRIME).rank()
-
-
-@dataclass
-class BlockTrace:
-    """Trace dimensions of one block, after each bracket step, and the error bound's share."""
-
-    dims: list[int]
-    error_bound: float
-
-
-def block_trace(block: Block, rng: np.random.Generator, progress=None) -> BlockTrace:
-    """dim V_0(θ), dim V_1(θ), … until it stops growing, at a random θ (one block)."""
-    fields = BlockFields(block)
-    n = block.num_vars
-    theta = gf.random_residues(rng, (n,))
-    rows = np.zeros((0, n), dtype=np.uint64)
-    dims: list[int] = []
-    bound = 0.0
-    level, gain = 0, min(len(block.components), n)
-    while True:
-        rank = dims[-1] if dims else 0
-        # level 0 and 1: a batch the size of the previous gain (+1 to see saturation); later levels
-        # usually add nothing, so a probe of 2 samples first (the rank calls are the cost)
-        batch = gain + 1 if level <= 1 else 2
-        while rank < n:
-            batch = min(batch, n - rank + 1)
-            rows = np.concatenate([rows, fields.samples(level, batch, theta, rng)])
-            new_rank = exact_rank(rows)
-            # Schwartz–Zippel: a nonzero minor in (θ, α) of degree ≤ n (L+1)(δ+1)
-            bound += n * (level + 1) * (block.degree + 1) / gf.PRIME
-            grew, rank = new_rank - rank, new_rank
-            if progress:
-                progress(level, rank)
-            if grew < batch:
-                break
-            batch = max(2 * batch, gain + 1)
-        gain = rank - (dims[-1] if dims else 0)
-        dims.append(rank)
-        if rank == n or (level > 0 and gain == 0):
-            return BlockTrace(dims, bound)
-        level += 1
-
-
-@dataclass
-class TraceResult:
-    """The trace dimension of Lie(V) at a generic point, and how it was obtained."""
-
-    dims: list[int]  # summed over blocks, after each bracket step
-    num_blocks: int
-    num_classes: int
-    error_bound: float  # probability bound for one point; both points wrong ≤ its square
-    points: int = 2
-    per_point_dims: list[list[int]] = field(default_factory=list)
-
-    @property
-    def dimension(self) -> int:
-        return self.dims[-1] if self.dims else 0
-
-
-def _summed(traces: list[tuple[BlockTrace, int]]) -> list[int]:
-    steps = max((len(t.dims) for t, _ in traces), default=1)
-    return [sum(mult * t.dims[min(s, len(t.dims) - 1)] for t, mult in traces) for s in range(steps)]
-
-
 def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None,
                     max_block: int = DEFAULT_MAX_BLOCK) -> TraceResult:
     """dim Lie(span ∇φ_i)(θ) at `points` independent random points, which must agree."""
@@ -260,8 +189,8 @@ def trace_of_terms(terms: Terms | None, seed: int = 0, points: int = 2, progress
         rng = np.random.default_rng([seed, point])
         traces = []
         for members in classes.values():
-            traces.append((block_trace(members[0], rng, progress), len(members)))
-        results.append(_summed(traces))
+            traces.append((block_trace(BlockFields(members[0]), rng, progress), len(members)))
+        results.append(summed(traces))
         bound = max(bound, sum(t.error_bound for t, _ in traces))
     if any(r[-1] != results[0][-1] for r in results):
         raise EngineDisagreement(f"the random points disagree: trace dimensions {results}; "

@@ -26,8 +26,8 @@ Shape = tuple
 HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
 NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual")
-MAX_PARAMETERS = 10_000_000
-MAX_VALUES = 10_000_000
+MAX_PARAMETERS = 100_000_000
+MAX_VALUES = 100_000_000
 SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
 
 

@@ -24,7 +24,8 @@ def count_table(results: list[CountResult]) -> Table:
         table.add_column(column, justify=justify)
     for r in results:
         status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
-        table.add_row(sanitize.terminal_markup(r.name), str(r.parameters), str(r.phi_components), str(r.blocks),
+        table.add_row(sanitize.terminal_markup(r.name), str(r.parameters),
+                      "–" if r.phi_components is None else str(r.phi_components), str(r.blocks),
                       " → ".join(map(str, r.trace_dims)), f"[bold]{r.laws}[/]", status, f"{r.seconds:.3f}")
     return table
 

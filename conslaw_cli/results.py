@@ -18,7 +18,7 @@ class CountResult:
     name: str
     file: str
     parameters: int
-    phi_components: int
+    phi_components: int | None  # None: not computed (counting never expands φ)
     blocks: int
     block_classes: int
     trace_dims: list[int]
@@ -29,6 +29,7 @@ class CountResult:
     seed: int
     points: int
     error_bound: float
+    engine: str = "graph"  # where the fields came from: the layer graph or the expanded φ
     prime: int = PRIME
 
     def to_json(self) -> dict:

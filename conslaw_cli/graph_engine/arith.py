@@ -1,0 +1,141 @@
+"""Vectorised arithmetic mod p = 2^61 − 1 on numpy uint64 arrays, and on jets.
+
+Why not numba here: small networks must not pay for loading compiled kernels, and the heavy work
+of the graph engine is matrix products, which float64 BLAS does exactly when the operands are cut
+into 21-bit limbs (a product of two limbs is < 2^42, and a sum of 2^11 of them is < 2^53, the
+float64 mantissa).
+
+A *jet* is a truncated polynomial in nilpotent ε_1..ε_k (ε_i² = 0), stored along an axis of
+J = 2^k residues: entry S is the coefficient of Π_{i∈S} ε_i.  The product of two jets is the
+subset convolution (c)_S = Σ_{T ⊆ S} a_T b_{S∖T}.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..gf import MASK30, MASK31, P64, PRIME, S30, S31, S61, ONE, sub  # noqa: F401  (sub re-exported)
+
+LIMB_BITS = 21
+LIMB_MASK = np.uint64((1 << LIMB_BITS) - 1)
+MAX_INNER = 1 << 11  # inner dimension of one exact float64 limb product
+_SHIFTS = [(LIMB_BITS * s) % 61 for s in range(5)]  # 2^(21 s) ≡ 2^(21 s mod 61) (mod 2^61 − 1)
+
+
+def reduce(x: np.ndarray) -> np.ndarray:
+    """x mod p for any uint64 x (two folds of the top bits: 2^61 ≡ 1)."""
+    x = (x & P64) + (x >> S61)
+    return np.where(x >= P64, x - P64, x)
+
+
+def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b mod p for residues."""
+    s = a + b
+    return np.where(s >= P64, s - P64, s)
+
+
+def neg(a: np.ndarray) -> np.ndarray:
+    return np.where(a == 0, a, P64 - a)
+
+
+def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise a·b mod p from 31-bit halves (2^62 ≡ 2 mod p), broadcasting like numpy."""
+    a_hi, a_lo = a >> S31, a & MASK31
+    b_hi, b_lo = b >> S31, b & MASK31
+    mid = a_hi * b_lo + a_lo * b_hi
+    t = ((a_hi * b_hi) << ONE) + (mid >> S30) + ((mid & MASK30) << S31) + a_lo * b_lo
+    return reduce(t)
+
+
+def _times_power_of_two(x: np.ndarray, shift: int) -> np.ndarray:
+    """x·2^shift mod p for residues x and 0 ≤ shift < 61 (a rotation of the 61 bits)."""
+    if shift == 0:
+        return x
+    low = (x << np.uint64(shift)) & P64
+    high = x >> np.uint64(61 - shift)
+    return reduce(low + high)
+
+
+def _limbs(a: np.ndarray) -> list[np.ndarray]:
+    return [((a >> np.uint64(LIMB_BITS * i)) & LIMB_MASK).astype(np.float64) for i in range(3)]
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b mod p (numpy broadcasting of leading axes), exactly, through float64 BLAS."""
+    inner = a.shape[-1]
+    if inner > MAX_INNER:
+        out = None
+        for start in range(0, inner, MAX_INNER):
+            part = matmul(a[..., start:start + MAX_INNER], b[..., start:start + MAX_INNER, :])
+            out = part if out is None else add(out, part)
+        return out
+    la, lb = _limbs(a), _limbs(b)
+    total = None
+    for s in range(5):
+        acc = None
+        for i in range(max(0, s - 2), min(2, s) + 1):
+            prod = np.matmul(la[i], lb[s - i]).astype(np.uint64)  # exact: < 2^53
+            acc = prod if acc is None else acc + prod  # < 3·2^53: no overflow
+        term = _times_power_of_two(reduce(acc), _SHIFTS[s])
+        total = term if total is None else add(total, term)
+    return total
+
+
+def sum_mod(a: np.ndarray, axis) -> np.ndarray:
+    """Sum of residues along `axis`, mod p (sums in 31-bit halves, so any length is exact)."""
+    low = (a & MASK31).sum(axis=axis, dtype=np.uint64)
+    high = (a >> S31).sum(axis=axis, dtype=np.uint64)
+    # high·2^31 + low, each < 2^31·n; fold n up to 2^33 terms exactly
+    return add(reduce(low), _times_power_of_two(reduce(high), 31))
+
+
+def scatter_add(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+    """out[..., index[k]] += values[..., k] mod p (weight sharing: many entries, one variable)."""
+    lead = values.shape[:-1]
+    flat = values.reshape(-1, values.shape[-1])
+    rows = np.repeat(np.arange(flat.shape[0]), flat.shape[1])
+    cols = np.tile(index, flat.shape[0])
+    out = np.zeros(flat.shape[0] * size, dtype=np.uint64)
+    keys = rows * size + cols
+    low = np.bincount(keys, weights=(flat & MASK31).reshape(-1).astype(np.float64), minlength=out.size)
+    high = np.bincount(keys, weights=(flat >> S31).reshape(-1).astype(np.float64), minlength=out.size)
+    # each bincount sums < 2^31 per term: exact in float64 for up to 2^22 terms per variable
+    out = add(reduce(low.astype(np.uint64)), _times_power_of_two(reduce(high.astype(np.uint64)), 31))
+    return out.reshape(*lead, size)
+
+
+# --- jets: arrays whose axis `axis` has length J = 2^k -------------------------------------------
+
+def subset_pairs(jets: int) -> list[tuple[int, int, int]]:
+    """(S, T, S∖T) for every T ⊆ S < jets: the terms of a subset convolution."""
+    out = []
+    for s in range(jets):
+        t = s
+        while True:
+            out.append((s, t, s ^ t))
+            if t == 0:
+                break
+            t = (t - 1) & s
+    return out
+
+
+def jet_product(a: np.ndarray, b: np.ndarray, product, axis_a: int, axis_b: int, axis_out: int) -> np.ndarray:
+    """The subset convolution of jets a and b under a bilinear `product` (mul, matmul, outer…).
+
+    The jet axes of a and b are `axis_a`, `axis_b` (same length J); the result has its jet axis at
+    `axis_out`. Terms where either factor is identically zero are skipped."""
+    jets = a.shape[axis_a]
+    a_parts = [np.take(a, t, axis=axis_a) for t in range(jets)]
+    b_parts = [np.take(b, t, axis=axis_b) for t in range(jets)]
+    a_zero = [not part.any() for part in a_parts]
+    b_zero = [not part.any() for part in b_parts]
+    results: list = [None] * jets
+    for s, t, rest in subset_pairs(jets):
+        if a_zero[t] or b_zero[rest]:
+            continue
+        term = product(a_parts[t], b_parts[rest])
+        results[s] = term if results[s] is None else add(results[s], term)
+    shape = next(r.shape for r in results if r is not None) if any(r is not None for r in results) else None
+    if shape is None:
+        shape = product(a_parts[0], b_parts[0]).shape
+    return np.stack([r if r is not None else np.zeros(shape, dtype=np.uint64) for r in results], axis=axis_out)

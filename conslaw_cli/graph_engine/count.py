@@ -1,0 +1,214 @@
+"""The count from the layer graph: pieces → blocks → dimension of Lie(V)(θ), mod p, at two points.
+
+Blocks (Marcotte, Gribonval, Peyré 2025, App. G): pieces of φ use disjoint parameters, so their
+fields commute and the trace dimensions add up; a path-lifting piece is cut further at smooth
+activations (which end paths), and attention splits into (Q_h, K_h) and (V_h, O_h) per head,
+all identical up to renaming. Blocks with the same structure are computed once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import lie
+from ..compiler import PieceLayout, piece_layout
+from ..errors import TooLarge
+from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
+from .certificate import Certificate, certify, single_path_layers
+from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges
+from .fields import GraphFields
+from .network import Affine, Dense, Program, Unsupported, build_program
+
+DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one dense block
+
+
+@dataclass
+class DenseBlock:
+    """A block whose trace is computed from sampled fields and exact dense ranks, or certified
+    (see ``certificate``) when it is a single-path segment too large for dense ranks."""
+
+    signature: tuple
+    fields: GraphFields
+    layers: list[Layer] | None = None  # a segment's layers (None: attention)
+    local: dict[str, int] | None = None  # tensor -> first local parameter
+
+
+def tensor_offsets(graph: Graph) -> dict[str, int]:
+    """First variable index of every parameter tensor (the variable table's order, no names)."""
+    offsets, total = {}, 0
+    for name, shape in graph.parameter_tensors():
+        offsets[name] = total
+        total += math.prod(shape)
+    return offsets
+
+
+def _structure(layers: list[Layer]) -> tuple:
+    """What makes two segments the same up to renaming parameters."""
+    return tuple((l.kind, l.in_shape, l.out_shape, tuple(sorted((k, str(v)) for k, v in l.options.items()
+                                                                 if k != "name")),
+                  tuple(sorted(l.params.items())), _structure(l.body)) for l in layers)
+
+
+def _segments(layers: list[Layer]) -> list[list[Layer]]:
+    """A path-lifting piece cut at its smooth activations (each ends the paths through it)."""
+    out, run = [], []
+    for layer in layers:
+        if layer.kind in SMOOTH:
+            out.append(run)
+            run = []
+        elif any(inner.kind in SMOOTH for inner in _walk(layer.body)):
+            raise Unsupported("smooth activation inside an inline residual block")
+        else:
+            run.append(layer)
+    out.append(run)
+    return [seg for seg in out if any(l.params or l.body for l in seg)]
+
+
+def _walk(layers: list[Layer]):
+    for layer in layers:
+        yield layer
+        yield from _walk(layer.body)
+
+
+def _segment_block(layers: list[Layer], offsets: dict[str, int]) -> DenseBlock:
+    """The dense block of one segment, its parameters numbered from 0."""
+    local, size = {}, 0
+    for layer in _walk(layers):
+        for p, shape in layer.params.items():
+            local[f"{layer.name}.{p}"] = size
+            size += math.prod(shape)
+    program = build_program(layers, local, size)
+    affine = [op for op in _ops(program.ops) if isinstance(op, Affine)]
+    homogeneous = any(l.kind in HOMOGENEOUS for l in _walk(layers))
+    chains = size if homogeneous else min(size, (program.sources + 1) * program.sinks)
+    edges = sum(op.edges.uses for op in affine)
+    return DenseBlock(("segment", _structure(layers)), GraphFields(program, len(affine), chains, edges),
+                      layers, local)
+
+
+def _ops(ops):
+    for op in ops:
+        yield op
+        yield from _ops(getattr(op, "body", []))
+
+
+def _attention_block(layer: Layer) -> DenseBlock:
+    """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
+    is the same block up to renaming (seed 000 Thm 3.8)."""
+    head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
+    entries = head_dim * dim
+    into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
+    out_of_head = Dense(0, dim, head_dim, transposed=True)  # Q_hᵀ: Q_h[a, j] at a·dim + j
+    program = Program([Affine(into_head), Affine(out_of_head)], dim, dim, 2 * entries)
+    program.num_gains = 2 * dim + 1
+    return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries))
+
+
+def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
+    """Distinct blocks with their multiplicities (raises Unsupported for what this engine lacks)."""
+    offsets = tensor_offsets(graph)
+    found: dict[tuple, list] = {}
+    for piece in piece_layout(graph.layers):
+        if piece.kind == "attention":
+            layer = piece.layers[0]
+            block = _attention_block(layer)
+            entry = found.setdefault(block.signature, [block, 0])
+            entry[1] += 2 * layer.options["heads"]
+            continue
+        for segment in _segments(piece.layers):
+            signature = ("segment", _structure(segment))
+            if signature not in found:
+                found[signature] = [_segment_block(segment, offsets), 0]
+            found[signature][1] += 1
+    return [(block, mult) for block, mult in found.values()]
+
+
+CERTIFY_ABOVE = 1_500  # parameters: larger single-path segments are certified, not ranked densely
+
+
+def _global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
+    sizes = {f"{l.name}.{p}": math.prod(shape) for l in _walk(block.layers) for p, shape in l.params.items()}
+    out = np.zeros(block.fields.num_vars, dtype=np.int64)
+    for tensor, start in block.local.items():
+        out[start:start + sizes[tensor]] = offsets[tensor] + np.arange(sizes[tensor])
+    return out
+
+
+def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
+    """Sandwich certificates of the large single-path segments whose bounds meet."""
+    large = [b for b, _ in classes if b.layers is not None and b.fields.num_vars > CERTIFY_ABOVE
+             and single_path_layers(b.layers)]
+    if not large:
+        return {}
+    from ..families import candidate_families  # builds parameter names: only for large segments
+
+    families = candidate_families(graph)
+    offsets = tensor_offsets(graph)
+    out = {}
+    for block in large:
+        rng = np.random.default_rng([seed, 7])
+        cert = certify(block.fields.program, block.layers, block.local, _global_of_local(block, offsets),
+                       families, rng, block.fields.degree)
+        if cert.exact:
+            out[block.signature] = cert
+    return out
+
+
+def _parameters(layers: list[Layer]) -> int:
+    return sum(l.own_params for l in _walk(layers))
+
+
+def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
+    """Estimate the work from the layer shapes (O(layers), nothing of size D allocated) and raise
+    TooLarge when it is hopeless; returns the estimate."""
+    total = Cost(0.0, 0)
+    for piece in piece_layout(graph.layers):
+        segments = [piece.layers] if piece.kind == "attention" else _segments(piece.layers)
+        for segment in segments:
+            n = _parameters(segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
+                else _parameters(segment)
+            if piece.kind != "attention" and n > CERTIFY_ABOVE and single_path_layers(segment):
+                cost = certificate_cost(segment)
+                if cost.bytes > MAX_BYTES:
+                    raise TooLarge(f"counting this network needs {cost.text()} for {edges(segment):,} weight uses "
+                                   f"(limit {MAX_BYTES / 2**30:.0f} GB)", "try smaller widths")
+            elif n > max_block:
+                raise TooLarge(f"a block of {n:,} coupled parameters needs exact ranks of matrices up to "
+                               f"{n:,} x {n:,} mod p: about {lie.RANK_SECONDS_PER_CUBE * n ** 3:,.0f} s "
+                               f"and {2 * 8 * n ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
+                               "raise the limit with --max-block N if you really mean it")
+            else:
+                cost = dense_cost(n, edges(segment), len(segment))
+            total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))
+    return total
+
+
+def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
+                max_block: int = DEFAULT_MAX_BLOCK) -> lie.TraceResult:
+    """dim Lie(span ∇φ_i)(θ) from the graph at `points` independent random points, which must agree."""
+    refuse_hopeless(graph, max_block)
+    classes = blocks_of(graph)
+    if not classes:
+        return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points)
+    certified = _certificates(graph, classes, seed)
+    dense = [(b, m) for b, m in classes if b.signature not in certified]
+    largest = max((block.fields.num_vars for block, _ in dense), default=0)
+    if largest > max_block:  # a large single-path segment whose certificate bounds did not meet
+        raise TooLarge(f"a block of {largest:,} coupled parameters was not certified and needs exact ranks of "
+                       f"{largest:,} x {largest:,} matrices mod p (limit {max_block:,} parameters per block)",
+                       "raise the limit with --max-block N if you really mean it")
+    fixed = [(lie.BlockTrace([c.peeled_rank], c.error_bound), m) for b, m in classes
+             if (c := certified.get(b.signature))]
+    results, bound = [], 0.0
+    for point in range(points):
+        rng = np.random.default_rng([seed, point])
+        traces = fixed + [(lie.block_trace(block.fields, rng, progress), mult) for block, mult in dense]
+        results.append(lie.summed(traces))
+        bound = max(bound, sum(t.error_bound for t, _ in traces))
+    if any(r[-1] != results[0][-1] for r in results):
+        raise lie.EngineDisagreement(f"the random points disagree: trace dimensions {results}; "
+                                     "rerun with another --seed and report this")
+    return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results)

@@ -1,0 +1,62 @@
+"""Cost estimates read off the layer shapes, in O(number of layers), before anything of size D
+is allocated: the refusal logic uses them, and `make bench` prints them next to what was measured."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..graph import Layer
+
+BYTES_PER_ENTRY = 150  # certificate: index arrays, sorts, path rows, family gradients (measured)
+SECONDS_PER_ENTRY = 2e-6  # certificate: sorts, peeling and the family laws' gradients (measured)
+SECONDS_PER_USE = 2e-9  # one weight use in a field sample (float64 BLAS on 21-bit limbs)
+SAMPLE_SECONDS_PER_EDGE = 2e-7  # dense engine: one field sample, per connection and jet product
+MAX_BYTES = 8 * 2**30
+
+
+@dataclass
+class Cost:
+    seconds: float
+    bytes: int
+
+    def text(self) -> str:
+        return f"about {self.seconds:,.1f} s and {self.bytes / 2**30:,.2f} GB"
+
+
+def edges(layers: list[Layer]) -> int:
+    """Weight uses of one pass (multiply–adds): shared weights count every use."""
+    total = 0
+    for layer in layers:
+        if layer.kind in ("linear", "softmax_head"):
+            tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
+            total += tokens * math.prod(layer.params["weight"])
+        elif layer.kind == "conv":
+            total += math.prod(layer.out_shape[1:]) * math.prod(layer.params["weight"][1:])
+        total += edges(layer.body)
+    return total
+
+
+def _index_entries(layers: list[Layer]) -> int:
+    """Entries of the index arrays the certificate builds: units, parameters and conv patches."""
+    total = 0
+    for layer in layers:
+        total += math.prod(layer.in_shape[1:]) + math.prod(layer.out_shape[1:]) + layer.own_params
+        if layer.kind == "conv":
+            total += math.prod(layer.out_shape[2:]) * math.prod(layer.params["weight"][1:])
+        total += _index_entries(layer.body)
+    return total
+
+
+def certificate_cost(layers: list[Layer]) -> Cost:
+    """Index arrays and sparse path rows, plus two field samples for the family check."""
+    entries = _index_entries(layers)
+    return Cost(entries * SECONDS_PER_ENTRY + edges(layers) * SECONDS_PER_USE, entries * BYTES_PER_ENTRY)
+
+
+def dense_cost(parameters: int, layers_edges: int, depth: int) -> Cost:
+    """Exact ranks of about n × n matrices (n³ operations, 4 per point, 2 points) and n samples."""
+    from ..lie import RANK_SECONDS_PER_CUBE
+
+    seconds = RANK_SECONDS_PER_CUBE * parameters ** 3 + 2 * parameters * layers_edges * depth * SAMPLE_SECONDS_PER_EDGE
+    return Cost(seconds, 3 * 8 * parameters ** 2)

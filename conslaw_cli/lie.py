@@ -1,0 +1,97 @@
+"""The Lie-algebra trace loop, shared by both engines: dim V_0(θ), dim V_1(θ), … mod p.
+
+Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3): V_0 = span{∇φ_i},
+V_{j+1} = V_j + [V_0, V_j]. Random bracket values of level j span V_j(θ) with high probability
+(Schwartz–Zippel); they are added to an exact GF(p) rank until a sample fails to raise it, and the
+count stops when dim V_{j+1}(θ) = dim V_j(θ) (Lemma 3.2 at a generic point). Where the fields come
+from (expanded terms or the layer graph) is the caller's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import flint
+import numpy as np
+
+from . import gf
+
+RANK_SECONDS_PER_CUBE = 4 * 2.5e-10  # flint rank ≈ 4e9 ops/s here, about 4 rank calls per point and 2 points
+
+
+class EngineDisagreement(RuntimeError):
+    """The two random points gave different dimensions: a non-generic point or a bug."""
+
+
+def exact_rank(rows: np.ndarray) -> int:
+    """Rank over GF(p) of the rows, with flint's nmod_mat."""
+    if rows.shape[0] == 0:
+        return 0
+    # a flat list converts about twice as fast as nested ones (the conversion is per entry)
+    return flint.nmod_mat(rows.shape[0], rows.shape[1], rows.ravel().tolist(), gf.PRIME).rank()
+
+
+@dataclass
+class BlockTrace:
+    """Trace dimensions of one block, after each bracket step, and the error bound's share."""
+
+    dims: list[int]
+    error_bound: float
+
+
+def block_trace(fields, rng: np.random.Generator, progress=None) -> BlockTrace:
+    """dim V_0(θ), dim V_1(θ), … until it stops growing, at a random θ (one block).
+
+    `fields` evaluates random bracket values: ``num_vars``, ``degree`` (of φ in θ) and
+    ``samples(level, count, theta, rng)`` (here `BlockFields`; the graph engine has its own)."""
+    n = fields.num_vars
+    theta = gf.random_residues(rng, (n,))
+    rows = np.zeros((0, n), dtype=np.uint64)
+    dims: list[int] = []
+    bound = 0.0
+    level, gain = 0, min(fields.num_components, n)
+    while True:
+        rank = dims[-1] if dims else 0
+        # level 0 and 1: a batch the size of the previous gain (+1 to see saturation); later levels
+        # usually add nothing, so a probe of 2 samples first (the rank calls are the cost)
+        batch = gain + 1 if level <= 1 else 2
+        while rank < n:
+            batch = min(batch, n - rank + 1)
+            rows = np.concatenate([rows, fields.samples(level, batch, theta, rng)])
+            new_rank = exact_rank(rows)
+            # Schwartz–Zippel: a nonzero minor in (θ, α) of degree ≤ n (L+1)(δ+1)
+            bound += n * (level + 1) * (fields.degree + 1) / gf.PRIME
+            grew, rank = new_rank - rank, new_rank
+            if progress:
+                progress(level, rank)
+            if grew < batch:
+                break
+            batch = max(2 * batch, gain + 1)
+        gain = rank - (dims[-1] if dims else 0)
+        dims.append(rank)
+        if rank == n or (level > 0 and gain == 0):
+            return BlockTrace(dims, bound)
+        level += 1
+
+
+@dataclass
+class TraceResult:
+    """The trace dimension of Lie(V) at a generic point, and how it was obtained."""
+
+    dims: list[int]  # summed over blocks, after each bracket step
+    num_blocks: int
+    num_classes: int
+    error_bound: float  # probability bound for one point; both points wrong ≤ its square
+    points: int = 2
+    per_point_dims: list[list[int]] = field(default_factory=list)
+
+    @property
+    def dimension(self) -> int:
+        return self.dims[-1] if self.dims else 0
+
+
+def summed(traces: list[tuple[BlockTrace, int]]) -> list[int]:
+    steps = max((len(t.dims) for t, _ in traces), default=1)
+    return [sum(mult * t.dims[min(s, len(t.dims) - 1)] for t, mult in traces) for s in range(steps)]
+
+

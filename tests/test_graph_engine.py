@@ -1,0 +1,126 @@
+"""The graph engine against the expanded-φ engine (the test oracle), and its certificates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import mlp_yaml
+from conslaw_cli import analysis, engine
+from conslaw_cli.compiler import compile_phi, piece_layout
+from conslaw_cli.families import candidate_families
+from conslaw_cli.graph_engine import certificate
+from conslaw_cli.graph_engine.count import _global_of_local, blocks_of, tensor_offsets, trace_graph
+from conslaw_cli.laws import Family
+
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _layer(kind: str, width: int) -> str:
+    return {"linear": f"  - linear: {{out: {width}}}", "linear_bias": f"  - linear: {{out: {width}, bias: true}}",
+            "relu": "  - relu", "abs": "  - abs", "tanh": "  - tanh", "identity": "  - identity"}[kind]
+
+
+@st.composite
+def vector_networks(draw):
+    """Random small vector networks of every plain layer kind, optionally in a residual block
+    or ending in a softmax head."""
+    width = draw(st.integers(2, 3))
+    kinds = draw(st.lists(st.sampled_from(["linear", "linear_bias", "relu", "abs", "tanh", "identity"]),
+                          min_size=1, max_size=5))
+    lines = [f"input: {width}", "layers:"] + [_layer(k, width) for k in kinds]
+    if draw(st.booleans()):
+        lines += ["  - residual:", "    - linear: {out: %d}" % width, "    - relu", "    - linear: {out: %d}" % width]
+    if draw(st.booleans()):
+        lines.append(f"  - softmax_head: {{classes: {draw(st.integers(2, 3))}}}")
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def token_and_conv_networks(draw):
+    """Attention (one or two heads, with residuals and token MLPs) and 1-D/2-D convolutions."""
+    if draw(st.booleans()):
+        heads = draw(st.integers(1, 2))
+        body = ["input: {tokens: 2, dim: 2}", "layers:", "  - residual:",
+                f"    - attention: {{heads: {heads}, head_dim: {draw(st.integers(1, 2))}}}"]
+        if draw(st.booleans()):
+            body += ["  - residual:", "    - linear: {out: 3}", "    - relu", "    - linear: {out: 2}"]
+        return "\n".join(body) + "\n"
+    image = draw(st.booleans())
+    shape = "{channels: 2, height: 3, width: 3}" if image else "{channels: 2, length: 4}"
+    padding = draw(st.sampled_from(["circular", "valid"]))
+    bias = str(draw(st.booleans())).lower()
+    return (f"input: {shape}\nlayers:\n  - conv: {{out_channels: 2, kernel_size: 2, padding: {padding}, bias: {bias}}}\n"
+            f"  - {draw(st.sampled_from(['relu', 'tanh', 'identity']))}\n"
+            f"  - conv: {{out_channels: 2, kernel_size: 2, padding: {padding}}}\n")
+
+
+def _both_engines(path):
+    graph, phi = analysis.load(path)
+    expanded = engine.trace_dimension(phi, seed=5).dimension if phi.components else 0
+    return trace_graph(graph, seed=5).dimension, expanded
+
+
+@SETTINGS
+@given(text=st.one_of(vector_networks(), token_and_conv_networks()))
+def test_graph_engine_agrees_with_the_expanded_engine(tmp_path, text):
+    # the expanded-φ engine is the oracle: both compute dim Lie(span ∇φ_i)(θ) for the same φ
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    graph_dim, expanded_dim = _both_engines(path)
+    assert graph_dim == expanded_dim, text
+
+
+@pytest.mark.parametrize("widths,bias", [((3, 4, 3), True), ((2, 3, 3, 2), False), ((4, 3, 3, 3, 2), True)])
+def test_certificate_meets_on_relu_mlps(tmp_path, widths, bias):
+    # laws = one per hidden neuron (Marcotte, Gribonval, Peyré 2023, eq. (13), App. I); the
+    # certificate must reach it from both sides, and agree with the dense engine
+    path = tmp_path / "mlp.yaml"
+    path.write_text(mlp_yaml(widths, "relu", bias))
+    graph = analysis.load_graph(path)
+    cert = _certificate(graph)
+    assert cert.exact and cert.family_laws == sum(widths[1:-1])
+    assert graph.num_params - cert.peeled_rank == graph.num_params - trace_graph(graph).dimension
+
+
+def test_certificate_meets_on_a_conv_relu_block(tmp_path):
+    # one law per hidden channel (Marcotte, Gribonval, Peyré 2025, Thm 3.6)
+    path = tmp_path / "conv.yaml"
+    path.write_text("input: {channels: 2, height: 4, width: 4}\nlayers:\n  - conv: {out_channels: 3, kernel_size: 3}\n"
+                    "  - relu\n  - conv: {out_channels: 2, kernel_size: 3}\n")
+    cert = _certificate(analysis.load_graph(path))
+    assert cert.exact and cert.family_laws == 3
+
+
+def test_a_wrong_family_law_is_rejected(tmp_path):
+    # flip one sign of a rescaling law: ‖W1[0]‖² + ‖W2[:,0]‖² is not conserved
+    path = tmp_path / "mlp.yaml"
+    path.write_text(mlp_yaml((3, 4, 2), "relu"))
+    graph = analysis.load_graph(path)
+    family = candidate_families(graph)[0]
+    wrong = Family("wrong", "", [{m: abs(c) for m, c in family.entries[0].items()}])
+    with pytest.raises(AssertionError, match="fails the field check"):
+        _certificate(graph, [wrong])
+
+
+def test_peeling_counts_a_triangular_system_and_stops_on_a_cycle():
+    # rows {0,1}, {1,2}, {2}: triangular, rank 3; rows {0,1}, {1,2}, {2,0}: every column is shared
+    assert certificate.peel(np.array([[0, 1], [1, 2], [2, -1]]), 3)[0] == 3
+    assert certificate.peel(np.array([[0, 1], [1, 2], [2, 0]]), 3)[0] == 0
+
+
+def test_the_huge_linear_layer_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("input: 100000\nlayers:\n  - linear: {out: 100000}\n")
+    with pytest.raises(Exception, match="too large: 10,000,000,000 parameters"):  # the graph builder's limit
+        analysis.count(path)
+
+
+def _certificate(graph, families=None):
+    (block, _), = [(b, m) for b, m in blocks_of(graph) if b.layers is not None]
+    families = candidate_families(graph) if families is None else families
+    rng = np.random.default_rng(1)
+    return certificate.certify(block.fields.program, block.layers, block.local,
+                               _global_of_local(block, tensor_offsets(graph)), families, rng, block.fields.degree)
