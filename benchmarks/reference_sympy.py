@@ -1,9 +1,9 @@
 """A straightforward implementation of the published algorithm, for speed comparisons only.
 
-As in the SageMath notebooks of seed 001: the fields ∇φ_i are built symbolically (sympy), every
+As in the SageMath notebooks of Marcotte et al. 2023: the fields ∇φ_i are built symbolically (sympy), every
 new field of V_j is bracketed symbolically with every field of V_0, values are taken at one
 random point of [0,1)^D in floating point, and numpy's SVD-based matrix_rank decides which
-fields raise the rank. It stops when a step adds nothing (seed 001 Lemma 3.2)."""
+fields raise the rank. It stops when a step adds nothing (Marcotte et al. 2023, Lemma 3.2)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def reference_trace_dims(phi: Phi, seed: int = 0) -> list[int]:
 
 
 def reference_law_count(phi: Phi, degree: int = 2) -> int:
-    """Polynomial laws as in seed 001 §2.4 done naively: symbolic h with unknown coefficients,
+    """Polynomial laws as in Marcotte et al. 2023, §2.4 done naively: symbolic h with unknown coefficients,
     all identities ∇h·∇φ_i = 0 expanded with sympy, nullity of the float system by SVD."""
     symbols = sympy.symbols(f"x0:{len(phi.variables)}")
     monomials = [m for d in range(1, degree + 1) for m in sympy.itermonomials(symbols, d, d)]

@@ -1,158 +1,213 @@
-"""`make bench`: timings, peak memory and the ratio to a straightforward implementation.
+"""`make bench`: whole-process timings, engine time, peak memory, the estimate made before the
+work, and the ratio to straightforward implementations run in the same benchmark.
 
-Every case runs in its own subprocess (so that peak RSS is the case's own), and so does the
-reference implementation (with a time limit). Results go to stdout and benchmarks/results.md."""
+Every measurement is a fresh process, as a user runs it: `conslaw count FILE --json` (or `laws`,
+`count --per-block`, `--help`) started by a small wrapper process that reports its only child's
+peak RSS. References, each in its own process with a time limit:
+
+* the expanded-φ engine (the previous version's algorithm: φ expanded into monomials, fields
+  evaluated term by term) for every count case;
+* a straightforward sympy implementation of the published algorithm
+  (`benchmarks/reference_sympy.py`: symbolic brackets, float rank) for the small cases.
+
+Results go to stdout and benchmarks/results.md."""
 
 from __future__ import annotations
 
 import json
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_LIMIT = 300  # seconds; beyond it the speed-up is reported as a lower bound
-MEMORY_TARGET_MB = 1024  # every case: peak memory under 1 GB
+CONSLAW = str(Path(sys.executable).parent / "conslaw")
+LIMIT = 300  # seconds for any process; beyond it the ratio is a lower bound
+MEMORY_CAP = 8 * 2**30  # address space of any process: a reference that needs more fails, the machine lives
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import mlp_yaml as mlp  # noqa: E402  (the tests' MLP writer)
+
+CIFAR_BLOCK = """input: {channels: 64, height: 32, width: 32}
+layers:
+  - residual:
+    - conv: {out_channels: 64, kernel_size: 3}
+    - relu
+    - conv: {out_channels: 64, kernel_size: 3}
+"""
+TRANSFORMER_BLOCK = """  - residual:
+    - attention: {heads: 4, head_dim: 16}
+  - residual:
+    - linear: {out: 256, bias: true}
+    - relu
+    - linear: {out: 64, bias: true}
+"""
+TWO_TRANSFORMER_BLOCKS = "input: {tokens: 8, dim: 64}\nlayers:\n" + TRANSFORMER_BLOCK * 2
 
 
 def attention(dim: int, head_dim: int) -> str:
     return f"input: {{tokens: 2, dim: {dim}}}\nlayers:\n  - attention: {{head_dim: {head_dim}}}\n"
 
 
-# name -> (command, yaml text or "zoo", degree, target seconds, compare with the reference?)
+# name -> (command, yaml text | "zoo" | zoo file, target seconds, target MB, references)
+# references: "expanded" (previous engine), "sympy" (published algorithm, straightforward)
 CASES = {
-    "count linear 2-3-3-2": ("count", mlp((2, 3, 3, 2)), 0, 0.1, True),
-    "count linear 4-3-2-5": ("count", mlp((4, 3, 2, 5)), 0, 0.1, True),
-    "count linear 2-4-3-2-3": ("count", mlp((2, 4, 3, 2, 3)), 0, 0.1, True),
-    "count relu 2-3-3-2": ("count", mlp((2, 3, 3, 2), "relu"), 0, 0.1, True),
-    "count relu 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0, 0.1, True),
-    "count relu 2-3-3-2 bias": ("count", mlp((2, 3, 3, 2), "relu", True), 0, 0.1, True),
-    "count linear 5-5-5-5-5": ("count", mlp((5, 5, 5, 5, 5)), 0, 1.0, False),
-    "count linear 30-40-30": ("count", mlp((30, 40, 30)), 0, 10.0, False),
-    "count attention dim 16, head_dim 16": ("count", attention(16, 16), 0, 5.0, False),
-    "count relu 100-200-100": ("count", mlp((100, 200, 100), "relu"), 0, 30.0, False),
-    "count zoo (12 files)": ("count", "zoo", 0, 2.0, False),
-    "laws deg 2 linear 2-3-3-2": ("laws", mlp((2, 3, 3, 2)), 2, 0.05, True),
-    "laws deg 2 relu 3-4-2": ("laws", mlp((3, 4, 2), "relu"), 2, 0.05, True),
-    "laws deg 2 linear 5-5-5-5": ("laws", mlp((5, 5, 5, 5)), 2, 2.0, False),
-    "laws deg 2 attention dim 8, head_dim 8": ("laws", attention(8, 8), 2, 30.0, False),
-    "laws deg 4 linear 2-2-2": ("laws", mlp((2, 2, 2)), 4, 5.0, False),
-    "count --per-block resnet (zoo)": ("per-block", "architectures/resnet.yaml", 0, 5.0, False),
-    "count --per-block transformer_block (zoo)": ("per-block", "architectures/transformer_block.yaml", 0, 5.0, False),
+    "count ReLU 20-60-60-10 (bias)": ("count", mlp((20, 60, 60, 10), "relu", True), 20, 2048, ("expanded",)),
+    "count deep linear 8-8-8-8-8-8": ("count", mlp((8,) * 6), 2, None, ("expanded",)),
+    "count CIFAR block 64×32×32": ("count", CIFAR_BLOCK, 20, 2048, ("expanded",)),
+    "count linear 30-40-30": ("count", mlp((30, 40, 30)), 5, None, ("expanded",)),
+    "count attention dim 32, head_dim 32": ("count", attention(32, 32), 3, None, ("expanded",)),
+    "count MNIST MLP 784-128-64-10 (bias)": ("count", mlp((784, 128, 64, 10), "relu", True), 120, 4096, ("expanded",)),
+    "count two transformer blocks": ("count", TWO_TRANSFORMER_BLOCKS, 120, 4096, ("expanded",)),
+    "count linear 100000-100000 (refused)": ("count", "input: 100000\nlayers:\n  - linear: {out: 100000}\n", 1, 200, ()),
+    "count linear 2-4-3-2-3": ("count", mlp((2, 4, 3, 2, 3)), 0.25, None, ("expanded", "sympy")),
+    "count ReLU 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0.25, None, ("expanded", "sympy")),
+    "count ReLU 2-3-3-2 (bias)": ("count", mlp((2, 3, 3, 2), "relu", True), 0.25, None, ("expanded", "sympy")),
+    "count ReLU 100-200-100": ("count", mlp((100, 200, 100), "relu"), 30, 1024, ("expanded",)),
+    "count zoo (12 files)": ("count", "zoo", 2, None, ()),
+    "conslaw --help": ("help", "", 0.15, None, ()),
+    "laws deg 2 linear 2-3-3-2": ("laws", mlp((2, 3, 3, 2)), 0.5, None, ("sympy",)),
+    "laws deg 2 ReLU 3-4-2": ("laws", mlp((3, 4, 2), "relu"), 0.5, None, ("sympy",)),
+    "laws deg 2 linear 5-5-5-5": ("laws", mlp((5, 5, 5, 5)), 2, None, ()),
+    "laws deg 2 attention dim 8, head_dim 8": ("laws", attention(8, 8), 30, None, ()),
+    "count --per-block resnet (zoo)": ("per-block", "architectures/resnet.yaml", 5, None, ()),
 }
 
 
-def _files(text: str) -> list[Path]:
+def _files(text: str, folder: Path) -> list[str]:
     if text == "zoo":
-        return sorted((ROOT / "architectures").glob("*.yaml"))
+        return [str(p) for p in sorted((ROOT / "architectures").glob("*.yaml"))]
     if text.startswith("architectures/"):
-        return [ROOT / text]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(text)
-    return [Path(f.name)]
+        return [str(ROOT / text)]
+    path = folder / "case.yaml"
+    path.write_text(text)
+    return [str(path)]
 
 
-def run_case(name: str) -> dict:
-    """In a subprocess: the conslaw command on the case, after loading the compiled kernels."""
-    from conslaw_cli import analysis
-
-    command, text, degree, _, _ = CASES[name]
-    start = time.perf_counter()
-    analysis.count(ROOT / "architectures/mlp_linear.yaml")  # loads the compiled kernels
-    startup = time.perf_counter() - start
-    files = _files(text)
-
-    def once() -> int:
-        if command == "count":
-            return sum(analysis.count(p).laws for p in files)
-        if command == "per-block":
-            return sum(sum(row.laws for row in analysis.per_block(p)[1]) for p in files)
-        return sum(len(r.laws) + r.products for r in (analysis.laws(p, degree=degree) for p in files))
-
-    timings = []
-    while len(timings) < (3 if sum(timings) < 1 else 1):  # best of 3 for sub-second cases
-        start = time.perf_counter()
-        result = once()
-        timings.append(time.perf_counter() - start)
-    seconds = min(timings)
-    D = sum(analysis.load_graph(p).num_params for p in files)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"D": D, "result": result, "seconds": seconds, "peak_mb": peak, "startup": startup}
-
-
-def run_reference(name: str) -> dict:
-    """In a subprocess: the straightforward sympy + float-rank implementation on the case."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from reference_sympy import reference_law_count, reference_trace_dims
-
-    from conslaw_cli import analysis
-
-    command, text, degree, _, _ = CASES[name]
-    graph, phi = analysis.load(_files(text)[0])
-    start = time.perf_counter()
-    if command == "count":
-        result = graph.num_params - reference_trace_dims(phi)[-1]
-    else:
-        result = reference_law_count(phi, degree)
-    return {"seconds": time.perf_counter() - start, "result": int(result)}
-
-
-def _subprocess(flag: str, name: str, timeout: float | None = None) -> dict | str:
-    try:
-        proc = subprocess.run([sys.executable, __file__, flag, name], capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "timeout"
-    if proc.returncode:
-        return "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
+def measure(argv: list[str], timeout: float = LIMIT) -> dict:
+    """Run `argv` as the only child of a fresh wrapper process: wall seconds, peak MB, exit code,
+    stdout (the wrapper's own start-up is not counted)."""
+    wrapper = ("import json, resource, subprocess, sys, time\n"
+               f"cap = lambda: resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n"
+               "start = time.perf_counter()\n"
+               "try:\n"
+               f"    proc = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout={timeout}, "
+               "preexec_fn=cap)\n"
+               "    code, out, err = proc.returncode, proc.stdout, proc.stderr\n"
+               "except subprocess.TimeoutExpired:\n"
+               "    code, out, err = 'timeout', '', ''\n"
+               "wall = time.perf_counter() - start\n"
+               "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+               "print(json.dumps({'wall': wall, 'peak_mb': peak, 'code': code, 'out': out, 'err': err}))\n")
+    proc = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True)
     return json.loads(proc.stdout)
 
 
+def _command(command: str, files: list[str]) -> list[str]:
+    if command == "help":
+        return [CONSLAW, "--help"]
+    if command == "per-block":
+        return [CONSLAW, "count", "--per-block", *files]
+    if command == "laws":
+        return [CONSLAW, "laws", "--json", *files]
+    return [CONSLAW, "count", "--json", *files]
+
+
+def run_case(name: str, folder: Path) -> dict:
+    command, text, _, _, _ = CASES[name]
+    files = _files(text, folder)
+    run = measure(_command(command, files))
+    row = {"wall": run["wall"], "peak_mb": run["peak_mb"], "result": "", "engine": "", "estimate": ""}
+    if run["code"] == "timeout":
+        row["result"] = f"timeout ({LIMIT} s)"
+    elif command == "count" and run["code"] == 0:
+        results = json.loads(run["out"])
+        row["result"] = str(sum(r["laws"] for r in results))
+        row["engine"] = f"{sum(r['seconds'] for r in results):.3f}"
+        row["D"] = sum(r["parameters"] for r in results)
+        row["exact"] = "exact" if all(r["exact"] for r in results) else "lower bound"
+        est = [r for r in results if r.get("estimate_seconds") is not None]
+        if est:
+            row["estimate"] = (f"{sum(r['estimate_seconds'] for r in est):.2f} s, "
+                               f"{max(r['estimate_bytes'] for r in est) / 2**20:.0f} MB")
+    elif command == "laws" and run["code"] == 0:
+        results = json.loads(run["out"])
+        row["result"] = str(sum(len(r["laws"]) + r["products"] for r in results))
+    elif command == "count" and run["code"] == 2:
+        row["result"] = "refused: " + run["err"].splitlines()[0].split(": ", 1)[1][:90]
+    elif run["code"] != 0:
+        row["result"] = f"exit {run['code']}"
+    return row
+
+
+def run_expanded(files: list[str]) -> dict:
+    """The previous version's engine (φ expanded into monomials), whole process."""
+    code = ("import sys\nfrom conslaw_cli import analysis, engine\n"
+            "total = 0\n"
+            "for f in sys.argv[1:]:\n"
+            "    graph, phi = analysis.load(f, max_terms=10**9)\n"
+            "    total += graph.num_params - engine.trace_dimension(phi, max_block=10**9).dimension\n"
+            "print(total)\n")
+    return measure([sys.executable, "-c", code, *files])
+
+
+def run_sympy(command: str, files: list[str]) -> dict:
+    code = ("import sys\nsys.path.insert(0, sys.argv[1])\n"
+            "from reference_sympy import reference_law_count, reference_trace_dims\n"
+            "from conslaw_cli import analysis\n"
+            "graph, phi = analysis.load(sys.argv[3])\n"
+            "print(graph.num_params - reference_trace_dims(phi)[-1] if sys.argv[2] == 'count' "
+            "else reference_law_count(phi, 2))\n")
+    return measure([sys.executable, "-c", code, str(ROOT / "benchmarks"), command, files[0]])
+
+
+def _reference_cell(run: dict, ours: dict) -> tuple[str, str]:
+    if run["code"] == "timeout":
+        return f"> {LIMIT}", f"> {LIMIT / ours['wall']:.0f}×"
+    if run["code"] != 0:
+        return "failed" + (" (memory cap)" if "MemoryError" in run["err"] else ""), ""
+    agree = "" if run["out"].strip() == ours["result"] else f" (says {run['out'].strip()})"
+    return f"{run['wall']:.2f}{agree}", f"{run['wall'] / ours['wall']:.1f}×"
+
+
 def main() -> None:
-    if len(sys.argv) == 3:
-        runner = {"--case": run_case, "--reference": run_reference}[sys.argv[1]]
-        print(json.dumps(runner(sys.argv[2])))
-        return
-    subprocess.run([sys.executable, "-c", "from conslaw_cli import analysis; "
-                    f"analysis.count('{ROOT / 'architectures/mlp_linear.yaml'}')"], check=True)  # compile
-    rows = ["| case | D | result | seconds | target s | met | peak MB | reference s | speed-up | start-up s |",
-            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
-    for name, (_, _, _, target, with_reference) in CASES.items():
-        r = _subprocess("--case", name)
-        if isinstance(r, str):
-            rows.append(f"| {name} | | {r} | | {target:g} | NO | | | | |")
+    """All cases, or those whose name contains one of the arguments (then results.md is kept)."""
+    chosen = [name for name in CASES if not sys.argv[1:] or any(word in name for word in sys.argv[1:])]
+    if shutil.which(CONSLAW) is None:
+        sys.exit("run `make bench` (the venv's conslaw is needed)")
+    subprocess.run([CONSLAW, "count", str(ROOT / "architectures/mlp_linear.yaml")], capture_output=True)
+    header = ("| case | D | result | status | whole process s | engine s | peak MB | estimate (before work) "
+              "| target | met | expanded-φ engine s | ratio | sympy reference s | ratio |")
+    rows = [header, "|" + "---|" * 14]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in chosen:
+            command, text, target_s, target_mb, refs = CASES[name]
+            ours = run_case(name, Path(tmp))
+            files = _files(text, Path(tmp))
+            met = ours["wall"] <= target_s and (target_mb is None or ours["peak_mb"] <= target_mb)
+            if not ours["result"] or ours["result"].startswith(("exit", "timeout")):
+                met = False
+            expanded = _reference_cell(run_expanded(files), ours) if "expanded" in refs else ("", "")
+            symbolic = _reference_cell(run_sympy(command, files), ours) if "sympy" in refs else ("", "")
+            target = f"< {target_s:g} s" + (f", < {target_mb} MB" if target_mb else "")
+            rows.append(f"| {name} | {ours.get('D', '')} | {ours['result']} | {ours.get('exact', '')} | "
+                        f"{ours['wall']:.2f} | {ours['engine']} | {ours['peak_mb']:.0f} | {ours['estimate']} | "
+                        f"{target} | {'yes' if met else 'NO'} | {expanded[0]} | {expanded[1]} | "
+                        f"{symbolic[0]} | {symbolic[1]} |")
             print(rows[-1], flush=True)
-            continue
-        reference, ratio = "", ""
-        if with_reference:
-            ref = _subprocess("--reference", name, timeout=REFERENCE_LIMIT)
-            if ref == "timeout":
-                reference, ratio = f"> {REFERENCE_LIMIT}", f"> {REFERENCE_LIMIT / r['seconds']:.0f}×"
-            elif isinstance(ref, str):
-                reference = ref
-            else:
-                agree = "" if ref["result"] == r["result"] else f" (reference says {ref['result']})"
-                reference, ratio = f"{ref['seconds']:.2f}{agree}", f"{ref['seconds'] / r['seconds']:.0f}×"
-        met = "yes" if r["seconds"] <= target and r["peak_mb"] < MEMORY_TARGET_MB else "NO"
-        rows.append(f"| {name} | {r['D']} | {r['result']} | {r['seconds']:.3f} | {target:g} | {met} | "
-                    f"{r['peak_mb']:.0f} | {reference} | {ratio} | {r['startup']:.2f} |")
-        print(rows[-1], flush=True)
-    text = ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores). `count`: laws counted with two "
-            "random points, exact ranks mod p = 2^61 − 1; `laws`: result = laws listed + independent "
-            "products. Seconds are the command's own work; start-up is the first count of a tiny network "
-            "in a fresh process (loading numba's cached kernels), paid once per `conslaw` invocation; cases "
-            "under a second are the best of three runs. `met` = within the time target and under 1 GB peak. "
-            "`per-block`: result = sum of the block laws listed. Peak "
-            "MB is the peak RSS of the case's process. Reference: a straightforward implementation of the "
-            "published algorithms (`benchmarks/reference_sympy.py`: symbolic sympy brackets or laws "
-            f"system, float rank at one point), run in the same `make bench`, stopped after {REFERENCE_LIMIT} s."
-            "\n\n" + "\n".join(rows) + "\n")
-    (ROOT / "benchmarks" / "results.md").write_text(text)
+    text = ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores, idle unless said otherwise). Every "
+            "number is a fresh process as a user runs it (`conslaw count FILE --json`, imports included): "
+            "**whole process s** is the wall time a user waits, **engine s** the `seconds` the command "
+            "reports (its own work, without start-up), **peak MB** the process's peak RSS, **estimate** what "
+            "the refusal logic predicted from the layer shapes before any work. `count` results are laws "
+            "(exact mod p = 2^61 − 1, two random points); `laws` results are laws listed + independent "
+            "products. References run in the same benchmark, each in its own process, stopped after "
+            f"{LIMIT} s: the **expanded-φ engine** is the previous version's algorithm (φ expanded into "
+            "monomials, fields evaluated term by term); the **sympy reference** is a straightforward "
+            "implementation of the published algorithm (`benchmarks/reference_sympy.py`: symbolic "
+            "brackets, float rank). Ratios are reference wall time / ours.\n\n" + "\n".join(rows) + "\n")
+    if len(chosen) == len(CASES):
+        (ROOT / "benchmarks" / "results.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""The pipeline in one place: file -> spec -> graph -> φ -> engines -> result objects."""
+"""The pipeline in one place: file -> spec -> graph -> φ -> engines -> result objects.
+
+`count` runs on the layer graph and never expands φ; the expanded-φ machinery (law systems, block
+laws, the expanded engine with its compiled kernels) is imported only by the functions that need
+it, so that a count pays neither for numba nor for sympy."""
 
 from __future__ import annotations
 
@@ -6,19 +10,22 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .blocks import PerBlockRow, resolve, restrict
-from .blocks import per_block as per_block_rows
+from typing import TYPE_CHECKING
+
 from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi, piece_layout, pieces_rich, pieces_richness
-from .engine import DEFAULT_MAX_BLOCK, flatten, trace_dimension, trace_of_terms
+from .errors import ConslawError, TooLarge
+from .graph import Graph, build_graph
 from .graph_engine.count import trace_graph
 from .graph_engine.network import Unsupported
 from .lie import TraceResult
-from .errors import ConslawError, TooLarge
-from .families import candidate_families
-from .graph import Graph, build_graph
-from .laws import DEFAULT_MAX_UNKNOWNS, LawsResult, find_laws, functional_rank, name_with_families, select_generators
+from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_UNKNOWNS
 from .results import CountResult
 from .spec import load_spec
+
+if TYPE_CHECKING:
+    from .blocks import PerBlockRow
+    from .laws import LawsResult
+
 
 
 @contextmanager
@@ -45,7 +52,9 @@ def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, P
 def load_block(path: str | Path, block: str | None,
                max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, set[int], str]:
     """(graph, φ, parameters, name): with `block`, φ restricted to the parameters it names (laws of
-    a subset of parameters, seed 000 Prop 4.3; see blocks.py) and the name says so."""
+    a subset of parameters, Marcotte et al. 2025, Prop 4.3; see blocks.py) and the name says so."""
+    from .blocks import resolve, restrict
+
     graph, phi = load(path, max_terms)
     if block is None:
         return graph, phi, set(range(graph.num_params)), graph.name
@@ -63,6 +72,8 @@ def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_
     try:
         return trace_graph(graph, seed=seed, progress=progress, max_block=max_block), "graph"
     except Unsupported:
+        from .engine import flatten, trace_of_terms
+
         terms = flatten(compile_phi(graph, max_terms))
         return trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block), "expanded φ"
 
@@ -80,6 +91,8 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
     laws that depend only on those parameters."""
     start = time.perf_counter()
     if block is not None:
+        from .engine import flatten, trace_of_terms
+
         graph, phi, variables, name = load_block(path, block, max_terms)
         parameters, components, engine = len(variables), len(phi.components), "expanded φ"
         exact, richness = phi.rich, phi.richness
@@ -100,7 +113,9 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
         trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
-        error_bound=trace.error_bound, engine=engine,
+        error_bound=trace.error_bound, engine=engine, certified_blocks=trace.certified,
+        estimate_seconds=trace.estimate.seconds if trace.estimate else None,
+        estimate_bytes=trace.estimate.bytes if trace.estimate else None,
     )
 
 
@@ -109,6 +124,10 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
          max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
     against `count` (computed here when not given); with `block`, the block laws."""
+    from .engine import trace_dimension
+    from .families import candidate_families
+    from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
+
     graph, phi, block_vars, name = load_block(path, block, max_terms)
     with located(graph):
         if count is None and block is None:
@@ -128,6 +147,8 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
 
 def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:
     """(name, block laws of every residual block and layer, total count) — `count --per-block`."""
+    from .blocks import per_block as per_block_rows
+
     graph, phi = load(path, max_terms)
     with located(graph):
         total = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension

@@ -15,31 +15,63 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperCommand
 
-from . import analysis, render, sanitize
-from . import report as report_module
+from . import progress, sanitize
 from .compiler import DEFAULT_MAX_TERMS
-from .engine import DEFAULT_MAX_BLOCK
-from .laws import DEFAULT_MAX_UNKNOWNS
-from .engine import EngineDisagreement
 from .errors import ConslawError
 from .output import check_target, write_output
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# numpy, numba, flint and sympy load only when a command runs (analysis, render, report), so that
+# `conslaw --help` and `--version` answer at once.
+EXIT_CODES = ("Exit codes: 0 success; 1 a --expect did not match; 2 bad input (FILE:LINE:COL: message, "
+              "then a hint), a refused size or options that do not combine; 3 the two random points disagreed "
+              "(rerun with another --seed); 4 an internal error (a bug: please report it).")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, epilog=EXIT_CODES,
                   help="Exact conservation laws of gradient flows for neural network architectures.")
+# On a terminal rich wraps long cells (never cuts them); elsewhere (CI, pipes) no wrapping, no colour.
 out = Console(highlight=False)
-if not out.is_terminal:  # piped or captured: wide enough that tables do not wrap
-    out = Console(highlight=False, width=120)
+if not out.is_terminal:
+    out = Console(highlight=False, width=1_000_000, soft_wrap=True, no_color=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-FilesArg = Annotated[Optional[list[Path]], typer.Argument(
-    help="architecture YAML files (default: every *.yaml under ./architectures/)", show_default=False)]
-FileArg = Annotated[Path, typer.Argument(help="an architecture YAML file")]
-SeedOpt = Annotated[int, typer.Option(min=0, help="seed of the random points (the second point is derived from it)")]
-MaxTermsOpt = Annotated[int, typer.Option(min=1, help="refuse networks whose φ would have more polynomial terms")]
+# Arguments are described in each command's help text (typer would print their Python types).
+FilesArg = Annotated[Optional[list[Path]], typer.Argument(show_default=False, metavar="[FILE…]", hidden=True)]
+FileArg = Annotated[Path, typer.Argument(metavar="FILE", hidden=True)]
+SeedOpt = Annotated[int, typer.Option(metavar="N", min=0, help="seed of the random points (the second point is derived from it)")]
+MaxTermsOpt = Annotated[int, typer.Option(metavar="N", min=1, help="refuse networks whose φ would have more polynomial terms")]
 BlockOpt = Annotated[Optional[str], typer.Option(
-    "--block", help="only laws of these parameters: comma-separated layer, residual block or tensor names")]
+    "--block", metavar="SPEC", help="only laws of these parameters: comma-separated layer, residual block or tensor names")]
+DegreeOpt = Annotated[int, typer.Option("--degree", "-k", min=1, max=6, metavar="K",
+                                        help="maximal degree of the laws, 1 to 6")]
+
+
+class Command(TyperCommand):
+    """A command whose usage line shows its arguments' metavars as written (`FILE`, `[FILE…]`)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [self.options_metavar] + [p.metavar for p in self.get_params(ctx) if p.param_type_name == "argument"]
+
+
+def _examples(*lines: str) -> str:
+    """A command's epilog: examples (kept as written, no rewrapping) and the exit codes."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" + EXIT_CODES
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"conslaw {version('conslaw')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="print the version and exit")] = False,
+) -> None:
+    """Exact conservation laws of gradient flows for neural network architectures."""
 
 
 def architecture_files(files: Optional[list[Path]]) -> list[Path]:
@@ -57,6 +89,8 @@ def architecture_files(files: Optional[list[Path]]) -> list[Path]:
 def user_errors():
     """Bad input -> 'file:line:col: message' on stderr, exit 2; a non-generic point, exit 3; any
     other exception is a bug: one line asking to report it, exit 4. Never a traceback."""
+    from .lie import EngineDisagreement
+
     try:
         yield
     except (typer.Exit, typer.Abort, typer.exceptions.TyperException, BrokenPipeError):
@@ -94,51 +128,59 @@ def refuse_combination(flag: str, others: dict[str, bool]) -> None:
 
 
 def for_each_file(files: Optional[list[Path]], work) -> list:
-    """Run `work(path, say)` on every architecture file with a progress line on stderr (when it is
-    a terminal); `say(text)` updates the line. Bad input exits 2 (see user_errors)."""
+    """Run `work(path, say)` on every architecture file with progress on stderr (progress.py);
+    `say(text)` tells what is being computed. Bad input exits 2 (see user_errors)."""
     results = []
-    with user_errors(), Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=err, transient=True, disable=not err.is_terminal) as bar:
+    with user_errors():
         paths = architecture_files(files)
-        task = bar.add_task("", total=len(paths))
-        for path in paths:
-            def say(text: str, path=path) -> None:
-                bar.update(task, description=f"{path.name}: {text}")
-
-            say("compiling")
-            results.append(work(path, say))
-            bar.advance(task)
+        with progress.reporting(err, len(paths)) as reporter:
+            for path in paths:
+                reporter.next_file(path.name)
+                results.append(work(path, reporter.say))
     return results
 
 
-@app.command()
+@app.command(cls=Command, short_help="Count the independent conservation laws.", epilog=_examples(
+    "conslaw count architectures/mlp_relu.yaml --expect 5",
+    "conslaw count --json > counts.json",
+    "conslaw count architectures/resnet.yaml --block residual1"))
 @guarded
 def count(
     files: FilesArg = None,
     json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
-    expect: Annotated[Optional[int], typer.Option(help="exit 1 unless every file has this many laws")] = None,
+    expect: Annotated[Optional[int], typer.Option(metavar="N", help="exit 1 unless every file has this many laws")] = None,
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
     block: BlockOpt = None,
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
-    max_block: Annotated[int, typer.Option(min=1, help="refuse blocks of more coupled parameters")] = DEFAULT_MAX_BLOCK,
+    max_block: Annotated[Optional[int], typer.Option(
+        metavar="N", min=1, help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
 ) -> None:
-    """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point."""
+    """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point.
+
+    FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
+    from . import analysis, render
+    from .limits import DEFAULT_MAX_BLOCK
+
     if per_block:
         refuse_combination("--per-block", {"--json": json, "--expect": expect is not None, "--block": block is not None,
-                                           "--max-block": max_block != DEFAULT_MAX_BLOCK})
-        for table in for_each_file(files, lambda path, say: render.per_block_table(
-                *analysis.per_block(path, seed, max_terms))):
+                                           "--max-block": max_block is not None})
+
+        def block_table(path, say):
+            say("block laws of every residual block and layer")
+            return render.per_block_table(*analysis.per_block(path, seed, max_terms))
+
+        for table in for_each_file(files, block_table):
             out.print(table)
         return
     results = for_each_file(files, lambda path, say: analysis.count(
-        path, seed=seed, max_terms=max_terms, block=block, max_block=max_block,
+        path, seed=seed, max_terms=max_terms, block=block, max_block=max_block or DEFAULT_MAX_BLOCK,
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
     if json:
         print(render.count_json(results))
     else:
         out.print(render.count_table(results))
-        out.print(render.count_footer(results), markup=False)
+        out.print(render.count_footer(results, block), markup=False)
     if expect is not None:
         wrong = [r for r in results if r.laws != expect]
         for r in wrong:
@@ -147,11 +189,14 @@ def count(
             raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command, short_help="The polynomial conservation laws, with a completeness verdict.", epilog=_examples(
+    "conslaw laws architectures/softmax_head.yaml",
+    "conslaw laws architectures/mlp_linear.yaml --degree 3 --json > laws.json",
+    "conslaw laws architectures/resnet.yaml --block conv2,conv3"))
 @guarded
 def laws(
     files: FilesArg = None,
-    degree: Annotated[int, typer.Option("--degree", "-k", min=1, max=6, help="maximal degree of the laws")] = 2,
+    degree: DegreeOpt = 2,
     json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
     latex: Annotated[bool, typer.Option("--latex", help="print LaTeX fragments")] = False,
     python: Annotated[bool, typer.Option("--python", help="print expressions sympy can parse")] = False,
@@ -159,14 +204,27 @@ def laws(
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
     block: BlockOpt = None,
-    max_unknowns: Annotated[int, typer.Option(min=1, help="refuse law systems with more unknowns")] = DEFAULT_MAX_UNKNOWNS,
+    max_unknowns: Annotated[Optional[int], typer.Option(
+        metavar="N", min=1, help="refuse law systems with more unknowns  [default: 2000000]")] = None,
 ) -> None:
-    """The polynomial conservation laws, exact, named by family, with a completeness verdict."""
+    """The polynomial conservation laws, exact, named by family, with a completeness verdict.
+
+    FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
+    from . import analysis, render
+    from .limits import DEFAULT_MAX_UNKNOWNS
+
     formats = [flag for flag, is_set in (("--json", json), ("--latex", latex), ("--python", python)) if is_set]
     if formats:
         refuse_combination(formats[0], {flag: True for flag in formats[1:]} | {"--expand": expand})
-    results = for_each_file(files, lambda path, say: analysis.laws(
-        path, degree=degree, seed=seed, max_terms=max_terms, block=block, max_unknowns=max_unknowns))
+
+    def find(path, say):
+        say(f"polynomial laws of degree ≤ {degree}")
+        found = analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block,
+                              max_unknowns=max_unknowns or DEFAULT_MAX_UNKNOWNS)
+        return found, analysis.load_block(path, block, max_terms)[1].rich  # rich: the count is exact
+
+    found_and_exact = for_each_file(files, find)
+    results = [found for found, _ in found_and_exact]
     if json:
         print(sanitize.json_text([r.to_json() for r in results]))
     elif latex:
@@ -174,8 +232,8 @@ def laws(
     elif python:
         print("\n".join(line for r in results for line in render.laws_python(r)))
     else:
-        for r in results:
-            for line in render.laws_text(r, expand):
+        for r, exact in found_and_exact:
+            for line in render.laws_text(r, expand, exact):
                 out.print(line, markup=False)
 
 
@@ -185,26 +243,42 @@ class ReportFormat(str, Enum):
     json = "json"
 
 
-@app.command()
+class Heading(str, Enum):
+    section = "section"
+    subsection = "subsection"
+    none = "none"
+
+
+@app.command(cls=Command, short_help="A report or a catalog: LaTeX, Markdown or JSON.", epilog=_examples(
+    "conslaw report --format latex -o catalog.tex && latexmk -pdf catalog.tex",
+    "conslaw report architectures/resnet.yaml --format latex --fragment --heading subsection -o resnet.tex",
+    "conslaw report architectures/mlp_relu.yaml --format markdown"))
 @guarded
 def report(
     files: FilesArg = None,
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="output format")] = ReportFormat.markdown,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="write to this file, replaced atomically ('-' or default: stdout)")] = None,
-    degree: Annotated[int, typer.Option("--degree", "-k", min=1, max=6, help="maximal degree of the laws")] = 2,
+        "--output", "-o", metavar="PATH", help="write to this file, replaced atomically ('-' or default: stdout)")] = None,
+    degree: DegreeOpt = 2,
     fragment: Annotated[bool, typer.Option("--fragment", help="LaTeX body only, for \\input in a paper")] = False,
+    heading: Annotated[Heading, typer.Option("--heading", help="LaTeX heading of each architecture")] = Heading.section,
     timings: Annotated[bool, typer.Option("--timings", help="include wall-clock times (not reproducible)")] = False,
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
 ) -> None:
-    """A report (one file) or a catalog (several): layers, φ, count, polynomial laws, provenance."""
+    """A report (one file) or a catalog (several): layers, φ, count, polynomial laws, provenance.
+
+    FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
+    from . import report as report_module
+
     refuse_combination("--fragment", {f"--format {format.value}": fragment and format is not ReportFormat.latex})
+    refuse_combination("--heading", {f"--format {format.value}": heading is not Heading.section
+                                     and format is not ReportFormat.latex})
     if output is not None:
         check_target(output, architecture_files(files))  # before the work: never replace an input
-    reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms))
+    reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms, say))
     if format is ReportFormat.latex:
-        text = report_module.to_latex(reports, seed, fragment, timings)
+        text = report_module.to_latex(reports, seed, fragment, timings, heading.value)
     elif format is ReportFormat.markdown:
         text = report_module.to_markdown(reports, seed, timings)
     else:
@@ -212,28 +286,38 @@ def report(
     write_output(text, output, architecture_files(files))
 
 
-@app.command()
+@app.command(cls=Command, short_help="The layers, shapes, parameters and D (never compiles).",
+             epilog=_examples("conslaw show architectures/resnet.yaml"))
 @guarded
 def show(file: FileArg) -> None:
-    """Print the intermediate graph: layers, shapes, parameters, D."""
+    """Print the intermediate graph: layers, shapes, parameter tensors, number of parameters, D.
+
+    FILE: an architecture YAML file."""
+    from . import analysis, render
+
     graph = analysis.load_graph(file)
     out.print(render.graph_table(graph))
 
 
-@app.command()
+@app.command(cls=Command, short_help="The factorization φ and the theorem backing it.", epilog=_examples(
+    "conslaw phi architectures/mlp_linear.yaml -c 3", "conslaw phi architectures/attention.yaml -c 2 --latex"))
 @guarded
 def phi(
     file: FileArg,
-    components: Annotated[int, typer.Option("--components", "-c", min=0, help="print the first N components")] = 0,
+    components: Annotated[int, typer.Option("--components", "-c", metavar="N", min=0,
+                                            help="print the first N components")] = 0,
     latex: Annotated[bool, typer.Option("--latex", help="components in LaTeX")] = False,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
 ) -> None:
-    """Summarize the factorization φ (pieces, components, backing theorem) and print components."""
+    """Summarize the factorization φ (pieces, components, backing theorem) and print components.
+
+    FILE: an architecture YAML file."""
+    from . import analysis, render
+
     refuse_combination("--latex", {"--components 0 (add -c N)": latex and components == 0})
     _, factorization = analysis.load(file, max_terms)
     out.print(render.phi_summary(factorization))
-    status = "exact (rich φ)" if factorization.rich else "lower bound"
-    out.print(f"{status}: {sanitize.terminal(factorization.richness)}", markup=False)
+    out.print(render.phi_status(factorization), markup=False)
     for line in render.phi_components(factorization, components, latex):
         out.print(line, markup=False)
 

@@ -1,6 +1,6 @@
 """Intermediate graph -> the factorization φ: polynomials in named parameters, with provenance.
 
-The rules are those of THEORY.md §4 (seed 001 §4, seed 000 §3):
+The rules are those of docs/method.md §5 (Marcotte et al. 2023, §4; Marcotte et al. 2025, §3):
 
 * every scalar parameter is a variable; a polynomial is a dict {monomial: integer coefficient},
   a monomial a sorted tuple of variable indices (with repetition for powers);
@@ -11,11 +11,11 @@ The rules are those of THEORY.md §4 (seed 001 §4, seed 000 §3):
 * convolutions are linear maps whose entries are filter weights (weight sharing), linear layers
   on tokens share their weights over tokens: identical components are emitted once;
 * a softmax head is the last linear map of the homogeneous segment before it, and its logit
-  components are projected on sum-zero vectors (seed 000 Prop 3.11), scaled by the number of
+  components are projected on sum-zero vectors (Marcotte et al. 2025, Prop 3.11), scaled by the number of
   classes to keep integer coefficients;
-* attention contributes (Q_hᵀK_h, V_hᵀO_h) per head (seed 000 Thm 3.8);
+* attention contributes (Q_hᵀK_h, V_hᵀO_h) per head (Marcotte et al. 2025, Thm 3.8);
 * residual blocks, attention layers and the layers between them are compiled as separate
-  pieces whose φ's are concatenated (THEORY §4: with identity skips this spans the same as the
+  pieces whose φ's are concatenated (docs/method.md §5: with identity skips this spans the same as the
   full path lifting; ``full_path_lifting`` below builds the latter for checking).
 
 Additive constants are dropped from components (they do not change gradients).
@@ -75,7 +75,7 @@ class Phi:
 
     @property
     def rich(self) -> bool:
-        """Theorem-backed: the laws of φ are all the laws of g (THEORY §1, §4)."""
+        """Theorem-backed: the laws of φ are all the laws of g (docs/method.md §1, §5)."""
         return pieces_rich(self.pieces)
 
     @property
@@ -95,8 +95,8 @@ def pieces_richness(pieces: list[Piece]) -> str:
     if len(with_params) == 1:
         return with_params[0].reason
     reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
-    return ("lower bound: concatenated φ of several pieces (per-block laws are exact, seed 000 "
-            f"Thm 4.6; no further laws were found numerically, seed 000 §4.4) — {reasons}")
+    return ("lower bound: concatenated φ of several pieces (per-block laws are exact, Marcotte et al. 2025, "
+            f"Thm 4.6; no further laws were found numerically, Marcotte et al. 2025, §4.4) — {reasons}")
 
 
 class VariableTable:
@@ -140,7 +140,7 @@ def _connections(layer: Layer, variables: VariableTable) -> tuple[list[Connectio
 
 
 def _conv_connections(layer: Layer, variables: VariableTable) -> tuple[list[Connection], list[int | None]]:
-    """Convolution as a linear map with shared filter weights (seed 000 App. E).
+    """Convolution as a linear map with shared filter weights (Marcotte et al. 2025, App. E).
 
     Output position q reads input position q*stride + j (valid) or (q*stride + j - k//2) mod size
     (circular) for kernel offset j, in each spatial dimension."""
@@ -221,7 +221,7 @@ class _PathLifter:
             self.units[u] = {(label,): {(): 1}}
 
     def softmax_projection(self) -> None:
-        """Logits z -> n z - (Σ z) 1: the sum-zero projection, times n (seed 000 Prop 3.11)."""
+        """Logits z -> n z - (Σ z) 1: the sum-zero projection, times n (Marcotte et al. 2025, Prop 3.11)."""
         n = len(self.units)
         total: Lifted = {}
         for lifted in self.units:
@@ -292,9 +292,9 @@ def describe_plain(layers: list[Layer]) -> Piece:
         return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
                      "cut the paths; φ is not proved rich", formula, formula_latex)
     kinds = {l.kind for l in layers}
-    source_text = ("seed 000 Thm 3.6 (conv)" if "conv" in kinds else
-                   "seed 000 Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
-                   "seed 001 §4 (linear and ReLU path lifting)")
+    source_text = ("Marcotte et al. 2025, Thm 3.6 (conv)" if "conv" in kinds else
+                   "Marcotte et al. 2025, Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
+                   "Marcotte et al. 2023, §4 (linear and ReLU path lifting)")
     return Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
 
 
@@ -325,14 +325,14 @@ def _formula(layers: list[Layer]) -> tuple[str, str]:
 
 
 def describe_attention(layer: Layer) -> Piece:
-    """What backs the φ of an attention layer (seed 000 Thm 3.8, Cor 3.10)."""
+    """What backs the φ of an attention layer (Marcotte et al. 2025, Thm 3.8, Cor 3.10)."""
     formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
     formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
     if layer.options["heads"] == 1:
         return Piece(layer.name, "attention", True,
-                     "theorem-backed when (Q,K), (V,O) have full rank: seed 000 Thm 3.8", formula, formula_latex)
+                     "theorem-backed when (Q,K), (V,O) have full rank: Marcotte et al. 2025, Thm 3.8", formula, formula_latex)
     return Piece(layer.name, "attention", False,
-                 "lower bound: multi-head completeness is open (seed 000 Cor 3.10)", formula, formula_latex)
+                 "lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)", formula, formula_latex)
 
 
 def _attention_piece(layer: Layer, variables: VariableTable) -> tuple[list[Component], Piece]:
@@ -372,7 +372,7 @@ class PieceLayout:
 def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
     """Runs of plain layers are path-lifting pieces; residual bodies and attention stand apart.
 
-    A residual block is cut off as its own piece (per-block concatenation, THEORY §4) unless it
+    A residual block is cut off as its own piece (per-block concatenation, docs/method.md §5) unless it
     follows a homogeneous activation: then the units entering the block are homogeneous neurons
     whose rescaling can only be seen through the skip, and the block is lifted inline."""
     out: list[PieceLayout] = []
@@ -495,7 +495,7 @@ def full_path_lifting(graph: Graph) -> Phi:
     """φ by path lifting through residual skips (edges of weight 1) instead of per-block pieces.
 
     Only for plain layers and residual blocks; used to check that per-block concatenation spans
-    the same space (THEORY §4)."""
+    the same space (docs/method.md §5)."""
     variables = VariableTable(graph)
     components, piece = _plain_piece(graph.layers, variables, "x")
     return assemble(variables.names, components, [piece])

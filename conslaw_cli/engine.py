@@ -1,6 +1,6 @@
 """The Lie-algebra trace engine: dim Lie(span ∇φ_i)(θ) at a random point, exactly mod p.
 
-Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3):
+Method (docs/method.md §2; Marcotte et al. 2023, Prop 3.1, Lemma 3.2, Thm 3.3):
 
 * V_0 = span{∇φ_i}, V_{j+1} = V_j + [V_0, V_j]; V_j(θ) is spanned by the values at θ of the
   right-normed brackets [X_1, [X_2, … X_{j+1}]] of fields of V_0.  Brackets are multilinear, so
@@ -11,7 +11,7 @@ Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3):
   differentiation in GF(p)[ε_1, …, ε_k]/(ε_i²) ("jets"): [X, Y](θ) = D_{X(θ)}Y(θ) − D_{Y(θ)}X(θ).
 * the count stops when dim V_{j+1}(θ) = dim V_j(θ) (Lemma 3.2 at a generic point);
 * components that share no variable form blocks whose fields commute: dimensions add up
-  (seed 000 App. G); blocks that are identical up to renaming variables (every neuron of a
+  (Marcotte et al. 2025, App. G); blocks that are identical up to renaming variables (every neuron of a
   layer, every channel of a conv) have the same generic dimension and are computed once;
 * everything is repeated at a second, independent random point, which must agree.
 """
@@ -27,7 +27,7 @@ from .compiler import Phi, no_cyclic_gc
 from .errors import TooLarge
 from .lie import RANK_SECONDS_PER_CUBE, BlockTrace, EngineDisagreement, TraceResult, block_trace, summed  # noqa: F401
 
-DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one block
+from .limits import DEFAULT_MAX_BLOCK  # noqa: E402
 MEMORY_BUDGET = 4_000_000  # uint64 entries per batch of jet points (32 MB)
 
 

@@ -1,4 +1,4 @@
-"""The law families the papers name (THEORY.md §4), built from the graph as candidate polynomials.
+"""The law families the papers name (docs/method.md §5), built from the graph as candidate polynomials.
 
 They are only candidates: `laws.name_with_families` checks exactly that every entry is a law and
 uses a family only for the part of the law space it spans."""
@@ -42,7 +42,7 @@ def _inner(variables: VariableTable, tensor: str, pairs, sign: int = 1) -> Poly:
 
 
 def _gram(a: Layer, b: Layer, v: VariableTable) -> Family:
-    """W_a W_aᵀ + b_a b_aᵀ − W_bᵀ W_b across linear neurons (seed 001 Prop 4.1; seed 002 App.)."""
+    """W_a W_aᵀ + b_a b_aᵀ − W_bᵀ W_b across linear neurons (Marcotte et al. 2023, Prop 4.1; Zhao et al. 2023, App.)."""
     hidden, fan_in = a.params["weight"]
     fan_out = b.params["weight"][0]
     bias = "bias" in a.params
@@ -61,8 +61,8 @@ def _gram(a: Layer, b: Layer, v: VariableTable) -> Family:
 
 
 def _rescaling(a: Layer, b: Layer, v: VariableTable) -> Family:
-    """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (seed 001 Ex. 2.2,
-    seed 000 Thm 3.6)."""
+    """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (Marcotte et al. 2023, Ex. 2.2,
+    Marcotte et al. 2025, Thm 3.6)."""
     units = a.params["weight"][0]
     in_rest, out_shape = a.params["weight"][1:], b.params["weight"]
     bias = "bias" in a.params
@@ -84,7 +84,7 @@ def _rescaling(a: Layer, b: Layer, v: VariableTable) -> Family:
 
 
 def _attention(layer: Layer, v: VariableTable) -> list[Family]:
-    """Q_hQ_hᵀ − K_hK_hᵀ and V_hV_hᵀ − O_hO_hᵀ per head (seed 000 Thm 3.8, Cor 3.10)."""
+    """Q_hQ_hᵀ − K_hK_hᵀ and V_hV_hᵀ − O_hO_hᵀ per head (Marcotte et al. 2025, Thm 3.8, Cor 3.10)."""
     heads, head_dim = layer.options["heads"], layer.options["head_dim"]
     dim = layer.in_shape[2]
     out = []
@@ -105,7 +105,7 @@ def _attention(layer: Layer, v: VariableTable) -> list[Family]:
 
 
 def _column_sums(layer: Layer, v: VariableTable) -> Family:
-    """Σ_c Θ[c, j] for a softmax head (seed 000 Prop 3.11, Cor 2.8)."""
+    """Σ_c Θ[c, j] for a softmax head (Marcotte et al. 2025, Prop 3.11, Cor 2.8)."""
     classes, features = layer.params["weight"]
     w = f"{layer.name}.weight"
     entries = [{(v.index(w, c, j),): 1 for c in range(classes)} for j in range(features)]

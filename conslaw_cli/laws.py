@@ -1,6 +1,6 @@
 """Polynomial conservation laws: an exact basis, generators, named families, a verdict.
 
-Method (seed 001 §2.4, THEORY.md §3): h = Σ c_α θ^α (degrees 1..k) is a law iff
+Method (Marcotte et al. 2023, §2.4, docs/method.md §4): h = Σ c_α θ^α (degrees 1..k) is a law iff
 L_i(h) = ∇h·∇φ_i ≡ 0 for every component φ_i: a linear system in the c_α, solved modulo p,
 lifted to small rationals (rational reconstruction) and verified exactly over Z before it is
 reported.  The system is split before it is solved:
@@ -39,7 +39,7 @@ class Law:
 
 @dataclass
 class Family:
-    """A named matrix expression whose entries may be laws (THEORY §4), e.g. a Gram difference."""
+    """A named matrix expression whose entries may be laws (docs/method.md §5), e.g. a Gram difference."""
 
     name: str
     latex: str
@@ -123,7 +123,7 @@ def multiply(a: Poly, b: Poly) -> Poly:
 
 
 def is_law(h: Poly, phi_polys: list[Poly]) -> bool:
-    """Exact check over Z: ∇h·∇φ_i ≡ 0 for every component (THEORY §3)."""
+    """Exact check over Z: ∇h·∇φ_i ≡ 0 for every component (docs/method.md §4)."""
     variables = {v for m in h for v in m}
     for poly in phi_polys:
         if not variables & {v for m in poly for v in m}:
@@ -259,7 +259,7 @@ def _solve_group(monomials: list[tuple], derivatives) -> list[Poly]:
 
 # --- the whole architecture -------------------------------------------------------------------
 
-DEFAULT_MAX_UNKNOWNS = 2_000_000
+from .limits import DEFAULT_MAX_UNKNOWNS  # noqa: E402
 
 
 def find_laws(phi: Phi, degree: int, max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> list[Law]:
@@ -288,7 +288,7 @@ def find_laws(phi: Phi, degree: int, max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -
 
 
 def products_of_lower_degree(laws: list[Law], degree: int) -> list[Poly]:
-    """Products of two laws whose degrees add up to at most `degree` (THEORY §3)."""
+    """Products of two laws whose degrees add up to at most `degree` (docs/method.md §4)."""
     out = []
     for a, b in itertools.combinations_with_replacement(range(len(laws)), 2):
         if laws[a].degree + laws[b].degree <= degree:
@@ -315,7 +315,7 @@ def functional_rank(laws: list[Law], num_vars: int, seed: int = 0) -> int:
 
 
 def select_generators(laws: list[Law], degree: int) -> tuple[list[Law], list[Poly]]:
-    """Split a law basis into new generators and the products of lower-degree laws (THEORY §3)."""
+    """Split a law basis into new generators and the products of lower-degree laws (docs/method.md §4)."""
     products = products_of_lower_degree([l for l in laws if l.degree < degree], degree)
     span = SparseSpan()
     independent_products = [p for p in products if span.add(p)]

@@ -1,6 +1,6 @@
 """The Lie-algebra trace loop, shared by both engines: dim V_0(θ), dim V_1(θ), … mod p.
 
-Method (THEORY.md §2; seed 001 Prop 3.1, Lemma 3.2, Thm 3.3): V_0 = span{∇φ_i},
+Method (docs/method.md §2; Marcotte et al. 2023, Prop 3.1, Lemma 3.2, Thm 3.3): V_0 = span{∇φ_i},
 V_{j+1} = V_j + [V_0, V_j]. Random bracket values of level j span V_j(θ) with high probability
 (Schwartz–Zippel); they are added to an exact GF(p) rank until a sample fails to raise it, and the
 count stops when dim V_{j+1}(θ) = dim V_j(θ) (Lemma 3.2 at a generic point). Where the fields come
@@ -84,6 +84,8 @@ class TraceResult:
     error_bound: float  # probability bound for one point; both points wrong ≤ its square
     points: int = 2
     per_point_dims: list[list[int]] = field(default_factory=list)
+    certified: int = 0  # blocks whose dimension was certified by sandwich bounds (no dense rank)
+    estimate: object = None  # the cost estimate made before the work (graph engine)
 
     @property
     def dimension(self) -> int:

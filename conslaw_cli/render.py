@@ -3,25 +3,48 @@ passes its channel's sanitiser (sanitize.py)."""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
 from . import sanitize
 
-from .blocks import PerBlockRow
 from .compiler import Phi
 from .graph import Graph, shape_text
-from .laws import LawsResult
-from .polynomial import poly_text
 from .results import CountResult
+
+if TYPE_CHECKING:  # the law machinery (numba, sympy) is loaded only by the commands that print laws
+    from .blocks import PerBlockRow
+    from .laws import LawsResult
+
+
+def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
+    """A polynomial as text or LaTeX (sympy's printers, imported on first use)."""
+    from .polynomial import poly_text as sympy_text
+
+    return sympy_text(poly, names, latex)
+
+
+BLOCK_STATUS = ("the laws that depend only on these parameters, for every value of the others (Marcotte et al. "
+                "2025, Prop 4.3): the number of such laws of φ is exact. exact = they are all the network's laws on "
+                "these parameters: φ is rich, or the block lies in one residual block or the last softmax layer "
+                "(Marcotte et al. 2025, Thm 4.6); lower bound = laws of the network, but there may be more.")
+
+
+def _table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A rich table whose cells wrap, never cut (overflow "fold"), with (header, justify) columns."""
+    table = Table(title=sanitize.terminal_markup(title), title_justify="left")
+    for column, justify in columns:
+        table.add_column(column, justify=justify, overflow="fold")
+    return table
 
 
 def count_table(results: list[CountResult]) -> Table:
     """One row per architecture: the count and how it was obtained."""
-    table = Table(title="conservation laws (gradient flow)", title_justify="left")
-    for column, justify in (("name", "left"), ("D", "right"), ("φ comps", "right"), ("blocks", "right"),
-                            ("dim Lie(V)(θ) per step", "left"), ("laws", "right"), ("status", "left"),
-                            ("seconds", "right")):
-        table.add_column(column, justify=justify)
+    table = _table("conservation laws (gradient flow)", [
+        ("name", "left"), ("D", "right"), ("φ comps", "right"), ("blocks", "right"),
+        ("dim Lie(V)(θ) per step", "left"), ("laws", "right"), ("status", "left"), ("seconds", "right")])
     for r in results:
         status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
         table.add_row(sanitize.terminal_markup(r.name), str(r.parameters),
@@ -30,30 +53,41 @@ def count_table(results: list[CountResult]) -> Table:
     return table
 
 
-def count_footer(results: list[CountResult]) -> str:
+def count_footer(results: list[CountResult], block: str | None = None) -> str:
+    """The error bound, what "exact" and "lower bound" mean, and why each lower bound is one."""
     if not results:
         return ""
     r = results[0]
     bound = max(x.error_bound for x in results)
-    return (f"exact ranks in GF({r.prime}); {r.points} independent random points (seed {r.seed}) agree; "
-            f"P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** 2:.1e} for both (Schwartz–Zippel).\n"
-            "exact = φ is rich (theorem-backed), lower bound = laws of φ, which are laws of the network.")
+    lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1; {r.points} independent random points (seed {r.seed}) "
+             f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** 2:.1e} for both (Schwartz–Zippel)."]
+    if block:
+        lines.append(f"[{sanitize.terminal(block)}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
+                     "without --block.")
+    else:
+        lines.append("exact = φ is rich (theorem-backed): all the laws of the network; "
+                     "lower bound = laws of φ, which are laws of the network, but there may be more.")
+    lines += [sanitize.terminal(f"{x.name}: lower bound: {x.richness.removeprefix('lower bound: ')}")
+              for x in results if not x.exact]
+    return "\n".join(lines)
 
 
 def per_block_table(name: str, rows: list[PerBlockRow], total: int) -> Table:
     """Block laws per residual block and layer; top-level units partition the parameters."""
-    table = Table(title=sanitize.terminal_markup(f"{name}: laws that depend on one block only "
-                                                 "(Marcotte, Gribonval, Peyré 2025, Prop 4.3)"), title_justify="left")
-    for column in ("block", "kind", "parameters", "block laws"):
-        table.add_column(column, justify="left" if column in ("block", "kind") else "right")
+    table = _table(f"{name}: laws that depend on one block only (Marcotte et al. 2025, Prop 4.3)",
+                   [("block", "left"), ("kind", "left"), ("parameters", "right"), ("block laws", "right"),
+                    ("status", "left")])
     for row in rows:
         indent = "" if row.in_partition else "  "
-        table.add_row(indent + sanitize.terminal_markup(row.name), row.kind, str(row.parameters), str(row.laws))
+        table.add_row(indent + sanitize.terminal_markup(row.name), row.kind, str(row.parameters), str(row.laws),
+                      "exact" if row.exact else "lower bound")
     summed = sum(r.laws for r in rows if r.in_partition)
     table.add_section()
-    table.add_row("sum over top-level blocks and layers", "", "", str(summed))
-    table.add_row("total count", "", "", str(total))
-    table.add_row("laws not attached to a single block", "", "", str(total - summed))
+    table.add_row("sum over top-level blocks and layers", "", "", str(summed), "")
+    table.add_row("total count (see conslaw count for its status)", "", "", str(total), "")
+    table.add_row("laws not attached to a single block", "", "", str(total - summed), "")
+    table.caption = "block laws: " + BLOCK_STATUS
+    table.caption_justify = "left"
     return table
 
 
@@ -63,30 +97,35 @@ def count_json(results: list[CountResult]) -> str:
 
 def graph_table(graph: Graph) -> Table:
     """Layers, shapes and parameter tensors (`conslaw show`)."""
-    table = Table(title=sanitize.terminal_markup(f"{graph.name}: input {shape_text(graph.input_shape)}, D = {graph.num_params}"),
-                  title_justify="left")
-    for column in ("layer", "kind", "output", "parameters", "count"):
-        table.add_column(column, justify="right" if column == "count" else "left")
+    table = _table(f"{graph.name}: input {shape_text(graph.input_shape)}, D = {graph.num_params}",
+                   [("layer", "left"), ("kind", "left"), ("output", "left"), ("parameter tensors", "left"),
+                    ("parameters", "right")])
 
     for depth, layer in graph.walk():
         params = ", ".join(f"{layer.name}.{p} {'x'.join(map(str, s))}" for p, s in layer.params.items())
-        table.add_row("  " * depth + sanitize.terminal_markup(layer.name), layer.kind, shape_text(layer.out_shape), sanitize.terminal_markup(params),
+        table.add_row("  " * depth + sanitize.terminal_markup(layer.name), layer.kind, shape_text(layer.out_shape),
+                      sanitize.terminal_markup(params),
                       str(layer.own_params or ""))
     return table
 
 
 def phi_summary(phi: Phi) -> Table:
     """Pieces of φ: component counts, degrees, and what backs them (`conslaw phi`)."""
-    table = Table(title=f"φ: {len(phi.components)} components in {len(phi.variables)} variables",
-                  title_justify="left")
-    for column in ("piece", "kind", "components", "degrees", "backing"):
-        table.add_column(column)
+    table = _table(f"φ: {len(phi.components)} components in {len(phi.variables)} variables",
+                   [(column, "left") for column in ("piece", "kind", "components", "degrees", "backing")])
     for piece in phi.pieces:
         comps = [c for c in phi.components if c.piece == piece.name]
         degrees = sorted({max(len(m) for m in c.poly) for c in comps})
         table.add_row(sanitize.terminal_markup(piece.name), piece.kind, str(len(comps)), ",".join(map(str, degrees)) or "-",
                       sanitize.terminal_markup(piece.reason))
     return table
+
+
+def phi_status(phi: Phi) -> str:
+    """What the count of this φ is: exact (and the theorem) or a lower bound (and why)."""
+    if phi.rich:
+        return "count: exact (φ is rich): " + sanitize.terminal(phi.richness.removeprefix("theorem-backed: "))
+    return "count: lower bound: " + sanitize.terminal(phi.richness.removeprefix("lower bound: "))
 
 
 def phi_components(phi: Phi, limit: int, latex: bool) -> list[str]:
@@ -104,9 +143,10 @@ def _python_name(name: str) -> str:
     return name.replace(".", "_").replace("[", "_").replace("]", "").replace(",", "_")
 
 
-def laws_text(result: LawsResult, expand: bool = False) -> list[str]:
-    """Terminal lines for `conslaw laws`: families as matrix expressions, other laws as polynomials."""
-    verdict = ("complete" if result.complete else
+def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> list[str]:
+    """Terminal lines for `conslaw laws`: families as matrix expressions, other laws as polynomials.
+    `exact`: whether the count they are compared with is exact (else "complete for φ")."""
+    verdict = (("complete" if exact else "complete for φ (the count is a lower bound)") if result.complete else
                f"{result.count - result.independent} law(s) missing at degree ≤ {result.degree}: "
                f"try --degree {result.degree + 1}")
     lines = [f"{sanitize.terminal(result.name)}: polynomial laws of degree ≤ {result.degree} — {verdict} "
@@ -126,10 +166,22 @@ def laws_text(result: LawsResult, expand: bool = False) -> list[str]:
     return lines
 
 
+def split_note(tex: str) -> tuple[str, str]:
+    """(math, note): a trailing `\\ \\text{(…)}` of a LaTeX formula is a note in words, not math."""
+    note = re.search(r"\\ \\text\{(.*)\}$", tex)
+    return (tex[:note.start()], note.group(1)) if note else (tex, "")
+
+
+def math_with_note(tex: str) -> str:
+    """`$math$ note`: the formula as inline math and its trailing note as text."""
+    math, note = split_note(tex)
+    return f"${math}$" + (f" {note}" if note else "")
+
+
 def law_items(result: LawsResult, with_products: bool = True) -> list[str]:
     """The laws as list items with $…$ math (LaTeX and Markdown alike): families as matrix
     expressions, other laws as polynomials, then the number of products not listed."""
-    items = [f"{n} law{'s' if n != 1 else ''}: ${family.latex}$" for family, n in result.families]
+    items = [f"{n} law{'s' if n != 1 else ''}: {math_with_note(family.latex)}" for family, n in result.families]
     items += [f"${poly_text(law.poly, result.variables, True)}$" for law in result.laws if law.family is None]
     if with_products and result.products:
         items.append(f"and {result.products} independent products of lower-degree laws (not listed)")

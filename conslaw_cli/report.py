@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -17,7 +18,8 @@ from .compiler import Phi
 from .gf import PRIME
 from .graph import Graph, shape_text
 from .laws import LawsResult
-from .render import law_items
+from .references import bibtex_entries, cited_keys, latex_with_citations, thebibliography
+from .render import law_items, split_note
 from .results import CountResult
 
 SCHEMA_VERSION = 1
@@ -33,15 +35,18 @@ class ArchitectureReport:
     laws: LawsResult
 
 
-def build(path, degree: int, seed: int, max_terms: int) -> ArchitectureReport:
+def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None) -> ArchitectureReport:
+    """Compile, count and find the polynomial laws of one architecture; `say` reports progress."""
     graph, phi = analysis.load(path, max_terms)
-    count = analysis.count(path, seed=seed, max_terms=max_terms)
+    count = analysis.count(path, seed=seed, max_terms=max_terms,
+                           progress=lambda level, rank: say(f"count: bracket step {level}, dim {rank}"))
+    say(f"polynomial laws of degree ≤ {degree}")
     return ArchitectureReport(graph, phi, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
 
 
-def _layers(graph: Graph) -> list[tuple[str, str, str, int]]:
+def _layers(graph: Graph) -> list[tuple[str, str, tuple, int]]:
     """(indented name, kind, output shape, own parameters) per layer."""
-    return [("  " * depth + layer.name, layer.kind, shape_text(layer.out_shape), layer.own_params)
+    return [("  " * depth + layer.name, layer.kind, layer.out_shape, layer.own_params)
             for depth, layer in graph.walk()]
 
 
@@ -54,10 +59,52 @@ def _pieces(report: ArchitectureReport) -> list[tuple[str, str, str, int, str]]:
             for p in report.phi.pieces if p.kind != "empty"]
 
 
-def _verdict(laws: LawsResult) -> str:
-    if laws.complete:
-        return "complete"
-    return f"{laws.count - laws.independent} missing at degree <= {laws.degree}"
+def _verdict(r: ArchitectureReport) -> str:
+    """The polynomial-law verdict, honest about what it is complete for."""
+    laws = r.laws
+    if not laws.complete:
+        return f"{laws.count - laws.independent} missing at degree ≤ {laws.degree}"
+    return "complete" if r.count.exact else "complete for φ"
+
+
+def _status(r: ArchitectureReport) -> str:
+    return "exact" if r.count.exact else "lower bound"
+
+
+def _lower_bound_reason(r: ArchitectureReport) -> str:
+    """Why a count is only a lower bound, in one sentence (for the summary's legend)."""
+    pieces = [p for p in r.phi.pieces if p.kind != "empty"]
+    unproved = [p.reason.removeprefix("lower bound: ") for p in pieces if not p.rich]
+    if len(pieces) == 1:
+        return unproved[0]
+    return ("φ concatenates the φ's of several pieces (residual blocks, attention layers): the laws of each block "
+            "are exact (Marcotte et al. 2025, Thm 4.6), the whole network may have more (none were found "
+            "numerically, Marcotte et al. 2025, §4.4)" + "".join(f"; {reason}" for reason in unproved))
+
+
+def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str]]:
+    """(architecture name -> footnote number, footnote texts) for the lower-bound rows."""
+    reasons: list[str] = []
+    marks: dict[str, int] = {}
+    for r in reports:
+        if not r.count.exact:
+            reason = _lower_bound_reason(r)
+            if reason not in reasons:
+                reasons.append(reason)
+            marks[r.graph.name] = reasons.index(reason) + 1
+    return marks, reasons
+
+
+LEGEND = [("exact", "φ is rich (theorem-backed), so the count is the number of all independent conservation laws "
+                     "of the network"),
+          ("lower bound", "the laws of φ are laws of the network, but it may have more"),
+          ("verdict", "complete when the polynomial laws listed (functionally independent) reach the count; "
+                      "complete for φ when they reach it but the count is a lower bound")]
+
+
+def _legend_text(emphasis, escape) -> str:
+    """The summary's legend, each term set off by `emphasis`."""
+    return " ".join(f"{emphasis(term)}: {escape(text)}." for term, text in LEGEND)
 
 
 def _date() -> str | None:
@@ -70,13 +117,27 @@ def _date() -> str | None:
         return None
 
 
-def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool) -> list[str]:
+def _mantissa_exponent(x: float) -> tuple[str, int]:
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return mantissa, int(exponent)
+
+
+def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool, math: bool, escape=str) -> list[str]:
+    """Provenance lines; `math`: with $…$ LaTeX math (LaTeX and Markdown), else plain Unicode text (JSON).
+    Names from files go through `escape`."""
     bound = max((r.count.error_bound for r in reports), default=0.0)
-    lines = [f"conslaw {version('conslaw')}", f"seed {seed}", f"prime p = {PRIME} (2^61 - 1)",
-             "2 independent random points per count",
-             f"error bound: P(wrong count) <= {bound:.1e} per point (Schwartz-Zippel)"]
+    mantissa, exponent = _mantissa_exponent(bound)
+    if math:
+        prime = rf"prime $p = 2^{{61}}-1 = {PRIME}$"
+        error = rf"error bound: $P(\text{{wrong count}}) \le {mantissa}\times 10^{{{exponent}}}$ per point"
+    else:
+        prime = f"prime p = 2^61 − 1 = {PRIME}"
+        error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent} per point"
+    lines = [f"conslaw {version('conslaw')}", f"seed {seed}", prime,
+             "2 independent random points per count, which must agree",
+             error + " (Schwartz–Zippel lemma)"]
     if timings:
-        lines.append("seconds: " + ", ".join(f"{r.count.name} {r.count.seconds:.3f}" for r in reports))
+        lines.append("seconds: " + ", ".join(f"{escape(r.count.name)} {r.count.seconds:.3f}" for r in reports))
     if _date():
         lines.append(f"date {_date()}")
     return lines
@@ -101,6 +162,9 @@ LATEX_PREAMBLE = r"""\documentclass[11pt]{article}
 \maketitle
 """
 
+HEADINGS = ("section", "subsection", "none")
+KEEP_WITH_HEADER = 3  # table rows kept on the page of their header (longtable breaks nowhere else near it)
+
 
 def _tt(text: str) -> str:
     """Typewriter text, breakable after '/' and '.' (long paths and names)."""
@@ -110,49 +174,103 @@ def _tt(text: str) -> str:
     return r"\texttt{" + escaped + "}"
 
 
-def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = False, timings: bool = False) -> str:
+def _cite(text: str) -> str:
+    """Text (φ descriptions, reasons) with its short-form citations as \\cite."""
+    return latex_with_citations(text, sanitize.latex)
+
+
+def _shape_latex(shape) -> str:
+    """'signal $2\\times8$': the kind in words, the sizes in math."""
+    return sanitize.latex(str(shape[0])) + " $" + r"\times".join(map(str, shape[1:])) + "$"
+
+
+def _heading(level: str, title: str, starred: bool = False) -> str:
+    if level == "none":
+        return r"\par\medskip\noindent\textbf{" + title + r"}\par\nopagebreak"
+    return f"\\{level}{'*' if starred else ''}{{{title}}}"
+
+
+def _longtable(spec: str, header: str, rows: list[str]) -> str:
+    """A longtable whose header repeats on every page and never stands alone at a page foot: the
+    first rows are tied to it (`\\\\*` forbids a page break after a row)."""
+    tied = [row.removesuffix(r"\\") + r"\\*" if i < KEEP_WITH_HEADER and i < len(rows) - 1 else row
+            for i, row in enumerate(rows)]
+    columns = spec.count("l") + spec.count("r") + spec.count("c")
+    head = r"\toprule" + "\n" + header + r" \\ \midrule"
+    return "\n".join([rf"\begin{{longtable}}{{{spec}}}", head, r"\endfirsthead",
+                      rf"\multicolumn{{{columns}}}{{l}}{{\emph{{(continued)}}}} \\", head, r"\endhead",
+                      *tied, r"\bottomrule", r"\end{longtable}"])
+
+
+def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = False, timings: bool = False,
+             heading: str = "section") -> str:
+    """The report as LaTeX: a standalone article with its bibliography, or (`fragment`) the body alone
+    with headings at `heading` level and the BibTeX entries it cites in a comment."""
     parts = []
     if len(reports) > 1:
-        parts.append(r"\section*{Summary}" + "\n" + r"\begin{longtable}{lrrrl}" + "\n" + r"\toprule" + "\n"
-                     r"architecture & $D$ & laws & polynomial laws found & complete \\ \midrule" + "\n" + r"\endhead")
-        for r in reports:
-            parts.append(rf"{sanitize.latex(r.graph.name)} & {r.count.parameters} & {r.count.laws} & "
-                         rf"{r.laws.independent} & {_verdict(r.laws)} \\")
-        parts.append(r"\bottomrule" + "\n" + r"\end{longtable}")
-    for r in reports:
-        parts.append(_latex_section(r))
-    parts.append(r"\section*{Provenance}" + "\n" + r"\begin{itemize}" + "\n"
-                 + "\n".join(rf"\item {sanitize.latex(line)}" for line in _provenance(reports, seed, timings))
-                 + "\n" + r"\end{itemize}")
+        parts.append(_latex_summary(reports, heading))
+    parts += [_latex_section(r, heading) for r in reports]
+    provenance = "\n".join(rf"\item {line}" for line in _provenance(reports, seed, timings, True, sanitize.latex))
+    title = _heading(heading, "Provenance", starred=True) if not fragment else r"\paragraph{Provenance.}"
+    parts.append(title + "\n" + r"\begin{itemize}" + "\n" + provenance + "\n" + r"\end{itemize}")
     body = "\n\n".join(parts) + "\n"
+    keys = cited_keys(body)
     if fragment:
-        return "% conslaw report fragment: needs amsmath, amssymb, booktabs, longtable\n" + body
-    return LATEX_PREAMBLE.replace("DATE", _date() or "") + "\n" + body + r"\end{document}" + "\n"
+        entries = "".join(f"% {line}\n" for line in bibtex_entries(keys).splitlines())
+        return ("% conslaw report fragment: needs amsmath, amssymb, booktabs, longtable, and these BibTeX entries\n"
+                "% (also in conslaw_cli/references.bib):\n" + entries + body)
+    bibliography = thebibliography(keys) + "\n" if keys else ""
+    return (LATEX_PREAMBLE.replace("DATE", _date() or "") + "\n" + body + bibliography + r"\end{document}" + "\n")
 
 
-def _latex_section(r: ArchitectureReport) -> str:
+def _latex_summary(reports: list[ArchitectureReport], heading: str) -> str:
+    marks, reasons = _legend(reports)
+    rows = []
+    for r in reports:
+        mark = rf"\textsuperscript{{{marks[r.graph.name]}}}" if r.graph.name in marks else ""
+        rows.append(rf"{sanitize.latex(r.graph.name)} & {r.count.parameters} & {r.count.laws} & {_status(r)}{mark} & "
+                    rf"{r.laws.independent} & {sanitize.latex(_verdict(r))} \\")
+    table = _longtable("lrrlrl", r"architecture & $D$ & laws & count & polynomial laws listed & verdict", rows)
+    notes = " ".join(rf"\textsuperscript{{{i}}}{_cite(reason)}." for i, reason in enumerate(reasons, 1))
+    return (_heading(heading, "Summary", starred=True) + "\n" + table + "\n"
+            + r"{\small " + _legend_text(lambda term: rf"\emph{{{term}}}", sanitize.latex)
+            + (" " + notes if notes else "") + r"\par}")
+
+
+def _formula_parts(formula: str, tex: str) -> tuple[str, str]:
+    """(LaTeX math, plain-text words) of a piece's φ, so that no prose is typeset as math: a φ with
+    no closed form (`= \\text{path lifting}`) is words only, a trailing note is words (`split_note`)."""
+    if re.search(r"=\s*\\text\{", tex):
+        return "", formula.removeprefix("φ = ")
+    return split_note(tex)
+
+
+def _latex_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
+    """One piece of φ: its formula in math, words in text."""
+    math, words = _formula_parts(formula, tex)
+    shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.latex(words)) if part)
+    return rf"\item {_tt(name)}: {shown}; {n} components; {_cite(backing)}."
+
+
+def _latex_section(r: ArchitectureReport, heading: str) -> str:
     c, laws = r.count, r.laws
-    out = [rf"\section{{{sanitize.latex(r.graph.name)}}}"]
+    out = [_heading(heading, sanitize.latex(r.graph.name))]
     if r.graph.description:
         out.append(sanitize.latex(r.graph.description) + r"\par")
-    out.append(rf"File {_tt(c.file)}; input {sanitize.latex(shape_text(r.graph.input_shape))}; $D = {c.parameters}$ "
-               r"parameters.")
-    out.append(r"\begin{longtable}{llll}" + "\n" + r"\toprule" + "\n" + r"layer & kind & output & parameters \\"
-               + r" \midrule" + "\n" + r"\endhead")
-    out += [rf"{_tt(name)} & {sanitize.latex(kind)} & {sanitize.latex(shape)} & {n or ''} \\"
+    out.append(rf"File {_tt(c.file)}; input {_shape_latex(r.graph.input_shape)}; $D = {c.parameters}$ parameters.")
+    rows = [rf"{_tt(name)} & {sanitize.latex(kind)} & {_shape_latex(shape)} & {n or ''} \\"
             for name, kind, shape, n in _layers(r.graph)]
-    out.append(r"\bottomrule" + "\n" + r"\end{longtable}")
+    out.append(_longtable("llll", "layer & kind & output & parameters", rows))
     out.append(r"\paragraph{Factorization.}" + rf" $\varphi$ has {len(r.phi.components)} components "
                + ("(rich: the count is exact)." if c.exact else "(not proved rich: the count is a lower bound)."))
     out.append(r"\begin{itemize}")
-    out += [rf"\item {_tt(name)}: ${tex}$; {n} components; {sanitize.latex(backing)}."
-            for name, _, tex, n, backing in _pieces(r)]
+    out += [_latex_piece(*piece) for piece in _pieces(r)]
     out.append(r"\end{itemize}")
     dims = r" \to ".join(map(str, c.trace_dims))
     out.append(r"\paragraph{Count.} $\dim \mathrm{Lie}(V)(\theta)$ after each bracket step: "
                rf"${dims}$, so ${c.parameters} - {c.trace_dims[-1]} = {c.laws}$ independent conservation laws"
                + (" (exact)." if c.exact else " (a lower bound for the network)."))
-    out.append(rf"\paragraph{{Polynomial laws of degree $\le {laws.degree}$}} ({_verdict(laws)}: "
+    out.append(rf"\paragraph{{Polynomial laws of degree $\le {laws.degree}$}} ({sanitize.latex(_verdict(r))}: "
                rf"{laws.independent} functionally independent, count {laws.count}).")
     items = [rf"\item {item}" for item in law_items(laws)]
     out.append(r"\begin{itemize}" + "\n" + ("\n".join(items) or r"\item none") + "\n" + r"\end{itemize}")
@@ -161,17 +279,31 @@ def _latex_section(r: ArchitectureReport) -> str:
 
 # --- Markdown -----------------------------------------------------------------------------------
 
+def _shape_markdown(shape) -> str:
+    return f"{shape[0]} {'×'.join(map(str, shape[1:]))}"
+
+
 def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = False) -> str:
     out = ["# Conservation laws of gradient flows", ""]
     if len(reports) > 1:
-        out += ["| architecture | D | laws | polynomial laws found | complete |", "|---|---:|---:|---:|---|"]
-        out += [f"| {sanitize.markdown(r.graph.name)} | {r.count.parameters} | {r.count.laws} | "
-                f"{r.laws.independent} | {_verdict(r.laws)} |" for r in reports]
+        marks, reasons = _legend(reports)
+        out += ["| architecture | D | laws | count | polynomial laws listed | verdict |",
+                "|---|---:|---:|---|---:|---|"]
+        out += [f"| {sanitize.markdown(r.graph.name)} | {r.count.parameters} | {r.count.laws} | {_status(r)}"
+                + (f" ({marks[r.graph.name]})" if r.graph.name in marks else "")
+                + f" | {r.laws.independent} | {_verdict(r)} |" for r in reports]
+        out += ["", _legend_text(lambda term: f"*{term}*", sanitize.markdown), ""] + [f"({i}) {sanitize.markdown(reason)}." for i, reason in enumerate(reasons, 1)]
         out.append("")
     for r in reports:
         out += _markdown_section(r)
-    out += ["## Provenance", ""] + [f"- {sanitize.markdown(line)}" for line in _provenance(reports, seed, timings)]
+    out += ["## Provenance", ""] + [f"- {line}" for line in _provenance(reports, seed, timings, True, sanitize.markdown)]
     return "\n".join(out) + "\n"
+
+
+def _markdown_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
+    math, words = _formula_parts(formula, tex)
+    shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.markdown(words)) if part)
+    return f"- {sanitize.markdown(name)}: {shown}; {n} components; {sanitize.markdown(backing)}."
 
 
 def _markdown_section(r: ArchitectureReport) -> list[str]:
@@ -179,17 +311,16 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
     out = [f"## {sanitize.markdown(r.graph.name)}", ""]
     if r.graph.description:
         out += [sanitize.markdown(r.graph.description), ""]
-    out += [f"File {sanitize.markdown(c.file)}; input {shape_text(r.graph.input_shape)}; D = {c.parameters}.", "",
+    out += [f"File {sanitize.markdown(c.file)}; input {_shape_markdown(r.graph.input_shape)}; D = {c.parameters}.", "",
             "| layer | kind | output | parameters |", "|---|---|---|---:|"]
-    out += [f"| {sanitize.markdown(name.strip())} | {kind} | {shape} | {n or ''} |"
+    out += [f"| {sanitize.markdown(name.strip())} | {kind} | {_shape_markdown(shape)} | {n or ''} |"
             for name, kind, shape, n in _layers(r.graph)]
     out += ["", f"**Factorization**: φ has {len(r.phi.components)} components, "
             + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
-    out += [f"- {sanitize.markdown(name)}: ${tex}$; {n} components; {sanitize.markdown(backing)}."
-            for name, _, tex, n, backing in _pieces(r)]
+    out += [_markdown_piece(*piece) for piece in _pieces(r)]
     out += ["", f"**Count**: dim Lie(V)(θ) after each bracket step {' → '.join(map(str, c.trace_dims))}, "
             f"so **{c.laws}** independent conservation laws" + (" (exact)." if c.exact else " (a lower bound)."), "",
-            f"**Polynomial laws of degree ≤ {laws.degree}** ({_verdict(laws)}: {laws.independent} functionally "
+            f"**Polynomial laws of degree ≤ {laws.degree}** ({_verdict(r)}: {laws.independent} functionally "
             f"independent, count {laws.count}):", ""]
     out += [f"- {item}" for item in law_items(laws)]
     return out + [""]
@@ -207,12 +338,15 @@ def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False)
         archs.append({
             "name": r.graph.name, "description": r.graph.description, "file": r.count.file,
             "parameters": r.count.parameters,
-            "layers": [{"name": n.strip(), "kind": k, "output": s, "parameters": p} for n, k, s, p in _layers(r.graph)],
+            "layers": [{"name": n.strip(), "kind": k, "output": shape_text(s), "parameters": p} for n, k, s, p in _layers(r.graph)],
             "phi": {"components": len(r.phi.components), "rich": r.phi.rich, "backing": r.phi.richness,
                     "pieces": [{"name": n, "formula": f, "latex": t, "components": k, "backing": b}
                                for n, f, t, k, b in _pieces(r)]},
             "count": count, "laws": r.laws.to_json(),
+            "summary": {"parameters": r.count.parameters, "laws": r.count.laws, "status": _status(r),
+                        "status_reason": r.phi.richness if r.count.exact else _lower_bound_reason(r),
+                        "polynomial_laws_listed": r.laws.independent, "verdict": _verdict(r)},
         })
     doc = {"schema": SCHEMA_VERSION, "conslaw_version": version("conslaw"), "seed": seed, "prime": PRIME,
-           "points": 2, "provenance": _provenance(reports, seed, timings), "architectures": archs}
+           "points": 2, "provenance": _provenance(reports, seed, timings, math=False), "architectures": archs}
     return sanitize.json_text(doc) + "\n"

@@ -13,7 +13,7 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class CountResult:
-    """`conslaw count` for one architecture (THEORY §2: laws = D − dim Lie(V)(θ))."""
+    """`conslaw count` for one architecture (docs/method.md §2: laws = D − dim Lie(V)(θ))."""
 
     name: str
     file: str
@@ -30,6 +30,9 @@ class CountResult:
     points: int
     error_bound: float
     engine: str = "graph"  # where the fields came from: the layer graph or the expanded φ
+    certified_blocks: int = 0  # blocks counted by sandwich bounds instead of dense ranks
+    estimate_seconds: float | None = None  # what the refusal logic estimated before the work
+    estimate_bytes: int | None = None
     prime: int = PRIME
 
     def to_json(self) -> dict:

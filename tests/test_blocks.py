@@ -1,4 +1,4 @@
-"""Laws of a subset of parameters: block laws of ResNets and Transformers (seed 000 §4)."""
+"""Laws of a subset of parameters: block laws of ResNets and Transformers (Marcotte et al. 2025, §4)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conslaw_cli import analysis, blocks
+from conslaw_cli import analysis, blocks, engine
 from conslaw_cli.cli import app
 from conslaw_cli.compiler import full_path_lifting
 
@@ -48,13 +48,13 @@ def write(tmp_path):
 @pytest.mark.parametrize("use_full_path_lifting", [False, True])
 @pytest.mark.parametrize("blocks_count", [2, 3])  # 3 blocks: no head, length 3 (full lifting grows fast)
 def test_block_laws_are_the_laws_of_the_block_alone(write, blocks_count, use_full_path_lifting):
-    # seed 000 Thm 4.6. With the full path lifting (cross-block products of weights), this is not
+    # Marcotte et al. 2025, Thm 4.6. With the full path lifting (cross-block products of weights), this is not
     # true by construction of φ: the block's fields are the coefficients in the other parameters.
     length = 4 if blocks_count == 2 else 3
     graph = analysis.load_graph(write(resnet_yaml(blocks_count, length=length, head=blocks_count == 2)))
     phi = full_path_lifting(graph) if use_full_path_lifting else analysis.load(graph.file)[1]
     alone = analysis.count(write(body_alone_yaml(length=length), "alone.yaml")).laws
-    assert alone == 3  # seed 000 Thm 3.6: c1 = 3
+    assert alone == 3  # Marcotte et al. 2025, Thm 3.6: c1 = 3
     for i in range(blocks_count):
         laws, _ = blocks.block_laws(phi, blocks.resolve(graph, f"block{i + 1}"))
         assert laws == alone
@@ -71,7 +71,7 @@ def test_block_polynomial_laws_equal_those_of_the_block_alone(write):
 
 @pytest.mark.parametrize("name", ["resnet", "transformer_block"])
 def test_zoo_blocks_match_their_bodies(name):
-    # seed 000 Thm 4.6 on the zoo: the residual blocks' laws are those of their bodies
+    # Marcotte et al. 2025, Thm 4.6 on the zoo: the residual blocks' laws are those of their bodies
     path = ROOT / f"architectures/{name}.yaml"
     _, rows, total = analysis.per_block(path)
     by_name = {r.name: r.laws for r in rows}
@@ -82,7 +82,7 @@ def test_zoo_blocks_match_their_bodies(name):
 
 
 def test_last_softmax_head_has_the_laws_of_the_head_alone(write):
-    # seed 000 Thm 4.6 (last layer): 2 x 4 = 8 features -> 8 column sums, as for the head alone
+    # Marcotte et al. 2025, Thm 4.6 (last layer): 2 x 4 = 8 features -> 8 column sums, as for the head alone
     graph = analysis.load_graph(write(resnet_yaml(2)))
     head_laws, _ = blocks.block_laws(full_path_lifting(graph), blocks.resolve(graph, "softmax_head1"))
     alone = analysis.count(write("input: 8\nlayers:\n  - softmax_head: {classes: 3}\n", "head.yaml")).laws
@@ -91,7 +91,7 @@ def test_last_softmax_head_has_the_laws_of_the_head_alone(write):
 
 @pytest.mark.parametrize("use_full_path_lifting", [False, True])
 def test_two_layers_around_a_skip_carry_no_law(write, use_full_path_lifting):
-    # seed 000 Thm 4.7: full filters (kernel = signal length, circular); (V^{l+1}, U^l) has no law
+    # Marcotte et al. 2025, Thm 4.7: full filters (kernel = signal length, circular); (V^{l+1}, U^l) has no law
     graph = analysis.load_graph(write(resnet_yaml(2, length=3, kernel=3, head=False)))
     phi = full_path_lifting(graph) if use_full_path_lifting else analysis.load(graph.file)[1]
     laws, _ = blocks.block_laws(phi, blocks.resolve(graph, "conv2,conv3"))
@@ -104,7 +104,7 @@ SCALAR_RESNET = ("input: 1\nlayers:\n"
 
 
 def test_scalar_two_block_resnet_has_two_laws_at_a_generic_point(write):
-    # seed 000 Ex. 4.8: x + uσ(vx) + sσ(t(x + uσ(vx))): u² − v² and s² − t² at a generic point;
+    # Marcotte et al. 2025, Ex. 4.8: x + uσ(vx) + sσ(t(x + uσ(vx))): u² − v² and s² − t² at a generic point;
     # the third law the paper finds lives on the domain sgn t = sgn v = sgn u (README)
     path = write(SCALAR_RESNET)
     graph = analysis.load_graph(path)
@@ -116,13 +116,13 @@ def test_scalar_two_block_resnet_has_two_laws_at_a_generic_point(write):
 
 @pytest.mark.parametrize("width", [2, 3])
 def test_two_block_resnets_with_vector_inputs_have_only_block_laws(write, width):
-    # seed 000 §4.4: for input dimension > 1, no law beyond the block laws (full path lifting)
+    # Marcotte et al. 2025, §4.4: for input dimension > 1, no law beyond the block laws (full path lifting)
     text = (f"input: {width}\nlayers:\n"
             f"  - residual: [{{linear: {{out: 3}}}}, relu, {{linear: {{out: {width}}}}}]\n"
             f"  - residual: [{{linear: {{out: 2}}}}, relu, {{linear: {{out: {width}}}}}]\n")
     graph = analysis.load_graph(write(text))
     full = full_path_lifting(graph)
-    total = len(full.variables) - analysis.trace_dimension(full).dimension
+    total = len(full.variables) - engine.trace_dimension(full).dimension
     per_block = [blocks.block_laws(full, blocks.resolve(graph, name))[0] for name in ("residual1", "residual2")]
     assert per_block == [3, 2] and total == sum(per_block)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -66,6 +69,8 @@ def test_show_prints_layers_and_D():
     result = runner.invoke(app, ["show", str(ROOT / "architectures/resnet.yaml")])
     assert result.exit_code == 0
     assert "D = 96" in result.stdout and "residual1" in result.stdout and "conv1.weight 3x2x3" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if "layer" in line and "kind" in line)
+    assert "parameter tensors" in header and "count" not in header  # a parameter count, not a law count
 
 
 def test_phi_summary_and_components():
@@ -75,3 +80,116 @@ def test_phi_summary_and_components():
     assert "φ_1 = linear1.weight[0,0]*linear2.weight[0,0]" in result.stdout
     latex = runner.invoke(app, ["phi", str(ROOT / "architectures/mlp_linear.yaml"), "-c", "1", "--latex"])
     assert r"\mathrm{linear1.weight}_{0,0}" in latex.stdout
+
+
+def run_conslaw(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """conslaw in its own process, stdout and stderr piped (not terminals), as in CI."""
+    return subprocess.run([sys.executable, "-c", "from conslaw_cli.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL)
+
+
+def test_phi_says_lower_bound_once_with_its_reason(tmp_path):
+    path = tmp_path / "tanh.yaml"
+    path.write_text("input: 3\nlayers:\n  - linear: {out: 2}\n  - tanh\n  - linear: {out: 2}\n")
+    result = runner.invoke(app, ["phi", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "count: lower bound: smooth activations (tanh) cut the paths" in result.stdout
+    assert result.stdout.count("lower bound") == 2  # the piece's backing column and the status line
+    rich = runner.invoke(app, ["phi", str(ROOT / "architectures/conv_relu.yaml")])
+    assert "count: exact (φ is rich): Marcotte et al. 2025, Thm 3.6 (conv)" in rich.stdout
+
+
+def test_block_count_of_a_residual_block_is_exact_and_says_what_is_exact():
+    # Marcotte et al. 2025, Thm 4.6: the laws on one residual block are those of the block alone; here a
+    # conv ReLU block with 3 hidden channels, so 3 laws (Marcotte et al. 2025, Thm 3.6)
+    result = runner.invoke(app, ["count", str(ROOT / "architectures/resnet.yaml"), "--block", "residual1", "--json"])
+    data = json.loads(result.stdout)[0]
+    assert (data["laws"], data["exact"]) == (3, True)
+    table = runner.invoke(app, ["count", str(ROOT / "architectures/resnet.yaml"), "--block", "residual1"]).stdout
+    assert "│ exact " in table and "lower bound" not in table.split("exact ranks")[0]
+    assert "[residual1]: the laws that depend only on these parameters" in table
+    # two layers on either side of a skip span two pieces: no theorem, a lower bound
+    across = runner.invoke(app, ["count", str(ROOT / "architectures/resnet.yaml"), "--block", "conv2,conv3", "--json"])
+    assert json.loads(across.stdout)[0]["exact"] is False
+
+
+def test_count_footer_gives_the_reason_of_each_lower_bound():
+    result = runner.invoke(app, ["count", str(ROOT / "architectures/multihead_attention.yaml")])
+    assert "multihead_attention: lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)" \
+        in result.stdout
+
+
+def test_version_and_help_are_clean_and_do_not_load_the_engine():
+    version = run_conslaw("--version")
+    assert version.returncode == 0 and re.fullmatch(r"conslaw \d+\.\d+\.\d+\n", version.stdout)
+    probe = ("import sys\nfrom conslaw_cli.cli import app\ntry:\n    app(['--help'], prog_name='conslaw')\n"
+             "except SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numpy', 'numba', 'flint', 'sympy') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert loaded.stdout.strip().endswith("[]"), loaded.stdout
+    for command in ("count", "laws", "report", "show", "phi"):
+        text = runner.invoke(app, [command, "--help"]).stdout
+        assert "<bool>" not in text and "<list" not in text and "<path>" not in text and "{file}" not in text
+        assert "Examples:" in text and "Exit codes: 0 success" in text, command
+    assert " count [OPTIONS] [FILE…]\n" in runner.invoke(app, ["count", "--help"]).stdout
+    assert " show [OPTIONS] FILE\n" in runner.invoke(app, ["show", "--help"]).stdout
+    laws_help = runner.invoke(app, ["laws", "--help"]).stdout
+    assert "--block SPEC" in laws_help and "--seed N" in laws_help and "-k, --degree K" in laws_help
+
+
+def test_help_states_the_engine_defaults():
+    from conslaw_cli.engine import DEFAULT_MAX_BLOCK
+    from conslaw_cli.laws import DEFAULT_MAX_UNKNOWNS
+
+    assert f"[default: {DEFAULT_MAX_BLOCK}]" in runner.invoke(app, ["count", "--help"]).stdout
+    assert f"[default: {DEFAULT_MAX_UNKNOWNS}]" in runner.invoke(app, ["laws", "--help"]).stdout
+
+
+def test_piped_output_is_never_wrapped_cut_or_coloured(tmp_path):
+    name = "a_network_with_a_rather_long_name_that_would_not_fit_in_eighty_columns"
+    path = tmp_path / "long.yaml"
+    path.write_text(f"name: {name}\ninput: 3\nlayers:\n  - linear: {{out: 2}}\n  - relu\n  - linear: {{out: 2}}\n")
+    result = run_conslaw("count", str(path), env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert name in result.stdout and "\x1b[" not in result.stdout
+    footer = [line for line in result.stdout.splitlines() if line.startswith("exact ranks")]
+    assert len(footer) == 1 and footer[0].endswith("(Schwartz–Zippel).")  # one line, not broken mid-sentence
+
+
+def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
+    from rich.console import Console
+
+    from conslaw_cli import analysis, render
+
+    result = analysis.count(ROOT / "architectures/resnet_block.yaml")
+    result.name = "resnet_block_with_a_name_much_longer_than_the_first_column_can_hold"
+    console = Console(width=80, record=True)
+    console.print(render.count_table([result]))
+    text = console.export_text()
+    assert "…" not in text
+    assert "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")) == result.name
+
+
+def test_progress_lines_on_stderr_when_it_is_not_a_terminal():
+    result = run_conslaw("count", str(ROOT / "architectures/resnet.yaml"), str(ROOT / "architectures/mlp_relu.yaml"),
+                         env={"CONSLAW_PROGRESS_SECONDS": "0.01"})
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("conslaw: [")]
+    assert lines and all(re.fullmatch(r"conslaw: \[[12]/2\] \S+\.yaml: .+ \(\d+ s elapsed\)", line) for line in lines)
+    assert "resnet.yaml" in lines[0]
+    quiet = run_conslaw("count", str(ROOT / "architectures/mlp_relu.yaml"), env={"CONSLAW_PROGRESS_SECONDS": "1000"})
+    assert quiet.stderr == ""  # work shorter than the interval prints no progress
+
+
+def test_line_reporter_says_what_which_file_and_elapsed():
+    from io import StringIO
+
+    from conslaw_cli.progress import LineReporter
+
+    stream = StringIO()
+    reporter = LineReporter(stream, total=3, interval=1000.0)
+    reporter.next_file("net.yaml")
+    reporter.say("bracket step 2, dim 40")
+    assert re.fullmatch(r"conslaw: \[1/3\] net\.yaml: bracket step 2, dim 40 \(\d+ s elapsed\)", reporter.line())
+    assert stream.getvalue() == ""  # nothing before the interval has passed

@@ -34,7 +34,7 @@ RESIDUAL_CASES = [
 
 @pytest.mark.parametrize("text", RESIDUAL_CASES)
 def test_per_block_concatenation_spans_the_full_path_lifting(phi_of, text):
-    # THEORY §4 "Residual blocks in sequence": same span of gradients at a generic point, and
+    # docs/method.md §5 "Residual blocks in sequence": same span of gradients at a generic point, and
     # the same Lie trace (hence the same count)
     graph, per_block = phi_of(text)
     full = full_path_lifting(graph)

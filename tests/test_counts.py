@@ -12,7 +12,7 @@ ZOO = Path(__file__).parent.parent / "architectures"
 
 
 def two_layer_linear_laws(m: int, r: int, n: int) -> int:
-    """seed 001 Prop 4.2, 4.3, Cor 4.4: r(r+1)/2, minus (r-n-m)(r-n-m+1)/2 when r > n+m."""
+    """Marcotte et al. 2023, Prop 4.2, 4.3, Cor 4.4: r(r+1)/2, minus (r-n-m)(r-n-m+1)/2 when r > n+m."""
     excess = max(0, r - n - m)
     return r * (r + 1) // 2 - excess * (excess + 1) // 2
 
@@ -33,27 +33,27 @@ def test_two_layer_linear_r_above_n_plus_m(count_of, m, r, n):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("m,r,n", [(3, 4, 2), (2, 5, 3), (1, 3, 1)])
 def test_two_layer_relu(count_of, m, r, n, bias):
-    # seed 001 Ex. 2.2/3.6, seed 000 Thm 3.4, Prop 3.5: one law per hidden neuron
+    # Marcotte et al. 2023, Ex. 2.2/3.6, Marcotte et al. 2025, Thm 3.4, Prop 3.5: one law per hidden neuron
     assert count_of(mlp_yaml((m, r, n), "relu", bias)) == r
 
 
 @pytest.mark.parametrize("activation", ["leaky_relu", "abs"])
 def test_homogeneous_activations_behave_like_relu(count_of, activation):
-    # seed 001 App. E.2, seed 002: positively 1-homogeneous activations have the ReLU laws
+    # Marcotte et al. 2023, App. E.2, Zhao et al. 2023: positively 1-homogeneous activations have the ReLU laws
     assert count_of(mlp_yaml((3, 4, 2), activation, True)) == 4
 
 
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("widths", [(2, 3, 3, 2), (3, 2, 4, 2), (2, 3, 2, 3, 2)])
 def test_deep_relu_one_law_per_hidden_neuron(count_of, widths, bias):
-    # path lifting, seed 001 eq. (13), App. I: sum of hidden widths (widths >= 2)
+    # path lifting, Marcotte et al. 2023, eq. (13), App. I: sum of hidden widths (widths >= 2)
     assert count_of(mlp_yaml(widths, "relu", bias)) == sum(widths[1:-1])
 
 
 @pytest.mark.parametrize("widths,laws", [((2, 3, 3, 2), 12), ((3, 3, 3, 3), 12), ((4, 3, 2, 5), 9),
                                          ((2, 4, 3, 2, 3), 19)])
 def test_deep_linear(count_of, widths, laws):
-    # seed 001 Prop 4.1, App. I: the independent Gram laws (the reference notebooks' "known")
+    # Marcotte et al. 2023, Prop 4.1, App. I: the independent Gram laws (the reference notebooks' "known")
     assert count_of(mlp_yaml(widths)) == laws
 
 
@@ -80,14 +80,14 @@ CONV_CASES = [
 
 @pytest.mark.parametrize("shape,conv1,conv2,c1", CONV_CASES)
 def test_conv_relu_one_law_per_hidden_channel(count_of, shape, conv1, conv2, c1):
-    # seed 000 Thm 3.6, App. E: one law per hidden channel, sum_k |u_kj|^2 - sum_i |v_ji|^2
+    # Marcotte et al. 2025, Thm 3.6, App. E: one law per hidden channel, sum_k |u_kj|^2 - sum_i |v_ji|^2
     text = f"input: {shape}\nlayers:\n  - conv: {{{conv1}}}\n  - relu\n  - conv: {{{conv2}}}\n"
     assert count_of(text) == c1
 
 
 @pytest.mark.parametrize("dim,d1", [(2, 1), (2, 3), (2, 4), (3, 2), (3, 5)])
 def test_single_head_attention(count_of, dim, d1):
-    # seed 000 Thm 3.8, Cor 3.9: d1(d1+1) laws when d1 <= 2 dim
+    # Marcotte et al. 2025, Thm 3.8, Cor 3.9: d1(d1+1) laws when d1 <= 2 dim
     assert d1 <= 2 * dim
     text = f"input: {{tokens: 3, dim: {dim}}}\nlayers:\n  - attention: {{heads: 1, head_dim: {d1}}}\n"
     assert count_of(text) == d1 * (d1 + 1)
@@ -95,7 +95,7 @@ def test_single_head_attention(count_of, dim, d1):
 
 @pytest.mark.parametrize("m,classes", [(1, 2), (3, 2), (4, 3), (2, 5)])
 def test_softmax_head_alone(count_of, m, classes):
-    # seed 000 Prop 3.11, Cor 2.8: the m column sums
+    # Marcotte et al. 2025, Prop 3.11, Cor 2.8: the m column sums
     assert count_of(f"input: {m}\nlayers:\n  - softmax_head: {{classes: {classes}}}\n") == m
 
 

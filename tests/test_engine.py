@@ -24,7 +24,7 @@ def test_single_monomial_has_D_minus_1_laws(D):
 
 
 def test_uv_scalar_pair():
-    # seed 001 Ex. 2.3: φ = uv has the single law u² - v²
+    # Marcotte et al. 2023, Ex. 2.3: φ = uv has the single law u² - v²
     result = engine.trace_dimension(make_phi([{(0, 1): 1}], 2))
     assert result.dims == [1, 1]
 
@@ -37,7 +37,7 @@ def test_brackets_can_fill_the_space():
 
 
 def test_disjoint_blocks_add_up_and_identical_blocks_are_computed_once():
-    # two copies of uv and one of x1⋯x3: 1 + 1 + 1 trace dims (THEORY §2, blocks)
+    # two copies of uv and one of x1⋯x3: 1 + 1 + 1 trace dims (docs/method.md §2, blocks)
     phi = make_phi([{(0, 1): 1}, {(2, 3): 1}, {(4, 5, 6): 1}], 7)
     result = engine.trace_dimension(phi)
     assert result.num_blocks == 3 and result.num_classes == 2

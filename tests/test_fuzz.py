@@ -61,7 +61,7 @@ def mutants(count: int, seed: int = 10) -> list[str]:
 
 
 def test_fuzz_corpus_through_every_command(tmp_path):
-    for i, text in enumerate(mutants(30)):
+    for i, text in enumerate(mutants(15)):
         path = tmp_path / f"mutant{i}.yaml"
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
         for command in COMMANDS:
@@ -115,7 +115,7 @@ junk = st.recursive(st.one_of(size, name), lambda inner: st.lists(inner, max_siz
 document = st.one_of(architecture, architecture, architecture, junk)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                                     HealthCheck.too_slow])
 @given(doc=document, command=st.sampled_from(COMMANDS))
 def test_random_yaml_trees_succeed_or_refuse_with_a_location(tmp_path, doc, command):

@@ -1,4 +1,4 @@
-"""`conslaw laws`: the families of the papers, exact polynomials, the verdict (THEORY §3, §4)."""
+"""`conslaw laws`: the families of the papers, exact polynomials, the verdict (docs/method.md §4, §5)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def var(result, name: str) -> int:
 
 
 def test_two_layer_linear_gram_entries(laws_of):
-    # seed 001 Prop 4.2: the entries of UᵀU − VᵀV (U = linear2.weightᵀ... here W1 W1ᵀ − W2ᵀ W2), r(r+1)/2
+    # Marcotte et al. 2023, Prop 4.2: the entries of UᵀU − VᵀV (U = linear2.weightᵀ... here W1 W1ᵀ − W2ᵀ W2), r(r+1)/2
     result = laws_of(mlp_yaml((3, 4, 2)))
     assert family_counts(result) == {
         "upper triangle of linear1.weight·linear1.weightᵀ − linear2.weightᵀ·linear2.weight": 10}
@@ -52,14 +52,14 @@ def test_two_layer_linear_gram_entries(laws_of):
 
 @pytest.mark.parametrize("widths,per_layer", [((4, 3, 2, 5), [6, 3]), ((2, 3, 3, 2), [6, 6]), ((3, 3, 3, 3), [6, 6])])
 def test_deep_linear_gram_laws_per_hidden_layer(laws_of, widths, per_layer):
-    # seed 001 Prop 4.1, App. I; totals are the counts of the count issue (9, 12, 12)
+    # Marcotte et al. 2023, Prop 4.1, App. I; totals are the counts of the count issue (9, 12, 12)
     result = laws_of(mlp_yaml(widths))
     assert list(family_counts(result).values()) == per_layer
     assert result.complete and sum(per_layer) == result.count
 
 
 def test_relu_with_biases_rescaling_laws(laws_of):
-    # seed 001 Ex. 2.2, seed 000 Prop 3.5: |u_k|² − |v_k|² − b_k²... with PyTorch names:
+    # Marcotte et al. 2023, Ex. 2.2, Marcotte et al. 2025, Prop 3.5: |u_k|² − |v_k|² − b_k²... with PyTorch names:
     # |linear1.weight[k,:]|² + linear1.bias[k]² − |linear2.weight[:,k]|²
     result = laws_of(mlp_yaml((3, 4, 2), "relu", True))
     assert list(family_counts(result).values()) == [4] and result.complete
@@ -71,14 +71,14 @@ def test_relu_with_biases_rescaling_laws(laws_of):
 
 
 def test_conv_per_channel_laws(laws_of):
-    # seed 000 Thm 3.6: one law per hidden channel
+    # Marcotte et al. 2025, Thm 3.6: one law per hidden channel
     result = laws_of((ROOT / "architectures/conv_relu.yaml").read_text())
     assert list(family_counts(result).values()) == [3] and "per hidden channel" in result.families[0][0].name
     assert result.complete
 
 
 def test_attention_gram_laws(laws_of):
-    # seed 000 Thm 3.8: QQᵀ − KKᵀ and VVᵀ − OOᵀ, d1(d1+1)/2 each
+    # Marcotte et al. 2025, Thm 3.8: QQᵀ − KKᵀ and VVᵀ − OOᵀ, d1(d1+1)/2 each
     result = laws_of((ROOT / "architectures/attention.yaml").read_text())
     assert family_counts(result) == {"upper triangle of attention1.Q·attention1.Qᵀ − attention1.K·attention1.Kᵀ": 6,
                                      "upper triangle of attention1.V·attention1.Vᵀ − attention1.O·attention1.Oᵀ": 6}
@@ -86,7 +86,7 @@ def test_attention_gram_laws(laws_of):
 
 
 def test_softmax_head_column_sums(laws_of):
-    # seed 000 Prop 3.11, Cor 2.8: the m column sums, degree 1
+    # Marcotte et al. 2025, Prop 3.11, Cor 2.8: the m column sums, degree 1
     result = laws_of("input: 3\nlayers:\n  - softmax_head: {classes: 4}\n")
     assert list(family_counts(result).values()) == [3]
     assert all(law.degree == 1 and len(law.poly) == 4 for law in result.laws)

@@ -89,7 +89,7 @@ def test_hostile_names_keep_the_markdown_table_intact(hostile):
     summary = rows[:3]  # header and two architectures
     for row in summary:
         cells = re.split(r"(?<!\\)\|", row)[1:-1]
-        assert len(cells) == 5, row
+        assert len(cells) == 6, row
     assert "<script>" not in md and "&lt;script&gt;" in md
     assert "\\|" in md
 
@@ -110,8 +110,12 @@ def test_markdown_structure():
     md = report(ZOO + ["--format", "markdown"])
     assert md.startswith("# Conservation laws of gradient flows\n")
     assert md.count("\n## ") == len(ZOO) + 1  # one section each and the provenance
-    assert "| architecture | D | laws | polynomial laws found | complete |" in md
-    assert "| resnet\\_block | 48 | 4 | 4 | complete |" in md
+    assert "| architecture | D | laws | count | polynomial laws listed | verdict |" in md
+    assert "| resnet\\_block | 48 | 4 | exact | 4 | complete |" in md
+    # Marcotte et al. 2025, Cor 3.10 leaves multi-head completeness open: a lower bound, with its reason
+    assert "| multihead\\_attention | 64 | 12 | lower bound (1) | 12 | complete for φ |" in md
+    assert "(1) multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)." in md
+    assert "&lt;" not in md.split("## Provenance")[1] and "$P(\\text{wrong count}) \\le" in md
     assert "$\\varphi(\\theta) = \\mathrm{linear2.weight}\\,\\mathrm{linear1.weight}$" in md
 
 
@@ -125,6 +129,13 @@ def test_json_schema_consistent_with_count_and_laws():
     assert arch["count"] == count and arch["laws"] == laws
     assert arch["phi"]["pieces"][0]["formula"] == "φ = entries of linear2.weight·linear1.weight"
     assert [layer["name"] for layer in arch["layers"]] == ["linear1", "linear2"]
+    assert arch["summary"] == {"parameters": 20, "laws": 10, "status": "exact", "status_reason": arch["phi"]["backing"],
+                               "polynomial_laws_listed": 10, "verdict": "complete"}
+    # Marcotte et al. 2025, Cor 3.10: multi-head completeness is open, so the count is a lower bound
+    multihead = next(a for a in doc["architectures"] if a["name"] == "multihead_attention")["summary"]
+    assert (multihead["status"], multihead["verdict"]) == ("lower bound", "complete for φ")
+    assert multihead["status_reason"] == "multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)"
+    assert any("2^61 − 1" in line for line in doc["provenance"])
 
 
 @pytest.mark.parametrize("fmt", ["latex", "markdown", "json"])

@@ -22,7 +22,7 @@ from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges
 from .fields import GraphFields
 from .network import Affine, Dense, Program, Unsupported, build_program
 
-DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one dense block
+from ..limits import DEFAULT_MAX_BLOCK  # noqa: E402
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _ops(ops):
 
 def _attention_block(layer: Layer) -> DenseBlock:
     """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
-    is the same block up to renaming (seed 000 Thm 3.8)."""
+    is the same block up to renaming (Marcotte et al. 2025, Thm 3.8)."""
     head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
     entries = head_dim * dim
     into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
@@ -164,10 +164,13 @@ def _parameters(layers: list[Layer]) -> int:
 def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
     """Estimate the work from the layer shapes (O(layers), nothing of size D allocated) and raise
     TooLarge when it is hopeless; returns the estimate."""
-    total = Cost(0.0, 0)
+    total, seen = Cost(0.0, 0), set()
     for piece in piece_layout(graph.layers):
         segments = [piece.layers] if piece.kind == "attention" else _segments(piece.layers)
         for segment in segments:
+            if _structure(segment) in seen:  # computed once (see blocks_of)
+                continue
+            seen.add(_structure(segment))
             n = _parameters(segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
                 else _parameters(segment)
             if piece.kind != "attention" and n > CERTIFY_ABOVE and single_path_layers(segment):
@@ -182,17 +185,17 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
                                "raise the limit with --max-block N if you really mean it")
             else:
                 cost = dense_cost(n, edges(segment), len(segment))
-            total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))
+            total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))  # blocks run one by one
     return total
 
 
 def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                 max_block: int = DEFAULT_MAX_BLOCK) -> lie.TraceResult:
     """dim Lie(span ∇φ_i)(θ) from the graph at `points` independent random points, which must agree."""
-    refuse_hopeless(graph, max_block)
+    estimate = refuse_hopeless(graph, max_block)
     classes = blocks_of(graph)
     if not classes:
-        return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points)
+        return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points, estimate=estimate)
     certified = _certificates(graph, classes, seed)
     dense = [(b, m) for b, m in classes if b.signature not in certified]
     largest = max((block.fields.num_vars for block, _ in dense), default=0)
@@ -211,4 +214,5 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
     if any(r[-1] != results[0][-1] for r in results):
         raise lie.EngineDisagreement(f"the random points disagree: trace dimensions {results}; "
                                      "rerun with another --seed and report this")
-    return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results)
+    return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results,
+                           certified=sum(m for b, m in classes if b.signature in certified), estimate=estimate)

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 from ..graph import Layer
 
-BYTES_PER_ENTRY = 150  # certificate: index arrays, sorts, path rows, family gradients (measured)
-SECONDS_PER_ENTRY = 2e-6  # certificate: sorts, peeling and the family laws' gradients (measured)
+# certificate, measured on the benchmark cases (2-core machine): per parameter (names, family
+# laws and their gradients, in Python) and per entry of the index arrays (units, conv patches)
+SECONDS_PER_PARAMETER, BYTES_PER_PARAMETER = 1e-5, 600
+SECONDS_PER_ENTRY, BYTES_PER_ENTRY = 2.5e-6, 90
 SECONDS_PER_USE = 2e-9  # one weight use in a field sample (float64 BLAS on 21-bit limbs)
-SAMPLE_SECONDS_PER_EDGE = 2e-7  # dense engine: one field sample, per connection and jet product
+SAMPLE_SECONDS_PER_USE = 1e-8  # dense engine: one weight use of one sample, jets included
+BASE_BYTES = 150 * 2**20  # the process itself: interpreter, numpy, flint
 MAX_BYTES = 8 * 2**30
 
 
@@ -50,13 +53,21 @@ def _index_entries(layers: list[Layer]) -> int:
 
 def certificate_cost(layers: list[Layer]) -> Cost:
     """Index arrays and sparse path rows, plus two field samples for the family check."""
-    entries = _index_entries(layers)
-    return Cost(entries * SECONDS_PER_ENTRY + edges(layers) * SECONDS_PER_USE, entries * BYTES_PER_ENTRY)
+    entries, params = _index_entries(layers), sum(l.own_params for l in _walk(layers))
+    return Cost(params * SECONDS_PER_PARAMETER + entries * SECONDS_PER_ENTRY + edges(layers) * SECONDS_PER_USE,
+                BASE_BYTES + params * BYTES_PER_PARAMETER + entries * BYTES_PER_ENTRY)
+
+
+def _walk(layers: list[Layer]):
+    for layer in layers:
+        yield layer
+        yield from _walk(layer.body)
 
 
 def dense_cost(parameters: int, layers_edges: int, depth: int) -> Cost:
-    """Exact ranks of about n × n matrices (n³ operations, 4 per point, 2 points) and n samples."""
+    """Exact ranks of about n × n matrices (n³ operations, 4 per point, 2 points) and about 2n
+    samples of `depth` passes each."""
     from ..lie import RANK_SECONDS_PER_CUBE
 
-    seconds = RANK_SECONDS_PER_CUBE * parameters ** 3 + 2 * parameters * layers_edges * depth * SAMPLE_SECONDS_PER_EDGE
-    return Cost(seconds, 3 * 8 * parameters ** 2)
+    seconds = RANK_SECONDS_PER_CUBE * parameters ** 3 + 2 * parameters * layers_edges * depth * SAMPLE_SECONDS_PER_USE
+    return Cost(seconds, BASE_BYTES + 3 * 8 * parameters ** 2)
