@@ -78,9 +78,14 @@ def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_
         return trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block), "expanded φ"
 
 
+SMALL_PHI_TERMS = 50_000
+
+
 def _component_count(graph: Graph, max_terms: int) -> int | None:
     """Number of components of φ, for small networks only: counting never needs φ expanded."""
-    if graph.num_params > SMALL_PHI_PARAMETERS:
+    from .compiler import estimate_terms
+
+    if graph.num_params > SMALL_PHI_PARAMETERS or estimate_terms(graph) > SMALL_PHI_TERMS:
         return None
     return len(compile_phi(graph, max_terms).components)
 
@@ -128,6 +133,10 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
     from .families import candidate_families
     from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
 
+    if block is None and degree == 2:
+        fast = family_laws(path, seed, count)
+        if fast is not None:
+            return fast
     graph, phi, block_vars, name = load_block(path, block, max_terms)
     with located(graph):
         if count is None and block is None:
@@ -142,7 +151,47 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
                                                     [c.poly for c in phi.components], degree)
     return LawsResult(name=name, file=str(path), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
-                      degree=degree, explained_by_families=explained, variables=phi.variables)
+                      degree=degree, explained_by_families=explained, variables=phi.variables, exact=phi.rich)
+
+
+def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
+                max_block: int = DEFAULT_MAX_BLOCK) -> LawsResult | None:
+    """Degree-2 laws from the named families alone, when they are complete (issue of scale: no law
+    system is built, φ is never expanded).
+
+    Every candidate family (per-neuron and per-channel rescaling, Gram laws, attention Gram laws) is
+    checked against the fields of φ at random points (``graph_engine.lawcheck``); a family that
+    fails is dropped. When the rank of the passing laws' gradients equals the count, they are all
+    the laws (Marcotte et al. 2023, Thm 3.3: every law is a function of D − dim Lie(V) independent
+    ones), and the result is returned; otherwise None (the law system decides). Families with
+    degree-1 laws are left to the law system, which also counts their products."""
+    from .compiler import VariableTable
+    from .families import candidate_families
+    from .graph_engine.lawcheck import check_laws, functional_rank_lower_bound
+    from .laws import Law, LawsResult
+
+    graph = load_graph(path)
+    with located(graph):
+        if count is None:
+            count = graph.num_params - _trace(graph, seed, max_block=max_block)[0].dimension
+        families = candidate_families(graph)
+        if any(len(m) < 2 for f in families for e in f.entries for m in e):
+            return None
+        entries = [e for f in families for e in f.entries]
+        passed, bound = check_laws(graph, entries, seed)
+    kept, position = [], 0
+    for family in families:
+        ok = passed[position:position + len(family.entries)]
+        position += len(family.entries)
+        if all(ok) and family.entries:
+            kept.append(family)
+    laws = [Law(e, 2, f.name) for f in kept for e in f.entries]
+    if len(laws) != count or functional_rank_lower_bound([l.poly for l in laws], graph, seed) != count:
+        return None
+    pieces = [piece.describe() for piece in piece_layout(graph.layers)]
+    return LawsResult(name=graph.name, file=str(path), laws=laws, families=[(f, len(f.entries)) for f in kept],
+                      products=0, independent=count, count=count, degree=2, explained_by_families=True,
+                      variables=VariableTable(graph).names, check_error_bound=bound, exact=pieces_rich(pieces))
 
 
 def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:

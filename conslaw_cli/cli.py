@@ -219,12 +219,10 @@ def laws(
 
     def find(path, say):
         say(f"polynomial laws of degree ≤ {degree}")
-        found = analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block,
-                              max_unknowns=max_unknowns or DEFAULT_MAX_UNKNOWNS)
-        return found, analysis.load_block(path, block, max_terms)[1].rich  # rich: the count is exact
+        return analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block,
+                             max_unknowns=max_unknowns or DEFAULT_MAX_UNKNOWNS)
 
-    found_and_exact = for_each_file(files, find)
-    results = [found for found, _ in found_and_exact]
+    results = for_each_file(files, find)
     if json:
         print(sanitize.json_text([r.to_json() for r in results]))
     elif latex:
@@ -232,8 +230,8 @@ def laws(
     elif python:
         print("\n".join(line for r in results for line in render.laws_python(r)))
     else:
-        for r, exact in found_and_exact:
-            for line in render.laws_text(r, expand, exact):
+        for r in results:
+            for line in render.laws_text(r, expand, r.exact):
                 out.print(line, markup=False)
 
 

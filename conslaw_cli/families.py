@@ -6,6 +6,7 @@ uses a family only for the part of the law space it spans."""
 from __future__ import annotations
 
 import itertools
+import math
 
 from .compiler import Poly, VariableTable
 from .graph import HOMOGENEOUS, Graph, Layer
@@ -60,23 +61,32 @@ def _gram(a: Layer, b: Layer, v: VariableTable) -> Family:
     return Family(name, latex, entries)
 
 
-def _rescaling(a: Layer, b: Layer, v: VariableTable) -> Family:
+def _outgoing(b: Layer, k: int, flattened_positions: int) -> list[tuple]:
+    """Indices of b's weights that read unit (or channel) k of the layer before: a column of a
+    linear layer, a conv's input channel, or the columns of channel k's positions after flatten."""
+    out_shape = b.params["weight"]
+    if flattened_positions:
+        return [(o, k * flattened_positions + q) for o in range(out_shape[0]) for q in range(flattened_positions)]
+    return [(o, k, *r) for o in range(out_shape[0]) for r in itertools.product(*map(range, out_shape[2:]))]
+
+
+def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 0) -> Family:
     """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (Marcotte et al. 2023, Ex. 2.2,
-    Marcotte et al. 2025, Thm 3.6)."""
+    Marcotte et al. 2025, Thm 3.6); a conv channel read through `flatten` is the set of its positions."""
     units = a.params["weight"][0]
-    in_rest, out_shape = a.params["weight"][1:], b.params["weight"]
+    in_rest = a.params["weight"][1:]
     bias = "bias" in a.params
     entries = []
     for k in range(units):
         parts = [_square_sum(v, f"{a.name}.weight", [(k, *r) for r in itertools.product(*map(range, in_rest))]),
-                 _square_sum(v, f"{b.name}.weight", [(o, k, *r) for o in range(out_shape[0])
-                                                     for r in itertools.product(*map(range, out_shape[2:]))], -1)]
+                 _square_sum(v, f"{b.name}.weight", _outgoing(b, k, flattened_positions), -1)]
         if bias:
             parts.append(_square_sum(v, f"{a.name}.bias", [(k,)]))
         entries.append(_add(*parts))
     unit = "c" if a.kind == "conv" else "k"
     wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
-    name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− ‖{wb}[:,{unit}]‖², "
+    read = f"[:,{unit}·{flattened_positions}:({unit}+1)·{flattened_positions}]" if flattened_positions else f"[:,{unit}]"
+    name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− ‖{wb}{read}‖², "
             f"{unit} = 0…{units - 1}" + (" (per hidden channel)" if a.kind == "conv" else " (per hidden neuron)"))
     latex = (rf"\|{_tex(wa)}_{{{unit}}}\|^2" + (rf" + {_tex(ba)}_{{{unit}}}^2" if bias else "")
              + rf" - \|{_tex(wb)}_{{:,{unit}}}\|^2,\ {unit} = 0,\dots,{units - 1}")
@@ -97,8 +107,10 @@ def _attention(layer: Layer, v: VariableTable) -> list[Family]:
                 entries.append(_add(_inner(v, f"{layer.name}.{left}", pairs),
                                     _inner(v, f"{layer.name}.{right}", pairs, -1)))
         l, r = f"{layer.name}.{left}", f"{layer.name}.{right}"
-        per_head = ", per head" if heads > 1 else ""
-        out.append(Family(f"upper triangle of {l}·{l}ᵀ − {r}·{r}ᵀ{per_head}",
+        triangle = head_dim * (head_dim + 1) // 2
+        per_head = f", per head: {triangle} per head × {heads} heads" if heads > 1 else ""
+        out.append(Family(f"upper triangle of {l}_h·{l}_hᵀ − {r}_h·{r}_hᵀ{per_head}" if heads > 1 else
+                          f"upper triangle of {l}·{l}ᵀ − {r}·{r}ᵀ",
                           rf"{_tex(l)}\,{_tex(l)}^\top - {_tex(r)}\,{_tex(r)}^\top\ \text{{(upper triangle{per_head})}}",
                           entries))
     return out
@@ -145,6 +157,8 @@ def candidate_families(graph: Graph) -> list[Family]:
                 families.append(_rescaling(a, b, variables))
         elif a.kind == b.kind == "conv" and len(homogeneous) == 1:
             families.append(_rescaling(a, b, variables))
+        elif a.kind == "conv" and b.kind in ("linear", "softmax_head") and flattened and len(homogeneous) == 1:
+            families.append(_rescaling(a, b, variables, flattened_positions=math.prod(a.out_shape[2:])))
 
     walk(graph.layers)
     return families

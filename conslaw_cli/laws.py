@@ -60,6 +60,9 @@ class LawsResult:
     degree: int
     explained_by_families: bool = False
     variables: list[str] = field(default_factory=list)
+    # family laws checked against the fields at random points (no law system): P(a non-law passed) ≤ this
+    check_error_bound: float | None = None
+    exact: bool = True  # the count is theorem-backed (φ rich); else a lower bound on the network's laws
 
     @property
     def complete(self) -> bool:
@@ -74,7 +77,7 @@ class LawsResult:
                       "degree": l.degree, "family": l.family} for l in self.laws],
             "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
             "products": self.products, "independent": self.independent, "count": self.count,
-            "complete": self.complete,
+            "complete": self.complete, "exact": self.exact, "check_error_bound": self.check_error_bound,
         }
 
 

@@ -163,6 +163,9 @@ def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> l
         lines.append(f"  + {result.products} independent products of lower-degree laws (not listed)")
     if not result.laws:
         lines.append("  no polynomial law of this degree")
+    if result.check_error_bound is not None:
+        lines.append(f"  (families checked against the fields of φ at random points mod p, no law system: "
+                     f"P(a listed law is wrong) ≤ {result.check_error_bound:.1e}, Schwartz–Zippel)")
     return lines
 
 

@@ -1,0 +1,140 @@
+"""Candidate laws checked against the fields of φ, from the layer graph (φ is never expanded).
+
+h is a law of φ iff ∇h(θ) · ∇(α·φ)(θ) = 0 for all θ and α (Marcotte, Gribonval, Peyré 2023,
+§2.4). With rank-one α (the gains of the gated network, see ``network``), this is a polynomial in
+θ and the gains; it is evaluated at a random point mod p for every block of φ. A nonzero
+polynomial of degree δ vanishes there with probability ≤ δ/p (Schwartz–Zippel), so a law that
+passes is a law except with that probability, and one that fails is certainly not a law.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import gf
+from ..compiler import piece_layout
+from ..graph import Graph
+from . import arith
+from .count import _attention_block, _segment_block, _segments, _walk, tensor_offsets
+from .network import gradient
+
+
+def blocks_with_variables(graph: Graph):
+    """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
+    offsets = tensor_offsets(graph)
+    for piece in piece_layout(graph.layers):
+        if piece.kind == "attention":
+            layer = piece.layers[0]
+            block = _attention_block(layer)
+            head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
+            rows = head_dim * dim
+            for h in range(layer.options["heads"]):
+                for left, right in (("Q", "K"), ("V", "O")):
+                    first = [offsets[f"{layer.name}.{t}"] + h * rows for t in (left, right)]
+                    yield block.fields.program, np.concatenate([f + np.arange(rows) for f in first])
+            continue
+        for segment in _segments(piece.layers):
+            block = _segment_block(segment, offsets)
+            sizes = {f"{l.name}.{p}": math.prod(s) for l in _walk(segment) for p, s in l.params.items()}
+            glob = np.zeros(block.fields.num_vars, dtype=np.int64)
+            for tensor, start in block.local.items():
+                glob[start:start + sizes[tensor]] = offsets[tensor] + np.arange(sizes[tensor])
+            yield block.fields.program, glob
+
+
+def gradient_at(poly: dict, theta: list[int]) -> dict[int, int]:
+    """∇h(θ) mod p for an integer polynomial {monomial: coefficient}, as {variable: value}."""
+    grad: dict[int, int] = {}
+    for mono, coef in poly.items():
+        for k, v in enumerate(mono):
+            rest = coef
+            for u in mono[:k] + mono[k + 1:]:
+                rest = rest * theta[u] % gf.PRIME
+            grad[v] = (grad.get(v, 0) + rest) % gf.PRIME
+    return {v: g for v, g in grad.items() if g}
+
+
+def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> tuple[list[bool], float]:
+    """Whether each polynomial passes the field check of every block, and the probability bound
+    that some non-law passed."""
+    rng = np.random.default_rng([seed, 11])
+    theta = rng.integers(1, gf.PRIME, size=graph.num_params, dtype=np.uint64)
+    theta_list = [int(t) for t in theta]
+    where_block = np.full(graph.num_params, -1, dtype=np.int64)
+    where_local = np.full(graph.num_params, -1, dtype=np.int64)
+    fields, depth = [], 1
+    for k, (program, glob) in enumerate(blocks_with_variables(graph)):
+        gains = gf.random_residues(rng, (samples, program.num_gains))
+        fields.append(gradient(program, theta[glob][None, None, :], gains)[:, 0, :])
+        where_block[glob], where_local[glob] = k, np.arange(len(glob))
+        depth = max(depth, len(program.ops))
+    passed = []
+    for poly in polys:
+        grad = gradient_at(poly, theta_list)
+        variables = np.fromiter(grad, dtype=np.int64, count=len(grad))
+        values = np.fromiter(grad.values(), dtype=np.uint64, count=len(grad))
+        ok = bool((where_block[variables] >= 0).all()) if len(grad) else True
+        if ok:
+            for k in np.unique(where_block[variables]):
+                mine = where_block[variables] == k
+                dots = arith.sum_mod(arith.mul(fields[k][:, where_local[variables[mine]]], values[mine][None, :]), 1)
+                ok = ok and not dots.any()
+        passed.append(ok)
+    degree = max((len(m) for p in polys for m in p), default=1)
+    bound = len(polys) * (degree + 2 * depth + 2) / gf.PRIME
+    return passed, bound
+
+
+def functional_rank_lower_bound(polys: list[dict], graph: Graph, seed: int = 0) -> int:
+    """A lower bound on the number of functionally independent polynomials: the rank of their
+    gradients at a random point, by peeling (see ``certificate.peel``) and, for what peeling leaves,
+    an exact dense rank when it is small."""
+    from .certificate import peel
+    from ..lie import exact_rank
+
+    rng = np.random.default_rng([seed, 13])
+    theta = [int(t) for t in rng.integers(1, gf.PRIME, size=graph.num_params, dtype=np.uint64)]
+    grads = [gradient_at(p, theta) for p in polys]
+    width = max((len(g) for g in grads), default=0)
+    cols = np.full((len(grads), width), -1, dtype=np.int64)
+    for i, g in enumerate(grads):
+        cols[i, :len(g)] = list(g)
+    peeled, left = peel(cols, graph.num_params)
+    total = peeled
+    for group in _connected([g for g, alive in zip(grads, left) if alive]):
+        used = sorted({v for g in group for v in g})
+        if len(group) * len(used) > DENSE_ENTRIES:
+            continue  # too large for a dense rank: the bound stays a bound
+        position = {v: k for k, v in enumerate(used)}
+        rows = np.zeros((len(group), len(used)), dtype=np.uint64)
+        for i, g in enumerate(group):
+            for v, value in g.items():
+                rows[i, position[v]] = value
+        total += exact_rank(rows)
+    return total
+
+
+DENSE_ENTRIES = 4_000_000
+
+
+def _connected(rows: list[dict]) -> list[list[dict]]:
+    """Rows grouped by shared variables (rows of different groups are independent of each other,
+    so ranks add up): union–find over the variables."""
+    parent: dict[int, int] = {}
+
+    def find(v: int) -> int:
+        while parent.setdefault(v, v) != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for row in rows:
+        first = find(next(iter(row)))
+        for v in row:
+            parent[find(v)] = first
+    groups: dict[int, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(find(next(iter(row))), []).append(row)
+    return list(groups.values())
