@@ -228,6 +228,7 @@ def test_show_says_which_activation_a_slope_is(tmp_path):
     (["laws", "--python", "--expand"], "'--python': does not combine with --expand"),
     (["report", "--fragment", "-f", "markdown"], "'--fragment': does not combine with --format markdown"),
     (["report", "--fragment", "-f", "json"], "'--fragment': does not combine with --format json"),
+    (["report", "--heading", "subsection", "-f", "markdown"], "'--heading': does not combine with --format markdown"),
     (["phi", "--latex"], "'--latex': does not combine with --components 0"),
 ])
 def test_flags_that_do_not_combine_are_refused(args, message):
