@@ -115,7 +115,7 @@ junk = st.recursive(st.one_of(size, name), lambda inner: st.lists(inner, max_siz
 document = st.one_of(architecture, architecture, architecture, junk)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                                     HealthCheck.too_slow])
 @given(doc=document, command=st.sampled_from(COMMANDS))
 def test_random_yaml_trees_succeed_or_refuse_with_a_location(tmp_path, doc, command):
