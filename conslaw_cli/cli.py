@@ -140,6 +140,42 @@ def for_each_file(files: Optional[list[Path]], work) -> list:
     return results
 
 
+class Flow(str, Enum):
+    gradient = "gradient"
+    sign = "sign"
+
+
+def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[int], seed: int) -> None:
+    """`count --flow sign`: D − dim span{sign(∂φ(θ)ᵀw)} (see sign_flow.py)."""
+    from . import sign_flow
+
+    results = for_each_file(files, lambda path, say: sign_flow.count(path, seed))
+    if json:
+        print(sanitize.json_text([r.to_json() for r in results]))
+    else:
+        out.print(sign_flow.table(results))
+        for line in sign_flow.footer(results):
+            out.print(sanitize.terminal(line), markup=False)
+    _exit_unless_expected(results, expect)
+
+
+def _exit_unless_expected(results: list, expect: Optional[int]) -> None:
+    """`--expect N`: name every file whose count is not N, then exit 1."""
+    wrong = [r for r in results if expect is not None and r.laws != expect]
+    for r in wrong:
+        err.print(f"{sanitize.terminal(r.file)}: expected {expect} laws, found {r.laws}", markup=False)
+    if wrong:
+        raise typer.Exit(1)
+
+
+def _numerical_check(result, seed: int) -> dict:
+    """`count --check`: the network's own numerical Lie trace next to φ's count (lie_check.py)."""
+    from . import analysis
+    from .network.lie_check import check_status
+
+    return check_status(analysis.load_graph(result.file), result.laws, result.exact, seed)
+
+
 @app.command(cls=Command, short_help="Count the independent conservation laws.", epilog=_examples(
     "conslaw count architectures/mlp_relu.yaml --expect 5",
     "conslaw count --json > counts.json",
@@ -155,6 +191,9 @@ def count(
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[Optional[int], typer.Option(
         metavar="N", min=1, help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
+    flow: Annotated[Flow, typer.Option(metavar="FLOW", help="gradient, or sign: the sign flow θ' = −sign(∇L) of Adam "
+                                       "(an upper bound)")] = Flow.gradient,
+    check: Annotated[bool, typer.Option("--check", help="numerical cross-check from the network itself (float64, gap)")] = False,
 ) -> None:
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point.
 
@@ -162,6 +201,12 @@ def count(
     from . import analysis, render
     from .limits import DEFAULT_MAX_BLOCK
 
+    if flow is Flow.sign:
+        refuse_combination("--flow sign", {"--block": block is not None, "--per-block": per_block, "--check": check,
+                                           "--max-block": max_block is not None})
+        return _count_sign_flow(files, json, expect, seed)
+    refuse_combination("--check", {"--block (it compares whole networks)": check and block is not None,
+                                   "--per-block (it compares whole networks)": check and per_block})
     if per_block:
         refuse_combination("--per-block", {"--json": json, "--expect": expect is not None, "--block": block is not None,
                                            "--max-block": max_block is not None})
@@ -176,17 +221,17 @@ def count(
     results = for_each_file(files, lambda path, say: analysis.count(
         path, seed=seed, max_terms=max_terms, block=block, max_block=max_block or DEFAULT_MAX_BLOCK,
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
+    checks = [_numerical_check(r, seed) for r in results] if check else [None] * len(results)
     if json:
-        print(render.count_json(results))
+        print(sanitize.json_text([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)]))
     else:
         out.print(render.count_table(results))
         out.print(render.count_footer(results, block), markup=False)
-    if expect is not None:
-        wrong = [r for r in results if r.laws != expect]
-        for r in wrong:
-            err.print(f"{sanitize.terminal(r.file)}: expected {expect} laws, found {r.laws}", markup=False)
-        if wrong:
-            raise typer.Exit(1)
+        for r, c in zip(results, checks):
+            if c:
+                out.print(f"{sanitize.terminal(r.name)}: {c['status']} (numerical count {c['numerical_laws']})",
+                          markup=False)
+    _exit_unless_expected(results, expect)
 
 
 @app.command(cls=Command, short_help="The polynomial conservation laws, with a completeness verdict.", epilog=_examples(
@@ -206,11 +251,14 @@ def laws(
     block: BlockOpt = None,
     max_unknowns: Annotated[Optional[int], typer.Option(
         metavar="N", min=1, help="refuse law systems with more unknowns  [default: 2000000]")] = None,
+    weight_decay: Annotated[bool, typer.Option(
+        "--weight-decay", help="also each law's time-dependent form under weight decay (Thm 2.1)")] = False,
 ) -> None:
     """The polynomial conservation laws, exact, named by family, with a completeness verdict.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import analysis, render
+    from . import weight_decay as decay
     from .limits import DEFAULT_MAX_UNKNOWNS
 
     formats = [flag for flag, is_set in (("--json", json), ("--latex", latex), ("--python", python)) if is_set]
@@ -224,15 +272,17 @@ def laws(
 
     results = for_each_file(files, find)
     if json:
-        print(sanitize.json_text([r.to_json() for r in results]))
+        print(sanitize.json_text([decay.to_json(r) if weight_decay else r.to_json() for r in results]))
     elif latex:
-        print("\n\n".join(render.laws_latex(r) for r in results))
+        print("\n\n".join(render.laws_latex(r) + ("\n" + decay.latex_items(r) if weight_decay else "")
+                           for r in results))
     elif python:
-        print("\n".join(line for r in results for line in render.laws_python(r)))
+        print("\n".join(line for r in results
+                        for line in render.laws_python(r) + (decay.python_lines(r) if weight_decay else [])))
     else:
         for r in results:
-            for line in render.laws_text(r, expand, r.exact):
-                out.print(line, markup=False)
+            for line in render.laws_text(r, expand, r.exact) + (decay.family_lines(r) if weight_decay else []):
+                out.print(sanitize.terminal(line), markup=False)
 
 
 class ReportFormat(str, Enum):
@@ -284,6 +334,77 @@ def report(
     write_output(text, output, architecture_files(files))
 
 
+class Optimizer(str, Enum):
+    gd = "gd"
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    sign = "sign"
+
+
+class Data(str, Enum):
+    random = "random"
+    digits = "digits"
+
+
+VERIFY_EXIT_CODES = ("Exit codes: 0 every check passed; 1 a listed law failed its check, the control looked "
+                     "conserved, or the second-order check failed; 2 bad input (FILE:LINE:COL: message, then a hint).")
+
+
+@app.command(cls=Command, short_help="Train the network and check its laws on the runs.", epilog=(
+    "\b\nExamples:\n  conslaw verify architectures/resnet_block.yaml --plot fig.png\n"
+    "  conslaw verify architectures/attention.yaml --optimizer sgd --lr 1e-3 --lr 2e-3 --lr 5e-3\n\n"
+    + VERIFY_EXIT_CODES))
+@guarded
+def verify(
+    files: FilesArg = None,
+    optimizer: Annotated[Optimizer, typer.Option(metavar="NAME", help="gd (full batch), sgd (minibatches), momentum, "
+                                                 "adam or sign")] = Optimizer.gd,
+    lr: Annotated[Optional[list[float]], typer.Option(
+        "--lr", metavar="TAU", help="learning rate, > 0; repeat for several  [default: 1e-4, 2e-4, 5e-4]",
+        show_default=False)] = None,
+    steps: Annotated[int, typer.Option(min=1, metavar="N", help="training steps")] = 50,
+    batch: Annotated[int, typer.Option(min=1, metavar="N", help="minibatch size (sgd)")] = 16,
+    weight_decay: Annotated[float, typer.Option(min=0, metavar="LAMBDA",
+                                                help="weight decay: checks the decay of the laws (Thm 2.1)")] = 0.0,
+    seeds: Annotated[int, typer.Option(min=1, metavar="N", help="independent runs (initialisation, data)")] = 3,
+    data: Annotated[Data, typer.Option(metavar="KIND", help="random (Gaussian inputs, random teacher) or digits "
+                                       "(scikit-learn's 8×8)")] = Data.random,
+    plot: Annotated[Optional[Path], typer.Option(metavar="PATH", help="write a PNG figure of the errors over the steps")] = None,
+    json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
+) -> None:
+    """Train the network and check every listed law on the runs (exit 1 when a law fails).
+
+    FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
+    from . import verify as verify_module
+
+    if lr and min(lr) <= 0:
+        raise typer.BadParameter("learning rates must be positive", param_hint="--lr")
+    if plot is not None:
+        check_target(plot, architecture_files(files))  # before training: never replace an input
+    settings = verify_module.Settings(optimizer.value, tuple(lr) if lr else verify_module.Settings.learning_rates,
+                                      steps, batch, weight_decay, seeds, data.value)
+    results = for_each_file(files, lambda path, say: verify_module.verify(path, settings))
+    if json:
+        print(sanitize.json_text([r.to_json() for r in results]))
+    else:
+        for r in results:
+            out.print(verify_module.verify_table(r))
+            for line in verify_module.verify_footer(r):
+                out.print(sanitize.terminal(line), markup=False)
+    if plot is not None:
+        from .network.plot import plot_results
+
+        plot_results(results, plot)
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        err.print(f"{sanitize.terminal(r.file)}: " + "; ".join([f"{f.name}: {f.verdict}" for f in r.failed]
+                                            + ([] if r.cross_check_passed else ["second-order drift mismatch"])),
+                  markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command(cls=Command, short_help="The layers, shapes, parameters and D (never compiles).",
              epilog=_examples("conslaw show architectures/resnet.yaml"))
 @guarded
@@ -317,7 +438,7 @@ def phi(
     out.print(render.phi_summary(factorization))
     out.print(render.phi_status(factorization), markup=False)
     for line in render.phi_components(factorization, components, latex):
-        out.print(line, markup=False)
+        out.print(sanitize.terminal(line), markup=False)
 
 
 def main() -> None:  # pragma: no cover - console script entry point

@@ -37,15 +37,25 @@ class BlockTrace:
 
     dims: list[int]
     error_bound: float
+    certified: bool = False  # reached a ceiling set by checked laws: no second point needed
 
 
-def block_trace(fields, rng: np.random.Generator, progress=None) -> BlockTrace:
+def block_trace(fields, rng: np.random.Generator, progress=None, ceiling: int | None = None) -> BlockTrace:
     """dim V_0(θ), dim V_1(θ), … until it stops growing, at a random θ (one block).
 
     `fields` evaluates random bracket values: ``num_vars``, ``degree`` (of φ in θ) and
-    ``samples(level, count, theta, rng)`` (here `BlockFields`; the graph engine has its own)."""
+    ``samples(level, count, theta, rng)`` (here `BlockFields`; the graph engine has its own).
+
+    `ceiling`: an upper bound on dim Lie(V) known otherwise (D minus laws checked to be laws).
+    A rank mod p of values of fields at θ is a lower bound on their rank over Q, hence on the
+    generic dim Lie(V), with certainty; once it reaches the ceiling the dimension is proved and the
+    trace stops (`certified`), with no probe of the next level."""
     n = fields.num_vars
     theta = gf.random_residues(rng, (n,))
+    if ceiling is not None and fields.num_components < ceiling:
+        proved = _one_rank_to_the_ceiling(fields, theta, rng, ceiling)
+        if proved is not None:
+            return proved
     rows = np.zeros((0, n), dtype=np.uint64)
     dims: list[int] = []
     bound = 0.0
@@ -57,6 +67,8 @@ def block_trace(fields, rng: np.random.Generator, progress=None) -> BlockTrace:
         batch = gain + 1 if level <= 1 else 2
         while rank < n:
             batch = min(batch, n - rank + 1)
+            if ceiling is not None:
+                batch = max(1, min(batch, ceiling - rank))
             rows = np.concatenate([rows, fields.samples(level, batch, theta, rng)])
             new_rank = exact_rank(rows)
             # Schwartz–Zippel: a nonzero minor in (θ, α) of degree ≤ n (L+1)(δ+1)
@@ -64,6 +76,10 @@ def block_trace(fields, rng: np.random.Generator, progress=None) -> BlockTrace:
             grew, rank = new_rank - rank, new_rank
             if progress:
                 progress(level, rank)
+            if ceiling is not None and rank >= ceiling:
+                if rank > ceiling:
+                    raise AssertionError("internal error: a checked family law is contradicted by the trace")
+                return BlockTrace(dims + [rank], bound, certified=True)
             if grew < batch:
                 break
             batch = max(2 * batch, gain + 1)
@@ -72,6 +88,19 @@ def block_trace(fields, rng: np.random.Generator, progress=None) -> BlockTrace:
         if rank == n or (level > 0 and gain == 0):
             return BlockTrace(dims, bound)
         level += 1
+
+
+def _one_rank_to_the_ceiling(fields, theta: np.ndarray, rng: np.random.Generator, ceiling: int) -> BlockTrace | None:
+    """One exact rank of level-0 and level-1 samples together, as many as the ceiling: when it is
+    reached, dim Lie(V) = ceiling is proved with a single rank (the dense rank is the cost; a
+    per-level trace needs one per level and a probe). None when it is not reached."""
+    level0 = fields.num_components  # ≥ dim V_0; the 5 % spare covers level-0 samples that repeat
+    level1 = ceiling - level0 + level0 // 20 + 1
+    rows = np.concatenate([fields.samples(0, level0, theta, rng), fields.samples(1, level1, theta, rng)])
+    rank = exact_rank(rows)
+    if rank > ceiling:
+        raise AssertionError("internal error: a checked family law is contradicted by the trace")
+    return BlockTrace([rank], 0.0, certified=True) if rank == ceiling else None
 
 
 @dataclass

@@ -34,6 +34,7 @@ class DenseBlock:
     fields: GraphFields
     layers: list[Layer] | None = None  # a segment's layers (None: attention)
     local: dict[str, int] | None = None  # tensor -> first local parameter
+    global_of_local: np.ndarray | None = None  # of the block computed (the first of its class)
 
 
 def tensor_offsets(graph: Graph) -> dict[str, int]:
@@ -83,7 +84,7 @@ def _segment_block(layers: list[Layer], offsets: dict[str, int]) -> DenseBlock:
     program = build_program(layers, local, size)
     affine = [op for op in _ops(program.ops) if isinstance(op, Affine)]
     homogeneous = any(l.kind in HOMOGENEOUS for l in _walk(layers))
-    chains = size if homogeneous else min(size, (program.sources + 1) * program.sinks)
+    chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
     edges = sum(op.edges.uses for op in affine)
     return DenseBlock(("segment", _structure(layers)), GraphFields(program, len(affine), chains, edges),
                       layers, local)
@@ -115,13 +116,18 @@ def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
         if piece.kind == "attention":
             layer = piece.layers[0]
             block = _attention_block(layer)
+            if block.signature not in found:  # its parameters: Q and K of head 0
+                rows = layer.options["head_dim"] * layer.in_shape[2]
+                block.global_of_local = np.concatenate([offsets[f"{layer.name}.{t}"] + np.arange(rows) for t in "QK"])
             entry = found.setdefault(block.signature, [block, 0])
             entry[1] += 2 * layer.options["heads"]
             continue
         for segment in _segments(piece.layers):
             signature = ("segment", _structure(segment))
             if signature not in found:
-                found[signature] = [_segment_block(segment, offsets), 0]
+                block = _segment_block(segment, offsets)
+                block.global_of_local = _global_of_local(block, offsets)
+                found[signature] = [block, 0]
             found[signature][1] += 1
     return [(block, mult) for block, mult in found.values()]
 
@@ -137,6 +143,28 @@ def _global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
     return out
 
 
+def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
+    """For large dense blocks: n minus the rank of the family laws that live in the block and pass
+    the field check (an upper bound on dim Lie(V)), with the check's error bound."""
+    large = [b for b, _ in dense if b.fields.num_vars > CERTIFY_ABOVE]
+    if not large:
+        return {}
+    from ..families import candidate_families
+    from .lawcheck import check_in_block, functional_rank_lower_bound
+
+    entries = [e for f in candidate_families(graph) for e in f.entries]
+    out = {}
+    for block in large:
+        inside = set(block.global_of_local.tolist())
+        mine = [e for e in entries if all(v in inside for m in e for v in m)]
+        passed, check_bound = check_in_block(block.fields.program, block.global_of_local, mine, graph.num_params, seed)
+        laws = [e for e, ok in zip(mine, passed) if ok]
+        if laws:
+            out[block.signature] = (block.fields.num_vars - functional_rank_lower_bound(laws, graph, seed),
+                                    check_bound)
+    return out
+
+
 def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     """Sandwich certificates of the large single-path segments whose bounds meet."""
     large = [b for b, _ in classes if b.layers is not None and b.fields.num_vars > CERTIFY_ABOVE
@@ -146,11 +174,10 @@ def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     from ..families import candidate_families  # builds parameter names: only for large segments
 
     families = candidate_families(graph)
-    offsets = tensor_offsets(graph)
     out = {}
     for block in large:
         rng = np.random.default_rng([seed, 7])
-        cert = certify(block.fields.program, block.layers, block.local, _global_of_local(block, offsets),
+        cert = certify(block.fields.program, block.layers, block.local, block.global_of_local,
                        families, rng, block.fields.degree)
         if cert.exact:
             out[block.signature] = cert
@@ -203,16 +230,29 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
         raise TooLarge(f"a block of {largest:,} coupled parameters was not certified and needs exact ranks of "
                        f"{largest:,} x {largest:,} matrices mod p (limit {max_block:,} parameters per block)",
                        "raise the limit with --max-block N if you really mean it")
-    fixed = [(lie.BlockTrace([c.peeled_rank], c.error_bound), m) for b, m in classes
+    fixed = [(lie.BlockTrace([c.peeled_rank], c.error_bound, certified=True), m) for b, m in classes
              if (c := certified.get(b.signature))]
+    ceilings = _ceilings(graph, dense, seed)
+    proved: dict[tuple, lie.BlockTrace] = {}
     results, bound = [], 0.0
     for point in range(points):
         rng = np.random.default_rng([seed, point])
-        traces = fixed + [(lie.block_trace(block.fields, rng, progress), mult) for block, mult in dense]
+        traces = list(fixed)
+        for block, mult in dense:
+            if block.signature in proved:  # proved at the first point: another would repeat it
+                traces.append((proved[block.signature], mult))
+                continue
+            ceiling, check_bound = ceilings.get(block.signature, (None, 0.0))
+            trace = lie.block_trace(block.fields, rng, progress, ceiling)
+            if trace.certified:
+                trace.error_bound = check_bound
+                proved[block.signature] = trace
+            traces.append((trace, mult))
         results.append(lie.summed(traces))
         bound = max(bound, sum(t.error_bound for t, _ in traces))
     if any(r[-1] != results[0][-1] for r in results):
         raise lie.EngineDisagreement(f"the random points disagree: trace dimensions {results}; "
                                      "rerun with another --seed and report this")
     return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results,
-                           certified=sum(m for b, m in classes if b.signature in certified), estimate=estimate)
+                           certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved),
+                           estimate=estimate)

@@ -59,13 +59,23 @@ def gradient_at(poly: dict, theta: list[int]) -> dict[int, int]:
 def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> tuple[list[bool], float]:
     """Whether each polynomial passes the field check of every block, and the probability bound
     that some non-law passed."""
+    return _check(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
+
+
+def check_in_block(program, glob: np.ndarray, polys: list[dict], num_params: int, seed: int = 0,
+                   samples: int = 2) -> tuple[list[bool], float]:
+    """`check_laws` against the fields of one block only (polynomials in its variables)."""
+    return _check([(program, glob)], polys, num_params, seed, samples)
+
+
+def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) -> tuple[list[bool], float]:
     rng = np.random.default_rng([seed, 11])
-    theta = rng.integers(1, gf.PRIME, size=graph.num_params, dtype=np.uint64)
+    theta = rng.integers(1, gf.PRIME, size=num_params, dtype=np.uint64)
     theta_list = [int(t) for t in theta]
-    where_block = np.full(graph.num_params, -1, dtype=np.int64)
-    where_local = np.full(graph.num_params, -1, dtype=np.int64)
+    where_block = np.full(num_params, -1, dtype=np.int64)
+    where_local = np.full(num_params, -1, dtype=np.int64)
     fields, depth = [], 1
-    for k, (program, glob) in enumerate(blocks_with_variables(graph)):
+    for k, (program, glob) in enumerate(blocks):
         gains = gf.random_residues(rng, (samples, program.num_gains))
         fields.append(gradient(program, theta[glob][None, None, :], gains)[:, 0, :])
         where_block[glob], where_local[glob] = k, np.arange(len(glob))
