@@ -1,14 +1,15 @@
 """The `conslaw` command line (typer).
 
-Exit codes: 0 success; 1 `--expect` did not match; 2 bad input (file:line:col message);
-3 the two random points disagreed (a non-generic point: rerun with another --seed)."""
+Exit codes: 0 success; 1 `--expect` did not match; 2 bad input (file:line:col message) or
+options that do not combine; 3 the two random points disagreed (a non-generic point: rerun with
+another --seed); 4 an internal error (a bug: a one-line message asks to report it)."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from contextlib import contextmanager
 from enum import Enum
-from json import dumps
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,14 +17,16 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from . import progress
+from . import progress, sanitize
 from .compiler import DEFAULT_MAX_TERMS
 from .errors import ConslawError
+from .output import check_target, write_output
 
 # numpy, numba, flint and sympy load only when a command runs (analysis, render, report), so that
 # `conslaw --help` and `--version` answer at once.
 EXIT_CODES = ("Exit codes: 0 success; 1 a --expect did not match; 2 bad input (FILE:LINE:COL: message, "
-              "then a hint) or a refused size; 3 the two random points disagreed (rerun with another --seed).")
+              "then a hint), a refused size or options that do not combine; 3 the two random points disagreed "
+              "(rerun with another --seed); 4 an internal error (a bug: please report it).")
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, epilog=EXIT_CODES,
                   help="Exact conservation laws of gradient flows for neural network architectures.")
 # On a terminal rich wraps long cells (never cuts them); elsewhere (CI, pipes) no wrapping, no colour.
@@ -35,8 +38,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Arguments are described in each command's help text (typer would print their Python types).
 FilesArg = Annotated[Optional[list[Path]], typer.Argument(show_default=False, metavar="[FILE…]", hidden=True)]
 FileArg = Annotated[Path, typer.Argument(metavar="FILE", hidden=True)]
-SeedOpt = Annotated[int, typer.Option(metavar="N", help="seed of the random points (the second point is derived from it)")]
-MaxTermsOpt = Annotated[int, typer.Option(metavar="N", help="refuse networks whose φ would have more polynomial terms")]
+SeedOpt = Annotated[int, typer.Option(metavar="N", min=0, help="seed of the random points (the second point is derived from it)")]
+MaxTermsOpt = Annotated[int, typer.Option(metavar="N", min=1, help="refuse networks whose φ would have more polynomial terms")]
 BlockOpt = Annotated[Optional[str], typer.Option(
     "--block", metavar="SPEC", help="only laws of these parameters: comma-separated layer, residual block or tensor names")]
 DegreeOpt = Annotated[int, typer.Option("--degree", "-k", min=1, max=6, metavar="K",
@@ -84,17 +87,44 @@ def architecture_files(files: Optional[list[Path]]) -> list[Path]:
 
 @contextmanager
 def user_errors():
-    """Bad input -> 'file:line:col: message' on stderr, exit 2; never a traceback."""
+    """Bad input -> 'file:line:col: message' on stderr, exit 2; a non-generic point, exit 3; any
+    other exception is a bug: one line asking to report it, exit 4. Never a traceback."""
     from .lie import EngineDisagreement
 
     try:
         yield
+    except (typer.Exit, typer.Abort, typer.exceptions.TyperException, BrokenPipeError):
+        raise  # typer reports exits and usage errors, and ends `| head` quietly (exit 1)
     except ConslawError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
     except EngineDisagreement as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {sanitize.terminal(str(exc))}", markup=False)
         raise typer.Exit(3) from None
+    except MemoryError:
+        err.print("error: out of memory\n  hint: lower --max-terms, or try smaller widths", markup=False)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        err.print(f"internal error (a bug in conslaw): {type(exc).__name__}: {sanitize.terminal(str(exc))[:300]}; "
+                  "please report it with the command and the input file", markup=False)
+        raise typer.Exit(4) from None
+
+
+def guarded(command):
+    """Run a command under `user_errors`, so nothing it raises reaches the user as a traceback."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        with user_errors():
+            return command(*args, **kwargs)
+
+    return run
+
+
+def refuse_combination(flag: str, others: dict[str, bool]) -> None:
+    """A usage error (exit 2) when `flag` is given with any of the `others` that are set."""
+    given = [name for name, is_set in others.items() if is_set]
+    if given:
+        raise typer.BadParameter(f"does not combine with {', '.join(given)}", param_hint=f"'{flag}'")
 
 
 def for_each_file(files: Optional[list[Path]], work) -> list:
@@ -121,14 +151,19 @@ def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[i
 
     results = for_each_file(files, lambda path, say: sign_flow.count(path, seed))
     if json:
-        print(dumps([r.to_json() for r in results], indent=2))
+        print(sanitize.json_text([r.to_json() for r in results]))
     else:
         out.print(sign_flow.table(results))
         for line in sign_flow.footer(results):
-            out.print(line, markup=False)
+            out.print(sanitize.terminal(line), markup=False)
+    _exit_unless_expected(results, expect)
+
+
+def _exit_unless_expected(results: list, expect: Optional[int]) -> None:
+    """`--expect N`: name every file whose count is not N, then exit 1."""
     wrong = [r for r in results if expect is not None and r.laws != expect]
     for r in wrong:
-        err.print(f"{r.file}: expected {expect} laws, found {r.laws}", markup=False)
+        err.print(f"{sanitize.terminal(r.file)}: expected {expect} laws, found {r.laws}", markup=False)
     if wrong:
         raise typer.Exit(1)
 
@@ -145,6 +180,7 @@ def _numerical_check(result, seed: int) -> dict:
     "conslaw count architectures/mlp_relu.yaml --expect 5",
     "conslaw count --json > counts.json",
     "conslaw count architectures/resnet.yaml --block residual1"))
+@guarded
 def count(
     files: FilesArg = None,
     json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
@@ -154,7 +190,7 @@ def count(
     block: BlockOpt = None,
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[Optional[int], typer.Option(
-        metavar="N", help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
+        metavar="N", min=1, help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
     flow: Annotated[Flow, typer.Option(metavar="FLOW", help="gradient, or sign: the sign flow θ' = −sign(∇L) of Adam "
                                        "(an upper bound)")] = Flow.gradient,
     check: Annotated[bool, typer.Option("--check", help="numerical cross-check from the network itself (float64, gap)")] = False,
@@ -166,11 +202,15 @@ def count(
     from .limits import DEFAULT_MAX_BLOCK
 
     if flow is Flow.sign:
+        refuse_combination("--flow sign", {"--block": block is not None, "--per-block": per_block, "--check": check,
+                                           "--max-block": max_block is not None})
         return _count_sign_flow(files, json, expect, seed)
-    if check and (block or per_block):
-        err.print("--check compares whole networks: it does not combine with --block or --per-block", markup=False)
-        raise typer.Exit(2)
+    refuse_combination("--check", {"--block (it compares whole networks)": check and block is not None,
+                                   "--per-block (it compares whole networks)": check and per_block})
     if per_block:
+        refuse_combination("--per-block", {"--json": json, "--expect": expect is not None, "--block": block is not None,
+                                           "--max-block": max_block is not None})
+
         def block_table(path, say):
             say("block laws of every residual block and layer")
             return render.per_block_table(*analysis.per_block(path, seed, max_terms))
@@ -183,25 +223,22 @@ def count(
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
     checks = [_numerical_check(r, seed) for r in results] if check else [None] * len(results)
     if json:
-        print(dumps([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)], indent=2))
+        print(sanitize.json_text([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)]))
     else:
         out.print(render.count_table(results))
         out.print(render.count_footer(results, block), markup=False)
         for r, c in zip(results, checks):
             if c:
-                out.print(f"{r.name}: {c['status']} (numerical count {c['numerical_laws']})", markup=False)
-    if expect is not None:
-        wrong = [r for r in results if r.laws != expect]
-        for r in wrong:
-            err.print(f"{r.file}: expected {expect} laws, found {r.laws}", markup=False)
-        if wrong:
-            raise typer.Exit(1)
+                out.print(f"{sanitize.terminal(r.name)}: {c['status']} (numerical count {c['numerical_laws']})",
+                          markup=False)
+    _exit_unless_expected(results, expect)
 
 
 @app.command(cls=Command, short_help="The polynomial conservation laws, with a completeness verdict.", epilog=_examples(
     "conslaw laws architectures/softmax_head.yaml",
     "conslaw laws architectures/mlp_linear.yaml --degree 3 --json > laws.json",
     "conslaw laws architectures/resnet.yaml --block conv2,conv3"))
+@guarded
 def laws(
     files: FilesArg = None,
     degree: DegreeOpt = 2,
@@ -213,7 +250,7 @@ def laws(
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
     block: BlockOpt = None,
     max_unknowns: Annotated[Optional[int], typer.Option(
-        metavar="N", help="refuse law systems with more unknowns  [default: 2000000]")] = None,
+        metavar="N", min=1, help="refuse law systems with more unknowns  [default: 2000000]")] = None,
     weight_decay: Annotated[bool, typer.Option(
         "--weight-decay", help="also each law's time-dependent form under weight decay (Thm 2.1)")] = False,
 ) -> None:
@@ -224,6 +261,10 @@ def laws(
     from . import weight_decay as decay
     from .limits import DEFAULT_MAX_UNKNOWNS
 
+    formats = [flag for flag, is_set in (("--json", json), ("--latex", latex), ("--python", python)) if is_set]
+    if formats:
+        refuse_combination(formats[0], {flag: True for flag in formats[1:]} | {"--expand": expand})
+
     def find(path, say):
         say(f"polynomial laws of degree ≤ {degree}")
         return analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block,
@@ -231,7 +272,7 @@ def laws(
 
     results = for_each_file(files, find)
     if json:
-        print(dumps([decay.to_json(r) if weight_decay else r.to_json() for r in results], indent=2))
+        print(sanitize.json_text([decay.to_json(r) if weight_decay else r.to_json() for r in results]))
     elif latex:
         print("\n\n".join(render.laws_latex(r) + ("\n" + decay.latex_items(r) if weight_decay else "")
                            for r in results))
@@ -241,7 +282,7 @@ def laws(
     else:
         for r in results:
             for line in render.laws_text(r, expand, r.exact) + (decay.family_lines(r) if weight_decay else []):
-                out.print(line, markup=False)
+                out.print(sanitize.terminal(line), markup=False)
 
 
 class ReportFormat(str, Enum):
@@ -260,11 +301,12 @@ class Heading(str, Enum):
     "conslaw report --format latex -o catalog.tex && latexmk -pdf catalog.tex",
     "conslaw report architectures/resnet.yaml --format latex --fragment --heading subsection -o resnet.tex",
     "conslaw report architectures/mlp_relu.yaml --format markdown"))
+@guarded
 def report(
     files: FilesArg = None,
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="output format")] = ReportFormat.markdown,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="PATH",
-                                                   help="write to this file (default stdout)")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", metavar="PATH", help="write to this file, replaced atomically ('-' or default: stdout)")] = None,
     degree: DegreeOpt = 2,
     fragment: Annotated[bool, typer.Option("--fragment", help="LaTeX body only, for \\input in a paper")] = False,
     heading: Annotated[Heading, typer.Option("--heading", help="LaTeX heading of each architecture")] = Heading.section,
@@ -277,6 +319,11 @@ def report(
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import report as report_module
 
+    refuse_combination("--fragment", {f"--format {format.value}": fragment and format is not ReportFormat.latex})
+    refuse_combination("--heading", {f"--format {format.value}": heading is not Heading.section
+                                     and format is not ReportFormat.latex})
+    if output is not None:
+        check_target(output, architecture_files(files))  # before the work: never replace an input
     reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms, say))
     if format is ReportFormat.latex:
         text = report_module.to_latex(reports, seed, fragment, timings, heading.value)
@@ -284,14 +331,7 @@ def report(
         text = report_module.to_markdown(reports, seed, timings)
     else:
         text = report_module.to_json(reports, seed, timings)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            err.print(f"{output}: cannot write: {exc.strerror}", markup=False)
-            raise typer.Exit(2) from None
+    write_output(text, output, architecture_files(files))
 
 
 class Optimizer(str, Enum):
@@ -315,6 +355,7 @@ VERIFY_EXIT_CODES = ("Exit codes: 0 every check passed; 1 a listed law failed it
     "\b\nExamples:\n  conslaw verify architectures/resnet_block.yaml --plot fig.png\n"
     "  conslaw verify architectures/attention.yaml --optimizer sgd --lr 1e-3 --lr 2e-3 --lr 5e-3\n\n"
     + VERIFY_EXIT_CODES))
+@guarded
 def verify(
     files: FilesArg = None,
     optimizer: Annotated[Optimizer, typer.Option(metavar="NAME", help="gd (full batch), sgd (minibatches), momentum, "
@@ -339,23 +380,25 @@ def verify(
 
     if lr and min(lr) <= 0:
         raise typer.BadParameter("learning rates must be positive", param_hint="--lr")
+    if plot is not None:
+        check_target(plot, architecture_files(files))  # before training: never replace an input
     settings = verify_module.Settings(optimizer.value, tuple(lr) if lr else verify_module.Settings.learning_rates,
                                       steps, batch, weight_decay, seeds, data.value)
     results = for_each_file(files, lambda path, say: verify_module.verify(path, settings))
     if json:
-        print(dumps([r.to_json() for r in results], indent=2))
+        print(sanitize.json_text([r.to_json() for r in results]))
     else:
         for r in results:
             out.print(verify_module.verify_table(r))
             for line in verify_module.verify_footer(r):
-                out.print(line, markup=False)
+                out.print(sanitize.terminal(line), markup=False)
     if plot is not None:
         from .network.plot import plot_results
 
         plot_results(results, plot)
     failed = [r for r in results if not r.passed]
     for r in failed:
-        err.print(f"{r.file}: " + "; ".join([f"{f.name}: {f.verdict}" for f in r.failed]
+        err.print(f"{sanitize.terminal(r.file)}: " + "; ".join([f"{f.name}: {f.verdict}" for f in r.failed]
                                             + ([] if r.cross_check_passed else ["second-order drift mismatch"])),
                   markup=False)
     if failed:
@@ -364,22 +407,23 @@ def verify(
 
 @app.command(cls=Command, short_help="The layers, shapes, parameters and D (never compiles).",
              epilog=_examples("conslaw show architectures/resnet.yaml"))
+@guarded
 def show(file: FileArg) -> None:
     """Print the intermediate graph: layers, shapes, parameter tensors, number of parameters, D.
 
     FILE: an architecture YAML file."""
     from . import analysis, render
 
-    with user_errors():
-        graph = analysis.load_graph(file)
+    graph = analysis.load_graph(file)
     out.print(render.graph_table(graph))
 
 
 @app.command(cls=Command, short_help="The factorization φ and the theorem backing it.", epilog=_examples(
     "conslaw phi architectures/mlp_linear.yaml -c 3", "conslaw phi architectures/attention.yaml -c 2 --latex"))
+@guarded
 def phi(
     file: FileArg,
-    components: Annotated[int, typer.Option("--components", "-c", metavar="N",
+    components: Annotated[int, typer.Option("--components", "-c", metavar="N", min=0,
                                             help="print the first N components")] = 0,
     latex: Annotated[bool, typer.Option("--latex", help="components in LaTeX")] = False,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
@@ -389,12 +433,12 @@ def phi(
     FILE: an architecture YAML file."""
     from . import analysis, render
 
-    with user_errors():
-        _, factorization = analysis.load(file, max_terms)
+    refuse_combination("--latex", {"--components 0 (add -c N)": latex and components == 0})
+    _, factorization = analysis.load(file, max_terms)
     out.print(render.phi_summary(factorization))
     out.print(render.phi_status(factorization), markup=False)
     for line in render.phi_components(factorization, components, latex):
-        out.print(line, markup=False)
+        out.print(sanitize.terminal(line), markup=False)
 
 
 def main() -> None:  # pragma: no cover - console script entry point

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConslawError
 from .graph import HOMOGENEOUS, SMOOTH, Graph, Layer
+from .sanitize import latex_mathrm
 
 Monomial = tuple[int, ...]
 Poly = dict[Monomial, int]
@@ -336,7 +337,7 @@ def _attention_values(layer: Layer, variables: VariableTable) -> list[Lifted]:
 def _formula(layers: list[Layer]) -> tuple[str, str]:
     """φ of a path-lifting piece in closed form when it has one (text, LaTeX)."""
     params = [l for l in layers if l.params]
-    tex = lambda name: r"\mathrm{" + name.replace("_", r"\_") + "}"  # noqa: E731
+    tex = latex_mathrm
     biases = any("bias" in l.params for l in params)
     if all(l.kind == "linear" for l in params) and all(l.kind in ("linear", "identity") for l in layers):
         names = [f"{l.name}.weight" for l in reversed(params)]

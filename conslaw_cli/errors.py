@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from . import sanitize
+
 
 @dataclass
 class ConslawError(Exception):
@@ -17,9 +19,11 @@ class ConslawError(Exception):
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.message}"
+        """`file:line:col: message` and an indented hint line; every part passes the terminal
+        sanitiser (file names and quoted values come from the user)."""
+        text = f"{sanitize.terminal(self.file)}:{self.line}:{self.col}: {sanitize.terminal(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {sanitize.terminal(self.hint)}"
         return text
 
 

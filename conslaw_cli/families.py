@@ -11,12 +11,10 @@ import math
 from .compiler import Poly, VariableTable
 from .graph import HOMOGENEOUS, Graph, Layer
 from .laws import Family
+from .sanitize import latex_mathrm as _tex
 
 PASS_THROUGH = ("identity", "flatten")
 
-
-def _tex(name: str) -> str:
-    return r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
 def _square_sum(variables: VariableTable, tensor: str, indices, sign: int = 1) -> Poly:

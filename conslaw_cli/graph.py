@@ -5,6 +5,13 @@ Parameters are named ``LAYER.weight``, ``LAYER.bias`` (linear, conv, softmax_hea
 ``LAYER.Q``, ``LAYER.K``, ``LAYER.V``, ``LAYER.O`` (attention); a scalar parameter is
 ``LAYER.weight[i,j]`` with PyTorch's index order (weight is out x in, conv weight is
 out_channels x in_channels x kernel...).
+
+Size limits, checked layer by layer before anything is allocated: at most MAX_PARAMETERS
+parameters and at most MAX_VALUES values in any layer's output (the compiler's size estimate
+and the engines allocate per value and per parameter).
+
+``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
+over by the compiler); any other finite slope is positively homogeneous like relu.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ Shape = tuple
 HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
 NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual")
+MAX_PARAMETERS = 100_000_000
+MAX_VALUES = 100_000_000
+SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
 
 
 @dataclass
@@ -87,6 +97,8 @@ class _Builder:
         self.spec = spec
         self.counters: dict[str, int] = {}
         self.names: set[str] = set()
+        self.default_names: dict[str, LayerSpec] = {}  # names given by kind + number, to explain clashes
+        self.parameters = 0
 
     def error(self, layer: LayerSpec, message: str, hint: str | None = None) -> ConslawError:
         return ConslawError(message, self.spec.file, layer.pos.line, layer.pos.col, hint)
@@ -101,10 +113,29 @@ class _Builder:
                 name = f"{layer.kind}{self.counters[layer.kind]}"
                 if name not in self.names:
                     break
+            self.default_names[name] = layer
+        elif name in self.default_names:
+            first = self.default_names[name]
+            raise self.error(layer, f"duplicate layer name '{name}': it is the default name of the unnamed "
+                             f"{first.kind} at line {first.pos.line} (unnamed layers are called kind + number)",
+                             "name that layer too, or choose another name here")
         elif name in self.names:
             raise self.error(layer, f"duplicate layer name '{name}'", "every named layer needs its own name")
         self.names.add(name)
         return name
+
+    def check_size(self, layer: LayerSpec, node: "Layer") -> None:
+        """Refuse a network over MAX_PARAMETERS parameters or MAX_VALUES values per layer output
+        (O(1) per layer: shapes only, nothing allocated)."""
+        self.parameters += node.own_params
+        values = math.prod(node.out_shape[1:])
+        if self.parameters > MAX_PARAMETERS:
+            raise self.error(layer, f"this network is too large: {self.parameters:,} parameters up to here "
+                             f"(limit {MAX_PARAMETERS:,})", "exact counts need far smaller networks: "
+                             "try smaller widths (the count of a narrow network often predicts the wide one)")
+        if values > MAX_VALUES:
+            raise self.error(layer, f"this network is too large: this layer outputs {values:,} values "
+                             f"(limit {MAX_VALUES:,})", "try smaller sizes")
 
     def build(self, layers: list[LayerSpec], shape: Shape, top_level: bool) -> tuple[list[Layer], Shape]:
         built = []
@@ -120,6 +151,8 @@ class _Builder:
     def layer(self, layer: LayerSpec, shape: Shape) -> Layer:
         name = self.name_for(layer)
         kind, opts = layer.kind, layer.options
+        if kind == "leaky_relu":
+            kind = SLOPE_KINDS.get(opts["slope"], kind)
         node = Layer(kind, name, shape, shape, dict(opts), line=layer.pos.line, col=layer.pos.col)
         if kind in ("linear", "softmax_head"):
             out = opts["out"] if kind == "linear" else opts["classes"]
@@ -150,6 +183,7 @@ class _Builder:
                 raise self.error(layer, f"residual body maps {shape_text(shape)} to {shape_text(out)}; "
                                  "x + body(x) needs the same shape", "make the last layer of the body "
                                  "restore the input size (circular padding keeps a conv's size)")
+        self.check_size(layer, node)
         return node
 
     def conv(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
@@ -191,5 +225,9 @@ def build_graph(spec: ArchSpec) -> Graph:
         "image": lambda: ("image", sizes["channels"], sizes["height"], sizes["width"]),
         "tokens": lambda: ("tokens", sizes["tokens"], sizes["dim"]),
     }[spec.input.kind]()
+    if math.prod(shape[1:]) > MAX_VALUES:
+        raise ConslawError(f"this network is too large: the input has {math.prod(shape[1:]):,} values "
+                           f"(limit {MAX_VALUES:,})", spec.file, spec.input.pos.line, spec.input.pos.col,
+                           "try smaller sizes")
     layers, _ = builder.build(spec.layers, shape, top_level=True)
     return Graph(spec.name, spec.description, spec.file, shape, layers)

@@ -8,6 +8,7 @@ is the coefficient of Π_{i ∈ S} ε_i.  Products are subset convolutions.  The
 from __future__ import annotations
 
 import numpy as np
+from . import numba_cache  # noqa: F401,I001  (before numba: where numba caches the kernels)
 from numba import njit, prange
 
 from .gf import MASK30 as _M30

@@ -6,16 +6,17 @@ import re
 
 import sympy
 
-_INDEXED = re.compile(r"^(?P<layer>[A-Za-z_]\w*)\.(?P<tensor>\w+)\[(?P<index>[\d,]+)\]$")
+from .sanitize import latex_mathrm
+
+_INDEXED = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<tensor>\w+)\[(?P<index>[\d,]+)\]$")
 
 
 def symbol_latex(name: str) -> str:
-    """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (names are identifiers)."""
+    """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (non-ASCII letters as [U+XXXX])."""
     match = _INDEXED.match(name)
     if not match:
-        return r"\mathrm{" + name.replace("_", r"\_") + "}"
-    head = f"{match['layer']}.{match['tensor']}".replace("_", r"\_")
-    return r"\mathrm{" + head + "}_{" + match["index"] + "}"
+        return latex_mathrm(name)
+    return latex_mathrm(f"{match['layer']}.{match['tensor']}") + "_{" + match["index"] + "}"
 
 
 def to_sympy(poly: dict, names: list[str]) -> sympy.Expr:

@@ -1,13 +1,14 @@
-"""Renderers for the terminal (rich tables) and JSON."""
+"""Renderers for the terminal (rich tables), JSON, LaTeX fragments and Python; every user string
+passes its channel's sanitiser (sanitize.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.table import Table
+
+from . import sanitize
 
 from .compiler import Phi
 from .graph import Graph, shape_text
@@ -33,7 +34,7 @@ BLOCK_STATUS = ("the laws that depend only on these parameters, for every value 
 
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
     """A rich table whose cells wrap, never cut (overflow "fold"), with (header, justify) columns."""
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=sanitize.terminal_markup(title), title_justify="left")
     for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     return table
@@ -46,7 +47,8 @@ def count_table(results: list[CountResult]) -> Table:
         ("dim Lie(V)(θ) per step", "left"), ("laws", "right"), ("status", "left"), ("seconds", "right")])
     for r in results:
         status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
-        table.add_row(escape(r.name), str(r.parameters), "–" if r.phi_components is None else str(r.phi_components), str(r.blocks),
+        table.add_row(sanitize.terminal_markup(r.name), str(r.parameters),
+                      "–" if r.phi_components is None else str(r.phi_components), str(r.blocks),
                       " → ".join(map(str, r.trace_dims)), f"[bold]{r.laws}[/]", status, f"{r.seconds:.3f}")
     return table
 
@@ -60,12 +62,13 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
     lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1; {r.points} independent random points (seed {r.seed}) "
              f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** 2:.1e} for both (Schwartz–Zippel)."]
     if block:
-        lines.append(f"[{block}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
+        lines.append(f"[{sanitize.terminal(block)}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
                      "without --block.")
     else:
         lines.append("exact = φ is rich (theorem-backed): all the laws of the network; "
                      "lower bound = laws of φ, which are laws of the network, but there may be more.")
-    lines += [f"{x.name}: lower bound: {x.richness.removeprefix('lower bound: ')}" for x in results if not x.exact]
+    lines += [sanitize.terminal(f"{x.name}: lower bound: {x.richness.removeprefix('lower bound: ')}")
+              for x in results if not x.exact]
     return "\n".join(lines)
 
 
@@ -76,7 +79,7 @@ def per_block_table(name: str, rows: list[PerBlockRow], total: int) -> Table:
                     ("status", "left")])
     for row in rows:
         indent = "" if row.in_partition else "  "
-        table.add_row(indent + escape(row.name), row.kind, str(row.parameters), str(row.laws),
+        table.add_row(indent + sanitize.terminal_markup(row.name), row.kind, str(row.parameters), str(row.laws),
                       "exact" if row.exact else "lower bound")
     summed = sum(r.laws for r in rows if r.in_partition)
     table.add_section()
@@ -89,7 +92,7 @@ def per_block_table(name: str, rows: list[PerBlockRow], total: int) -> Table:
 
 
 def count_json(results: list[CountResult]) -> str:
-    return json.dumps([r.to_json() for r in results], indent=2)
+    return sanitize.json_text([r.to_json() for r in results])
 
 
 def graph_table(graph: Graph) -> Table:
@@ -100,7 +103,8 @@ def graph_table(graph: Graph) -> Table:
 
     for depth, layer in graph.walk():
         params = ", ".join(f"{layer.name}.{p} {'x'.join(map(str, s))}" for p, s in layer.params.items())
-        table.add_row("  " * depth + layer.name, layer.kind, shape_text(layer.out_shape), params,
+        table.add_row("  " * depth + sanitize.terminal_markup(layer.name), layer.kind, shape_text(layer.out_shape),
+                      sanitize.terminal_markup(params),
                       str(layer.own_params or ""))
     return table
 
@@ -112,22 +116,23 @@ def phi_summary(phi: Phi) -> Table:
     for piece in phi.pieces:
         comps = [c for c in phi.components if c.piece == piece.name]
         degrees = sorted({max(len(m) for m in c.poly) for c in comps})
-        table.add_row(piece.name, piece.kind, str(len(comps)), ",".join(map(str, degrees)) or "-", escape(piece.reason))
+        table.add_row(sanitize.terminal_markup(piece.name), piece.kind, str(len(comps)), ",".join(map(str, degrees)) or "-",
+                      sanitize.terminal_markup(piece.reason))
     return table
 
 
 def phi_status(phi: Phi) -> str:
     """What the count of this φ is: exact (and the theorem) or a lower bound (and why)."""
     if phi.rich:
-        return "count: exact (φ is rich): " + phi.richness.removeprefix("theorem-backed: ")
-    return "count: lower bound: " + phi.richness.removeprefix("lower bound: ")
+        return "count: exact (φ is rich): " + sanitize.terminal(phi.richness.removeprefix("theorem-backed: "))
+    return "count: lower bound: " + sanitize.terminal(phi.richness.removeprefix("lower bound: "))
 
 
 def phi_components(phi: Phi, limit: int, latex: bool) -> list[str]:
     """The first `limit` components as text or LaTeX, with provenance."""
     lines = []
     for i, comp in enumerate(phi.components[:limit]):
-        lines.append(f"φ_{i + 1} = {poly_text(comp.poly, phi.variables, latex)}    [{comp.provenance}]")
+        lines.append(sanitize.terminal(f"φ_{i + 1} = {poly_text(comp.poly, phi.variables, latex)}    [{comp.provenance}]"))
     if len(phi.components) > limit:
         lines.append(f"… {len(phi.components) - limit} more (use --components N)")
     return lines
@@ -144,14 +149,15 @@ def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> l
     verdict = (("complete" if exact else "complete for φ (the count is a lower bound)") if result.complete else
                f"{result.count - result.independent} law(s) missing at degree ≤ {result.degree}: "
                f"try --degree {result.degree + 1}")
-    lines = [f"{result.name}: polynomial laws of degree ≤ {result.degree} — {verdict} "
+    lines = [f"{sanitize.terminal(result.name)}: polynomial laws of degree ≤ {result.degree} — {verdict} "
              f"({result.independent} functionally independent, count {result.count})"]
     for family, n in result.families:
-        lines.append(f"  {n} law{'s' if n != 1 else ''} = {family.name}")
+        lines.append(f"  {n} law{'s' if n != 1 else ''} = {sanitize.terminal(family.name)}")
     listed = result.laws if expand else [law for law in result.laws if law.family is None]
     for degree in sorted({law.degree for law in listed}):
         lines.append(f"  degree {degree}:")
-        lines.extend(f"    {poly_text(law.poly, result.variables)}" + (f"    [{law.family}]" if law.family else "")
+        lines.extend(sanitize.terminal(f"    {poly_text(law.poly, result.variables)}"
+                                       + (f"    [{law.family}]" if law.family else ""))
                      for law in listed if law.degree == degree)
     if result.products:
         lines.append(f"  + {result.products} independent products of lower-degree laws (not listed)")
@@ -190,29 +196,14 @@ def laws_latex(result: LawsResult) -> str:
     items = [rf"\item {item}" for item in law_items(result, with_products=False)]
     verdict = "complete" if result.complete else f"{result.count - result.independent} missing"
     body = "\n".join(items) if items else r"\item no polynomial law of this degree"
-    return (rf"% {latex_escape(result.name)}: degree <= {result.degree}, {verdict}" + "\n"
+    return (rf"% {sanitize.latex(result.name)}: degree <= {result.degree}, {verdict}" + "\n"
             r"\begin{itemize}" + "\n" + body + "\n" + r"\end{itemize}")
 
 
 def laws_python(result: LawsResult) -> list[str]:
     """Laws as Python/sympy expressions; variables as identifiers (see the comment line)."""
-    lines = [f"# {result.name}: laws of degree <= {result.degree}; "
+    lines = [f"# {sanitize.python_comment(result.name)}: laws of degree <= {result.degree}; "
              "linear1.weight[i,j] is written linear1_weight_i_j"]
     names = [_python_name(n) for n in result.variables]
     lines += [f"h{i + 1} = {poly_text(law.poly, names)}" for i, law in enumerate(result.laws)]
     return lines
-
-
-_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                   "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                   "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
-                   "→": r"$\to$", "−": "-", "≤": r"$\le$", "≥": r"$\ge$", "Σ": r"$\Sigma$", "φ": r"$\varphi$",
-                   "θ": r"$\theta$", "‖": r"$\|$", "ᵀ": r"$^\top$", "²": r"$^2$", "…": r"\dots{}", "§": r"\S{}",
-                   "–": "--", "—": "---"}
-
-
-def latex_escape(text: str) -> str:
-    """Text from a user's file, safe and literal inside LaTeX text: special characters are made
-    literal, a few symbols typeset, and other non-ASCII characters written as [U+XXXX] so that
-    pdflatex never meets a character it cannot typeset."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch if 32 <= ord(ch) < 127 else f"[U+{ord(ch):04X}]") for ch in text)

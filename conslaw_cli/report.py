@@ -3,24 +3,23 @@
 Reports are reproducible: the same inputs give byte-identical output. Wall-clock times appear
 only with ``timings=True``, and a date only when ``SOURCE_DATE_EPOCH`` is set. Every string that
 comes from a user's file (names, descriptions, file paths) goes through the target format's
-escape function."""
+sanitiser (sanitize.py)."""
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
 
-from . import analysis
+from . import analysis, sanitize
 from .compiler import Phi
 from .gf import PRIME
 from .graph import Graph, shape_text
 from .laws import LawsResult
 from .references import bibtex_entries, cited_keys, latex_with_citations, thebibliography
-from .render import latex_escape, law_items, split_note
+from .render import law_items, split_note
 from .results import CountResult
 
 SCHEMA_VERSION = 1
@@ -112,7 +111,10 @@ def _date() -> str | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch or not epoch.strip().isdigit():
         return None
-    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%d")
+    try:
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%d")
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime can represent
+        return None
 
 
 def _mantissa_exponent(x: float) -> tuple[str, int]:
@@ -166,7 +168,7 @@ KEEP_WITH_HEADER = 3  # table rows kept on the page of their header (longtable b
 
 def _tt(text: str) -> str:
     """Typewriter text, breakable after '/' and '.' (long paths and names)."""
-    escaped = latex_escape(text)
+    escaped = sanitize.latex(text)
     for breakable in "/.+":
         escaped = escaped.replace(breakable, breakable + r"\allowbreak{}")
     return r"\texttt{" + escaped + "}"
@@ -174,12 +176,12 @@ def _tt(text: str) -> str:
 
 def _cite(text: str) -> str:
     """Text (φ descriptions, reasons) with its short-form citations as \\cite."""
-    return latex_with_citations(text, latex_escape)
+    return latex_with_citations(text, sanitize.latex)
 
 
 def _shape_latex(shape) -> str:
     """'signal $2\\times8$': the kind in words, the sizes in math."""
-    return latex_escape(str(shape[0])) + " $" + r"\times".join(map(str, shape[1:])) + "$"
+    return sanitize.latex(str(shape[0])) + " $" + r"\times".join(map(str, shape[1:])) + "$"
 
 
 def _heading(level: str, title: str, starred: bool = False) -> str:
@@ -208,7 +210,7 @@ def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = Fals
     if len(reports) > 1:
         parts.append(_latex_summary(reports, heading))
     parts += [_latex_section(r, heading) for r in reports]
-    provenance = "\n".join(rf"\item {line}" for line in _provenance(reports, seed, timings, True, latex_escape))
+    provenance = "\n".join(rf"\item {line}" for line in _provenance(reports, seed, timings, True, sanitize.latex))
     title = _heading(heading, "Provenance", starred=True) if not fragment else r"\paragraph{Provenance.}"
     parts.append(title + "\n" + r"\begin{itemize}" + "\n" + provenance + "\n" + r"\end{itemize}")
     body = "\n\n".join(parts) + "\n"
@@ -226,12 +228,12 @@ def _latex_summary(reports: list[ArchitectureReport], heading: str) -> str:
     rows = []
     for r in reports:
         mark = rf"\textsuperscript{{{marks[r.graph.name]}}}" if r.graph.name in marks else ""
-        rows.append(rf"{latex_escape(r.graph.name)} & {r.count.parameters} & {r.count.laws} & {_status(r)}{mark} & "
-                    rf"{r.laws.independent} & {latex_escape(_verdict(r))} \\")
+        rows.append(rf"{sanitize.latex(r.graph.name)} & {r.count.parameters} & {r.count.laws} & {_status(r)}{mark} & "
+                    rf"{r.laws.independent} & {sanitize.latex(_verdict(r))} \\")
     table = _longtable("lrrlrl", r"architecture & $D$ & laws & count & polynomial laws listed & verdict", rows)
     notes = " ".join(rf"\textsuperscript{{{i}}}{_cite(reason)}." for i, reason in enumerate(reasons, 1))
     return (_heading(heading, "Summary", starred=True) + "\n" + table + "\n"
-            + r"{\small " + _legend_text(lambda term: rf"\emph{{{term}}}", latex_escape)
+            + r"{\small " + _legend_text(lambda term: rf"\emph{{{term}}}", sanitize.latex)
             + (" " + notes if notes else "") + r"\par}")
 
 
@@ -246,17 +248,17 @@ def _formula_parts(formula: str, tex: str) -> tuple[str, str]:
 def _latex_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
     """One piece of φ: its formula in math, words in text."""
     math, words = _formula_parts(formula, tex)
-    shown = " ".join(part for part in (f"${math}$" if math else "", latex_escape(words)) if part)
+    shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.latex(words)) if part)
     return rf"\item {_tt(name)}: {shown}; {n} components; {_cite(backing)}."
 
 
 def _latex_section(r: ArchitectureReport, heading: str) -> str:
     c, laws = r.count, r.laws
-    out = [_heading(heading, latex_escape(r.graph.name))]
+    out = [_heading(heading, sanitize.latex(r.graph.name))]
     if r.graph.description:
-        out.append(latex_escape(r.graph.description) + r"\par")
+        out.append(sanitize.latex(r.graph.description) + r"\par")
     out.append(rf"File {_tt(c.file)}; input {_shape_latex(r.graph.input_shape)}; $D = {c.parameters}$ parameters.")
-    rows = [rf"{_tt(name)} & {latex_escape(kind)} & {_shape_latex(shape)} & {n or ''} \\"
+    rows = [rf"{_tt(name)} & {sanitize.latex(kind)} & {_shape_latex(shape)} & {n or ''} \\"
             for name, kind, shape, n in _layers(r.graph)]
     out.append(_longtable("llll", "layer & kind & output & parameters", rows))
     out.append(r"\paragraph{Factorization.}" + rf" $\varphi$ has {len(r.phi.components)} components "
@@ -268,7 +270,7 @@ def _latex_section(r: ArchitectureReport, heading: str) -> str:
     out.append(r"\paragraph{Count.} $\dim \mathrm{Lie}(V)(\theta)$ after each bracket step: "
                rf"${dims}$, so ${c.parameters} - {c.trace_dims[-1]} = {c.laws}$ independent conservation laws"
                + (" (exact)." if c.exact else " (a lower bound for the network)."))
-    out.append(rf"\paragraph{{Polynomial laws of degree $\le {laws.degree}$}} ({latex_escape(_verdict(r))}: "
+    out.append(rf"\paragraph{{Polynomial laws of degree $\le {laws.degree}$}} ({sanitize.latex(_verdict(r))}: "
                rf"{laws.independent} functionally independent, count {laws.count}).")
     items = [rf"\item {item}" for item in law_items(laws)]
     out.append(r"\begin{itemize}" + "\n" + ("\n".join(items) or r"\item none") + "\n" + r"\end{itemize}")
@@ -276,15 +278,6 @@ def _latex_section(r: ArchitectureReport, heading: str) -> str:
 
 
 # --- Markdown -----------------------------------------------------------------------------------
-
-_MARKDOWN_SPECIALS = {"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;", "*": "\\*", "_": "\\_",
-                      "`": "\\`", "[": "\\[", "]": "\\]", "#": "\\#", "$": "\\$", "~": "\\~", "\n": " ", "\r": " "}
-
-
-def markdown_escape(text: str) -> str:
-    """Text from a user's file, literal in GitHub-flavoured Markdown (tables included)."""
-    return "".join(_MARKDOWN_SPECIALS.get(ch, ch) for ch in text)
-
 
 def _shape_markdown(shape) -> str:
     return f"{shape[0]} {'×'.join(map(str, shape[1:]))}"
@@ -296,31 +289,31 @@ def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = Fa
         marks, reasons = _legend(reports)
         out += ["| architecture | D | laws | count | polynomial laws listed | verdict |",
                 "|---|---:|---:|---|---:|---|"]
-        out += [f"| {markdown_escape(r.graph.name)} | {r.count.parameters} | {r.count.laws} | {_status(r)}"
+        out += [f"| {sanitize.markdown(r.graph.name)} | {r.count.parameters} | {r.count.laws} | {_status(r)}"
                 + (f" ({marks[r.graph.name]})" if r.graph.name in marks else "")
                 + f" | {r.laws.independent} | {_verdict(r)} |" for r in reports]
-        out += ["", _legend_text(lambda term: f"*{term}*", markdown_escape), ""] + [f"({i}) {markdown_escape(reason)}." for i, reason in enumerate(reasons, 1)]
+        out += ["", _legend_text(lambda term: f"*{term}*", sanitize.markdown), ""] + [f"({i}) {sanitize.markdown(reason)}." for i, reason in enumerate(reasons, 1)]
         out.append("")
     for r in reports:
         out += _markdown_section(r)
-    out += ["## Provenance", ""] + [f"- {line}" for line in _provenance(reports, seed, timings, True, markdown_escape)]
+    out += ["## Provenance", ""] + [f"- {line}" for line in _provenance(reports, seed, timings, True, sanitize.markdown)]
     return "\n".join(out) + "\n"
 
 
 def _markdown_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
     math, words = _formula_parts(formula, tex)
-    shown = " ".join(part for part in (f"${math}$" if math else "", markdown_escape(words)) if part)
-    return f"- {markdown_escape(name)}: {shown}; {n} components; {markdown_escape(backing)}."
+    shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.markdown(words)) if part)
+    return f"- {sanitize.markdown(name)}: {shown}; {n} components; {sanitize.markdown(backing)}."
 
 
 def _markdown_section(r: ArchitectureReport) -> list[str]:
     c, laws = r.count, r.laws
-    out = [f"## {markdown_escape(r.graph.name)}", ""]
+    out = [f"## {sanitize.markdown(r.graph.name)}", ""]
     if r.graph.description:
-        out += [markdown_escape(r.graph.description), ""]
-    out += [f"File `{c.file.replace('`', '')}`; input {_shape_markdown(r.graph.input_shape)}; D = {c.parameters}.", "",
+        out += [sanitize.markdown(r.graph.description), ""]
+    out += [f"File {sanitize.markdown(c.file)}; input {_shape_markdown(r.graph.input_shape)}; D = {c.parameters}.", "",
             "| layer | kind | output | parameters |", "|---|---|---|---:|"]
-    out += [f"| {markdown_escape(name.strip())} | {kind} | {_shape_markdown(shape)} | {n or ''} |"
+    out += [f"| {sanitize.markdown(name.strip())} | {kind} | {_shape_markdown(shape)} | {n or ''} |"
             for name, kind, shape, n in _layers(r.graph)]
     out += ["", f"**Factorization**: φ has {len(r.phi.components)} components, "
             + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
@@ -356,4 +349,4 @@ def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False)
         })
     doc = {"schema": SCHEMA_VERSION, "conslaw_version": version("conslaw"), "seed": seed, "prime": PRIME,
            "points": 2, "provenance": _provenance(reports, seed, timings, math=False), "architectures": archs}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return sanitize.json_text(doc) + "\n"

@@ -134,7 +134,7 @@ def count(path: str | Path, seed: int = 0) -> SignFlowResult:
 
 def table(results: list[SignFlowResult]):
     """A rich table for `count --flow sign`, one row per file."""
-    from rich.markup import escape
+    from .sanitize import terminal_markup as escape  # names literally: no ESC or BEL reaches the terminal
     from rich.table import Table
 
     out = Table(title="conservation laws of the sign flow θ' = −sign(∇L) (Adam limit)", title_justify="left")

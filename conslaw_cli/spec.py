@@ -2,10 +2,19 @@
 
 The file is composed with PyYAML's safe loader into a node tree (which keeps line and column
 marks) and validated node by node, so that every message can say ``file:line:col``.
+
+Limits, checked before the work they bound: regular files of at most MAX_FILE_BYTES, YAML
+nesting of at most MAX_YAML_DEPTH levels, no YAML tags, at most MAX_LAYERS layers counted after
+alias expansion (a small file of aliases can stand for billions of layers), residual blocks
+nested at most MAX_RESIDUAL_DEPTH deep, names of at most MAX_NAME_LENGTH characters.
 """
 
 from __future__ import annotations
 
+import codecs
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +48,14 @@ INPUT_FORMS = {
 }
 TOP_KEYS = ("name", "description", "input", "layers")
 SIZE_HINT = "sizes are whole numbers >= 1, e.g. 'out: 4'"
+KIND_HINTS = {"softmax": "there is no softmax layer: softmax_head is a linear classifier followed by softmax "
+                         "and the cross-entropy loss, written as the last layer, e.g. '- softmax_head: {classes: 10}'"}
+
+MAX_FILE_BYTES = 1 << 20
+MAX_YAML_DEPTH = 100
+MAX_LAYERS = 5_000
+MAX_RESIDUAL_DEPTH = 30
+MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,8 @@ class _Validator:
     def __init__(self, file: str):
         self.file = file
         self.constructor = yaml.SafeLoader("")  # turns scalar nodes into typed values
+        self.layer_count = 0  # layers validated so far, aliases expanded
+        self.residual_depth = 0
 
     def error(self, node, message: str, hint: str | None = None) -> ConslawError:
         pos = self.pos(node)
@@ -105,29 +124,45 @@ class _Validator:
                              "see the YAML reference in README.md")
         out: dict[str, tuple] = {}
         for key_node, value_node in node.value:
-            key = key_node.value
             if not isinstance(key_node, yaml.ScalarNode):
-                raise self.error(key_node, f"keys of {what} must be plain words")
+                raise self.error(key_node, f"keys of {what} must be plain words",
+                                 "a key is a single word followed by ':', e.g. 'out: 3'")
+            key = key_node.value
             if key in out:
-                raise self.error(key_node, f"duplicate key '{key}' in {what}", "keep one of them")
+                raise self.error(key_node, f"duplicate key {_shown(key)} in {what}", "keep one of them")
             out[key] = (key_node, value_node)
         return out
+
+    def network_name(self, node) -> str:
+        """The `name:` of the file: any text of at most MAX_NAME_LENGTH characters."""
+        value = self.scalar(node, "name")
+        if value is None or value == "":
+            raise self.error(node, "name is empty", "write a name, e.g. name: my_net, or leave the line out "
+                                                    "to use the file name")
+        if len(str(value)) > MAX_NAME_LENGTH:
+            raise self.error(node, f"name is {len(str(value)):,} characters long (limit {MAX_NAME_LENGTH})",
+                             "choose a shorter name; the description can be long")
+        return str(value)
 
     def check_keys(self, entries: dict, allowed, what: str) -> None:
         for key, (key_node, _) in entries.items():
             if key not in allowed:
                 hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}"
-                raise self.error(key_node, f"unknown key '{key}' in {what}", hint)
+                raise self.error(key_node, f"unknown key {_shown(key)} in {what}", hint)
 
     def scalar(self, node, what: str):
         if not isinstance(node, yaml.ScalarNode):
             raise self.error(node, f"{what} must be a single value, not a list or mapping")
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. a date like 2020-13-45
+            raise self.error(node, f"{what}: cannot read the value {_shown(node.value)} ({exc})",
+                             "put it in quotes to make it text") from None
 
     def size(self, node, what: str) -> int:
         value = self.scalar(node, what)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(node, f"{what} must be a positive integer, got {node.value!r}", SIZE_HINT)
+            raise self.error(node, f"{what} must be a positive integer, got {_shown(node.value)}", SIZE_HINT)
         if value <= 0:
             raise self.error(node, f"{what} must be positive, got {value}", SIZE_HINT)
         return value
@@ -143,20 +178,36 @@ class _Validator:
             return self.size(node, what)
         value = self.scalar(node, what)
         if kind == "bool" and not isinstance(value, bool):
-            raise self.error(node, f"{what} must be true or false, got {node.value!r}", "write bias: true")
+            raise self.error(node, f"{what} must be true or false, got {_shown(node.value)}", "write bias: true")
         if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise self.error(node, f"{what} must be a number, got {node.value!r}", "e.g. slope: 0.01")
+            raise self.error(node, f"{what} must be a number, got {_shown(node.value)}", "e.g. slope: 0.01")
+        if kind == "number" and isinstance(value, float) and not math.isfinite(value):
+            raise self.error(node, f"{what} must be a finite number, got {_shown(node.value)}",
+                             "slope 0 is relu, 1 the identity, -1 abs; e.g. slope: 0.01")
         if kind == "padding" and value not in ("circular", "valid"):
-            raise self.error(node, f"{what} must be 'circular' or 'valid', got {node.value!r}",
+            raise self.error(node, f"{what} must be 'circular' or 'valid', got {_shown(node.value)}",
                              did_you_mean(value, ("circular", "valid")) or "circular keeps the size, valid shrinks it")
-        if kind == "name" and (not isinstance(value, str) or not value.isidentifier()):
-            raise self.error(node, f"{what} must be an identifier (letters, digits, _), got {node.value!r}",
-                             "e.g. name: hidden_1")
+        if kind == "name":
+            self.check_layer_name(node, value, what)
         return value
+
+    def check_layer_name(self, node, value, what: str) -> None:
+        if not isinstance(value, str) or not value.isidentifier():
+            raise self.error(node, f"{what} must be an identifier (letters, digits, _), got {_shown(node.value)}",
+                             "e.g. name: hidden_1")
+        if len(value) > MAX_NAME_LENGTH:
+            raise self.error(node, f"{what} is {len(value):,} characters long (limit {MAX_NAME_LENGTH})",
+                             "choose a shorter name")
+        if value in LAYER_KINDS:
+            raise self.error(node, f"{what} '{value}' is a layer kind; unnamed {value} layers are called that",
+                             f"choose another name, e.g. name: {value}_1")
 
     def input_spec(self, node) -> InputSpec:
         if isinstance(node, yaml.ScalarNode):
             return InputSpec("vector", {"features": self.size(node, "input")}, self.pos(node))
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, "input must be a number of features or a mapping of sizes, not a list",
+                             "e.g. input: 8, or input: {channels: 1, length: 8}")
         entries = self.mapping(node, "input")
         form = INPUT_FORMS.get(frozenset(entries))
         if form is None:
@@ -174,7 +225,26 @@ class _Validator:
             raise self.error(node, f"{what} is empty", "list at least one layer, e.g. '- linear: {out: 3}'")
         return [self.layer(item) for item in node.value]
 
+    def count_layer(self, node) -> None:
+        """Refuse more than MAX_LAYERS layers, counting every use of an alias (before the work)."""
+        self.layer_count += 1
+        if self.layer_count > MAX_LAYERS:
+            raise self.error(node, f"more than {MAX_LAYERS:,} layers (counting each use of a YAML alias)",
+                             "is an alias (*name) repeated inside itself or many times over?")
+
+    def residual_body(self, node, kind: str) -> list[LayerSpec]:
+        """The layers of a residual block, nested at most MAX_RESIDUAL_DEPTH deep."""
+        self.residual_depth += 1
+        if self.residual_depth > MAX_RESIDUAL_DEPTH:
+            raise self.error(node, f"residual blocks nested more than {MAX_RESIDUAL_DEPTH} deep",
+                             "is an alias (*name) used inside its own definition?")
+        try:
+            return self.layers(node, f"body of {kind}")
+        finally:
+            self.residual_depth -= 1
+
     def layer(self, node) -> LayerSpec:
+        self.count_layer(node)
         if isinstance(node, yaml.ScalarNode):
             kind, body_node = node.value, None
         else:
@@ -185,8 +255,8 @@ class _Validator:
             kind, (key_node, body_node) = next(iter(entries.items()))
             node = key_node
         if kind not in LAYER_KINDS:
-            raise self.error(node, f"unknown layer kind '{kind}'",
-                             did_you_mean(kind, LAYER_KINDS) or f"known kinds: {', '.join(LAYER_KINDS)}")
+            raise self.error(node, f"unknown layer kind {_shown(kind)}", KIND_HINTS.get(kind)
+                             or did_you_mean(kind, LAYER_KINDS) or f"known kinds: {', '.join(LAYER_KINDS)}")
         schema = LAYER_OPTIONS.get(kind, {})
         if body_node is None or (isinstance(body_node, yaml.ScalarNode) and body_node.value == ""):
             entries = {}
@@ -206,35 +276,113 @@ class _Validator:
                 continue
             _, value_node = entries[option]
             if kind_of_value == "layers":
-                body = self.layers(value_node, f"body of {kind}")
+                body = self.residual_body(value_node, kind)
             else:
                 options[option] = self.option(kind_of_value, value_node, f"{kind}.{option}")
         return LayerSpec(kind, options, self.pos(node), body)
 
 
+def _shown(text: str) -> str:
+    """A value quoted for a message, shortened: a 1 MB name must not make a 1 MB message."""
+    text = str(text)
+    return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
 def load_spec(path: str | Path) -> ArchSpec:
     """Read and validate an architecture file; raise ConslawError with a position on any problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConslawError(f"cannot read file: {exc.strerror if isinstance(exc, OSError) else exc}",
-                           str(path)) from None
-    return parse_spec(text, str(path), default_name=path.stem)
+    return parse_spec(_decode(_read_regular_file(path), str(path)), str(path), default_name=path.stem)
 
 
-def parse_spec(text: str, file: str = "<input>", default_name: str = "architecture") -> ArchSpec:
-    """Validate YAML text (see the README's YAML reference)."""
-    validator = _Validator(file)
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES. Opened without blocking and checked
+    before reading, so /dev/zero, a FIFO without writer or a directory is refused at once."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ConslawError(f"cannot read file: {exc.strerror}", str(path), hint="check the path") from None
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise ConslawError("cannot read file: not a regular file", str(path),
+                               hint="give an architecture YAML file (not a directory, device or pipe)")
+        with os.fdopen(handle, "rb", closefd=False) as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(handle)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConslawError(f"the file is larger than {MAX_FILE_BYTES:,} bytes", str(path),
+                           hint="architecture files are short: is this the right file?")
+    return data
+
+
+def _decode(data: bytes, file: str) -> str:
+    """UTF-8 text (a BOM is dropped); UTF-16 and undecodable bytes get a located message."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ConslawError("the file is UTF-16 encoded", file,
+                           hint="save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 in.yaml > out.yaml")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line, col = before.count(b"\n") + 1, len(before) - (before.rfind(b"\n") + 1) + 1
+        raise ConslawError(f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded", file,
+                           line, col, "save the file as UTF-8") from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe composer with two refusals before any work: YAML tags (!foo, !!python/name…)
+    and nesting deeper than MAX_YAML_DEPTH (the composer recurses once per level)."""
+
+    def __init__(self, text: str, file: str):
+        super().__init__(text)
+        self.file = file
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!"):
+            raise self.refusal(event, f"YAML tags are not supported: '{tag.replace('tag:yaml.org,2002:', '!!')}'",
+                               "remove the tag; sizes, names and flags need none")
+        if self.depth >= MAX_YAML_DEPTH:
+            raise self.refusal(event, f"nesting deeper than {MAX_YAML_DEPTH} levels", "is a bracket not closed?")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def refusal(self, event, message: str, hint: str) -> ConslawError:
+        return ConslawError(message, self.file, event.start_mark.line + 1, event.start_mark.column + 1, hint)
+
+
+def _compose(text: str, file: str):
+    """The YAML node tree of `text` (None for an empty file), syntax errors located."""
+    loader = None
+    try:
+        loader = _StrictLoader(text, file)  # PyYAML checks the characters here
+        return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ConslawError(f"YAML syntax error: {exc.problem or exc.context}", file, line, col,
                            "check indentation and that every '{' and '[' is closed") from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. NUL
+        before = text[:exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise ConslawError(f"character {chr(exc.character)!r} is not allowed in YAML", file, line, col,
+                           "remove it; NUL bytes often mean a UTF-16 or binary file") from None
     except yaml.YAMLError as exc:
         raise ConslawError(f"YAML error: {exc}", file) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def parse_spec(text: str, file: str = "<input>", default_name: str = "architecture") -> ArchSpec:
+    """Validate YAML text (see the README's YAML reference)."""
+    validator = _Validator(file)
+    root = _compose(text, file)
     if root is None:
         raise ConslawError("the file is empty", file, hint="start with 'input:' and 'layers:'")
     top = validator.mapping(root, "the file")
@@ -242,9 +390,7 @@ def parse_spec(text: str, file: str = "<input>", default_name: str = "architectu
     for required in ("input", "layers"):
         if required not in top:
             raise validator.error(root, f"missing '{required}'", "see the YAML reference in README.md")
-    name = default_name
-    if "name" in top:
-        name = str(validator.scalar(top["name"][1], "name"))
+    name = validator.network_name(top["name"][1]) if "name" in top else default_name
     description = ""
     if "description" in top:
         value = validator.scalar(top["description"][1], "description")

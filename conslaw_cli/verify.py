@@ -265,7 +265,7 @@ def slope_text(slopes: np.ndarray) -> str:
 
 def verify_table(result: VerifyResult):
     """A rich table: one row per law family and the control."""
-    from rich.markup import escape
+    from .sanitize import terminal_markup as escape  # names literally: no ESC or BEL reaches the terminal
     from rich.table import Table
 
     s = result.settings

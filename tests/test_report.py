@@ -95,7 +95,7 @@ def test_hostile_names_keep_the_markdown_table_intact(hostile):
 
 
 def test_latex_escape_is_literal_for_every_special_character():
-    from conslaw_cli.render import latex_escape
+    from conslaw_cli.sanitize import latex as latex_escape
 
     escaped = latex_escape(r"\ { } $ & # _ % ~ ^ < > | é 🙂")
     assert not re.search(r"(?<!\\)[{}$&#_%](?<!\\textbackslash{)", escaped.replace(r"\{", "").replace(r"\}", "")

@@ -133,7 +133,7 @@ def test_bundled_bib_file_is_the_bibliography_and_the_docs_list_every_paper():
 
 
 def test_citations_become_cite_commands_with_locators():
-    from conslaw_cli.render import latex_escape
+    from conslaw_cli.sanitize import latex as latex_escape
 
     tex = references.latex_with_citations("exact (Marcotte et al. 2025, Thm 3.6; Marcotte et al. 2023, §4) 50%",
                                           latex_escape)
