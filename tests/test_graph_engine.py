@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from conftest import mlp_yaml
 from conslaw_cli import analysis, engine
-from conslaw_cli.compiler import compile_phi, piece_layout
+
 from conslaw_cli.families import candidate_families
 from conslaw_cli.graph_engine import certificate
 from conslaw_cli.graph_engine.count import _global_of_local, blocks_of, tensor_offsets, trace_graph

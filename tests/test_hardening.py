@@ -7,7 +7,6 @@ import ast
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import mlp_yaml
-from conslaw_cli import numba_cache
+
 from conslaw_cli.cli import app
 from test_counts import two_layer_linear_laws
 
@@ -187,9 +186,6 @@ def test_a_damaged_numba_cache_is_rebuilt(tmp_path):
     code = (f"from conslaw_cli import analysis, engine; graph, phi = analysis.load({str(path)!r}); "
             "print(graph.num_params - engine.trace_dimension(phi).dimension)")  # the engine with numba kernels
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    warm = Path(os.environ.get("NUMBA_CACHE_DIR") or numba_cache.cache_directory())
-    if warm.is_dir():  # start from this machine's compiled kernels: only the rebuild below compiles
-        shutil.copytree(warm, tmp_path / "cache")
     first = run_python(code, env)
     entries = [p for p in (tmp_path / "cache").rglob("*") if p.suffix in (".nbi", ".nbc")]
     assert first.returncode == 0 and entries

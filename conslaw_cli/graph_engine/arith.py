@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gf import MASK30, MASK31, P64, PRIME, S30, S31, S61, ONE, sub  # noqa: F401  (sub re-exported)
+from ..gf import MASK30, MASK31, P64, S30, S31, S61, ONE, sub  # noqa: F401  (sub re-exported)
 
 LIMB_BITS = 21
 LIMB_MASK = np.uint64((1 << LIMB_BITS) - 1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import lie
-from ..compiler import PieceLayout, piece_layout
+from ..compiler import piece_layout
 from ..errors import TooLarge
 from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
 from .certificate import Certificate, certify, single_path_layers
