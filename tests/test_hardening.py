@@ -205,10 +205,10 @@ def test_leaky_relu_slopes(count_of, m, r, n):
     def with_slope(slope):
         return mlp_yaml((m, r, n), "leaky_relu").replace("- leaky_relu", f"- leaky_relu: {{slope: {slope}}}")
 
-    # slope 1 is the identity: a linear network (seed 001 Prop 4.2, 4.3, Cor 4.4)
+    # slope 1 is the identity: a linear network (Marcotte et al. 2023, Prop 4.2, 4.3, Cor 4.4)
     assert count_of(with_slope(1)) == count_of(mlp_yaml((m, r, n), "identity")) == two_layer_linear_laws(m, r, n)
     # slope 0 is relu, any other finite slope positively homogeneous: one law per hidden neuron
-    # (seed 001 App. E.2)
+    # (Marcotte et al. 2023, App. E.2)
     assert count_of(with_slope(0)) == count_of(with_slope(0.5)) == count_of(with_slope(-1)) == r
 
 
