@@ -19,12 +19,12 @@ from .graph_engine.count import trace_graph
 from .graph_engine.network import Unsupported
 from .lie import TraceResult
 from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_UNKNOWNS
+from .laws_result import Law, LawsResult
 from .results import CountResult
 from .spec import load_spec
 
 if TYPE_CHECKING:
     from .blocks import PerBlockRow
-    from .laws import LawsResult
 
 
 
@@ -129,14 +129,13 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
          max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
     against `count` (computed here when not given); with `block`, the block laws."""
-    from .engine import trace_dimension
-    from .families import candidate_families
-    from .laws import LawsResult, find_laws, functional_rank, name_with_families, select_generators
-
     if block is None and degree == 2:
         fast = family_laws(path, seed, count)
         if fast is not None:
             return fast
+    from .engine import trace_dimension  # the law system's machinery (numba kernels), only when needed
+    from .families import candidate_families
+    from .laws import find_laws, functional_rank, name_with_families, select_generators
     graph, phi, block_vars, name = load_block(path, block, max_terms)
     with located(graph):
         if count is None and block is None:
@@ -168,7 +167,6 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
     from .compiler import VariableTable
     from .families import candidate_families
     from .graph_engine.lawcheck import check_laws, functional_rank_lower_bound
-    from .laws import Law, LawsResult
 
     graph = load_graph(path)
     with located(graph):

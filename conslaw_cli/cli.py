@@ -258,7 +258,8 @@ def laws(
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import analysis, render
-    from . import weight_decay as decay
+    if weight_decay:  # its printing needs sympy: loaded only when asked for
+        from . import weight_decay as decay
     from .limits import DEFAULT_MAX_UNKNOWNS
 
     formats = [flag for flag, is_set in (("--json", json), ("--latex", latex), ("--python", python)) if is_set]

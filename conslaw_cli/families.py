@@ -10,7 +10,7 @@ import math
 
 from .compiler import Poly, VariableTable
 from .graph import HOMOGENEOUS, Graph, Layer
-from .laws import Family
+from .laws_result import Family
 from .sanitize import latex_mathrm as _tex
 
 PASS_THROUGH = ("identity", "flatten")

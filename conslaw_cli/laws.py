@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
 
 import flint
 import numpy as np
@@ -26,59 +25,7 @@ from . import gf
 from .compiler import Phi, Poly
 from .engine import Block, flatten, split_blocks
 from .errors import TooLarge
-
-
-@dataclass
-class Law:
-    """One law: an integer polynomial in the global variables."""
-
-    poly: Poly
-    degree: int
-    family: str | None = None
-
-
-@dataclass
-class Family:
-    """A named matrix expression whose entries may be laws (docs/method.md §5), e.g. a Gram difference."""
-
-    name: str
-    latex: str
-    entries: list[Poly]
-
-
-@dataclass
-class LawsResult:
-    """What `conslaw laws` reports for one architecture."""
-
-    name: str
-    file: str
-    laws: list[Law]  # a basis of the laws modulo products of lower-degree laws
-    families: list[tuple[Family, int]]  # recognised families and how many independent laws each gives
-    products: int  # independent products of lower-degree laws, not listed
-    independent: int  # functionally independent laws found (rank of gradients at a random point)
-    count: int  # the count of `conslaw count`
-    degree: int
-    explained_by_families: bool = False
-    variables: list[str] = field(default_factory=list)
-    # family laws checked against the fields at random points (no law system): P(a non-law passed) ≤ this
-    check_error_bound: float | None = None
-    exact: bool = True  # the count is theorem-backed (φ rich); else a lower bound on the network's laws
-
-    @property
-    def complete(self) -> bool:
-        return self.independent == self.count
-
-    def to_json(self) -> dict:
-        from .polynomial import poly_text
-
-        return {
-            "schema": 1, "name": self.name, "file": self.file, "degree": self.degree,
-            "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, self.variables, True),
-                      "degree": l.degree, "family": l.family} for l in self.laws],
-            "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
-            "products": self.products, "independent": self.independent, "count": self.count,
-            "complete": self.complete, "exact": self.exact, "check_error_bound": self.check_error_bound,
-        }
+from .laws_result import Family, Law, LawsResult  # noqa: F401  (the result types, re-exported)
 
 
 # --- exact arithmetic helpers -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from . import analysis, sanitize
 from .compiler import Phi
 from .gf import PRIME
 from .graph import Graph, shape_text
-from .laws import LawsResult
+from .laws_result import LawsResult
 from .references import bibtex_entries, cited_keys, latex_with_citations, thebibliography
 from .render import law_items, split_note
 from .results import CountResult

@@ -9,7 +9,7 @@ O(τ²) per step (this is what `conslaw verify --weight-decay` checks).
 
 from __future__ import annotations
 
-from .laws import Law, LawsResult
+from .laws_result import Law, LawsResult
 from .polynomial import poly_text
 
 HEADER = ("under weight decay θ' + λ(t)θ = −∇L, with Λ(t) = ∫_0^t λ (Marcotte, Gribonval, Peyré 2025, "
