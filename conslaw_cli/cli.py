@@ -18,8 +18,8 @@ from rich.console import Console
 from typer.core import TyperCommand
 
 from . import progress, sanitize
-from .compiler import DEFAULT_MAX_TERMS
 from .errors import ConslawError
+from .limits import DEFAULT_MAX_TERMS
 from .output import check_target, write_output
 
 # numpy, numba, flint and sympy load only when a command runs (analysis, render, report), so that

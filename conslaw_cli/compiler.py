@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 from .errors import ConslawError
 from .graph import HOMOGENEOUS, SMOOTH, Graph, Layer
+from .limits import DEFAULT_MAX_TERMS
 from .sanitize import latex_mathrm
 
 Monomial = tuple[int, ...]
 Poly = dict[Monomial, int]
-DEFAULT_MAX_TERMS = 4_000_000
 SECONDS_PER_TERM = 6e-6  # measured on the zoo and the benchmarks (2-core machine)
 
 
