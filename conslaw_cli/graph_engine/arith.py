@@ -69,6 +69,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1) * int(np.prod(b.shape[:-2], dtype=np.int64))
     if multiply_adds <= SMALL_PRODUCT:
         return ((a.astype(object) @ b.astype(object)) % PRIME).astype(np.uint64)
+    if inner == 1 and a.ndim > 1 and b.ndim > 1:  # outer products: elementwise, no limbs
+        return mul(a, b)
     if inner > MAX_INNER:
         out = None
         for start in range(0, inner, MAX_INNER):
