@@ -11,16 +11,18 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
-from rich.console import Console
 from typer.core import TyperCommand
 
 from . import progress, sanitize
 from .errors import ConslawError
 from .limits import DEFAULT_MAX_TERMS
 from .output import check_target, write_output
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # numpy, numba, flint and sympy load only when a command runs (analysis, render, report), so that
 # `conslaw --help` and `--version` answer at once.
@@ -29,11 +31,41 @@ EXIT_CODES = ("Exit codes: 0 success; 1 a --expect did not match; 2 bad input (F
               "(rerun with another --seed); 4 an internal error (a bug: please report it).")
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, epilog=EXIT_CODES,
                   help="Exact conservation laws of gradient flows for neural network architectures.")
-# On a terminal rich wraps long cells (never cuts them); elsewhere (CI, pipes) no wrapping, no colour.
-out = Console(highlight=False)
-if not out.is_terminal:
-    out = Console(highlight=False, width=1_000_000, soft_wrap=True, no_color=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class LazyConsole:
+    """A rich Console made on first use: importing rich costs 25 ms, which `--help` never needs."""
+
+    def __init__(self, make: Callable[[], "Console"]):
+        self._make = make
+
+    @functools.cached_property
+    def _console(self) -> "Console":
+        return self._make()
+
+    def __getattr__(self, name: str):
+        return getattr(self._console, name)
+
+
+def _stdout_console() -> "Console":
+    """On a terminal rich wraps long cells (never cuts them); elsewhere (CI, pipes) no wrapping,
+    no colour."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(highlight=False, width=1_000_000, soft_wrap=True, no_color=True)
+
+
+def _stderr_console() -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+out = LazyConsole(_stdout_console)
+err = LazyConsole(_stderr_console)
 
 # Arguments are described in each command's help text (typer would print their Python types).
 FilesArg = Annotated[Optional[list[Path]], typer.Argument(show_default=False, metavar="[FILE…]", hidden=True)]

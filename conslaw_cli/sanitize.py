@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import unicodedata
 
-from rich.markup import escape as rich_escape
 
 # control, format (bidi overrides, zero-width), surrogate, line and paragraph separators
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -44,7 +43,9 @@ def terminal(text: str) -> str:
 
 def terminal_markup(text: str) -> str:
     """Like `terminal`, for strings that rich reads as markup (table cells and titles)."""
-    return rich_escape(terminal(text))
+    from rich.markup import escape
+
+    return escape(terminal(text))
 
 
 def python_comment(text: str) -> str:
