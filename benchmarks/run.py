@@ -153,6 +153,9 @@ def run_case(name: str, folder: Path) -> dict:
         row["result"] = str(sum(len(r["laws"]) + r["products"] for r in results))
         row["D"] = sum(r["parameters"] for r in results) if all("parameters" in r for r in results) else ""
         row["exact"] = "complete" if all(r["complete"] for r in results) else "incomplete"
+    elif command == "per-block" and run["code"] == 0:
+        total = [line for line in run["out"].splitlines() if "total count" in line]
+        row["result"] = total[0].split("│")[-3].strip() + " (total count)" if total else "exit 0"
     elif command == "count" and run["code"] == 2:
         row["result"] = "refused: " + run["err"].splitlines()[0].split(": ", 1)[1][:90]
     elif run["code"] != 0:
@@ -190,9 +193,20 @@ def _reference_cell(run: dict, ours: dict) -> tuple[str, str]:
     return f"{run['wall']:.2f}{agree}", f"{run['wall'] / ours['wall']:.1f}×"
 
 
+def _update_rows(rows: list[str]) -> None:
+    """Replace the rows of these cases in benchmarks/results.md (`--update`: a case measured again)."""
+    path = ROOT / "benchmarks" / "results.md"
+    fresh = {row.split(" | ")[0]: row for row in rows[2:]}
+    lines = [fresh.get(line.split(" | ")[0], line) for line in path.read_text().splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
-    """All cases, or those whose name contains one of the arguments (then results.md is kept)."""
-    chosen = [name for name in CASES if not sys.argv[1:] or any(word in name for word in sys.argv[1:])]
+    """All cases, or those whose name contains one of the arguments (then results.md is kept, or
+    with --update the rows of those cases are replaced in it)."""
+    update = "--update" in sys.argv
+    words = [word for word in sys.argv[1:] if word != "--update"]
+    chosen = [name for name in CASES if not words or any(word in name for word in words)]
     if shutil.which(CONSLAW) is None:
         sys.exit("run `make bench` (the venv's conslaw is needed)")
     subprocess.run([CONSLAW, "count", str(ROOT / "architectures/mlp_linear.yaml")], capture_output=True)
@@ -233,6 +247,8 @@ def main() -> None:
             "brackets, float rank). Ratios are reference wall time / ours.\n\n" + "\n".join(rows) + "\n")
     if len(chosen) == len(CASES):
         (ROOT / "benchmarks" / "results.md").write_text(text)
+    elif update:
+        _update_rows(rows)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ SETTINGS = Settings(optimizer="sgd", learning_rates=(1e-3, 2e-3, 5e-3), steps=50
 def main() -> None:
     start = time.perf_counter()
     results = [verify(path, SETTINGS) for path in FILES]
-    plot_results(results, ROOT / "benchmarks" / "verify_sgd.png")
+    (ROOT / "benchmarks" / "verify_sgd.png").write_bytes(plot_results(results))
     lines = ["# SGD drift of the laws (Marcotte, Gribonval, Peyré 2025, Fig. 1 setting)", "",
              f"SGD, batch {SETTINGS.batch}, τ ∈ {{1e-3, 2e-3, 5e-3}}, {SETTINGS.steps} steps, {SETTINGS.seeds} seeds, "
              "random Gaussian data and teacher. Slope of log(final relative error) against log τ, mean ± std "

@@ -344,6 +344,9 @@ def report(
     fragment: Annotated[bool, typer.Option("--fragment", help="LaTeX body only, for \\input in a paper")] = False,
     heading: Annotated[Heading, typer.Option("--heading", help="LaTeX heading of each architecture")] = Heading.section,
     timings: Annotated[bool, typer.Option("--timings", help="include wall-clock times (not reproducible)")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="train (conslaw verify's defaults) and add each law family's check; with -o FILE, "
+        "a figure per architecture too (FILE's name + .verify-N.png)")] = False,
     seed: SeedOpt = 0,
     max_terms: MaxTermsOpt = DEFAULT_MAX_TERMS,
 ) -> None:
@@ -352,12 +355,27 @@ def report(
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import report as report_module
 
+    training = None
+    if verify:
+        from .verify import Settings
+
+        training = Settings()
+
     refuse_combination("--fragment", {f"--format {format.value}": fragment and format is not ReportFormat.latex})
     refuse_combination("--heading", {f"--format {format.value}": heading is not Heading.section
                                      and format is not ReportFormat.latex})
     if output is not None:
         check_target(output, architecture_files(files))  # before the work: never replace an input
-    reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms, say))
+    figures = _figure_paths(output, len(architecture_files(files))) if verify else []
+    for figure in figures:
+        check_target(figure, architecture_files(files))
+    reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms, say, training))
+    if figures:
+        from .network.plot import plot_results
+
+        for report_, figure in zip(reports, figures):
+            write_output(plot_results([report_.training]), figure, architecture_files(files))
+            report_.figure = figure.name
     if format is ReportFormat.latex:
         text = report_module.to_latex(reports, seed, fragment, timings, heading.value)
     elif format is ReportFormat.markdown:
@@ -365,6 +383,13 @@ def report(
     else:
         text = report_module.to_json(reports, seed, timings)
     write_output(text, output, architecture_files(files))
+
+
+def _figure_paths(output: Optional[Path], count: int) -> list[Path]:
+    """The training figures of `report --verify -o FILE`, next to FILE (none on standard output)."""
+    if output is None or str(output) == "-":
+        return []
+    return [output.with_name(f"{output.name}.verify-{i}.png") for i in range(1, count + 1)]
 
 
 class Optimizer(str, Enum):
@@ -428,7 +453,7 @@ def verify(
     if plot is not None:
         from .network.plot import plot_results
 
-        plot_results(results, plot)
+        write_output(plot_results(results), plot, architecture_files(files))
     failed = [r for r in results if not r.passed]
     for r in failed:
         err.print(f"{sanitize.terminal(r.file)}: " + "; ".join([f"{f.name}: {f.verdict}" for f in r.failed]

@@ -305,33 +305,100 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
 
 
 def _plain_piece(layers: list[Layer], variables: VariableTable, source: str,
-                 values_from: Layer | None = None) -> tuple[list[Component], Piece]:
+                 values_from: Layer | None = None, inputs: list[Layer] = ()) -> tuple[list[Component], Piece]:
     piece = describe_plain(layers, values_from)
     lifter = _PathLifter(piece.name, _size(layers[0].in_shape), variables, source)
     if values_from is not None:
-        lifter.units = _attention_values(values_from, variables)
+        lifter.units = _attention_values(values_from, variables, inputs, merges_tokens(layers))
     _lift_layers(lifter, layers)
     return (lifter.finish() if piece.kind != "empty" else []), piece
 
 
-def _attention_values(layer: Layer, variables: VariableTable) -> list[Lifted]:
-    """The attention's output units (token, j) as lifted polynomials: the paths start at the value
-    sources (head h, input i) with the weight (V_hᵀO_h)[i, j], the same for every token (the
-    attention matrix mixes tokens with data-dependent weights, which f absorbs)."""
-    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
-    tokens, dim = layer.in_shape[1], layer.in_shape[2]
-    per_output = []
-    for j in range(dim):
-        lifted: Lifted = {}
-        for h in range(heads):
-            for i in range(dim):
-                poly: Poly = {}
-                for a in range(h * head_dim, (h + 1) * head_dim):
-                    m = tuple(sorted((variables.index(f"{layer.name}.V", a, i), variables.index(f"{layer.name}.O", a, j))))
-                    poly[m] = poly.get(m, 0) + 1
-                lifted[(f"{layer.name}.values.h{h}[{i}]",)] = poly
-        per_output.append(lifted)
-    return [per_output[j] for _ in range(tokens) for j in range(dim)]
+def _attention_values(layer: Layer, variables: VariableTable, inputs: list[Layer] = (),
+                      per_token: bool = False) -> list[Lifted]:
+    """The attention's output units (token t, j) as lifted polynomials: the paths start at the value
+    sources (head h, input i) with the weight (V_hᵀO_h)[i, j] (the attention matrix mixes tokens
+    with data-dependent weights, which f absorbs). With `inputs` (linear layers composed into the
+    attention, M their product) the weight is (MᵀV_hᵀO_h)[i, j].
+
+    The sources are (h, i) for every token alike when the layers after treat tokens alike; when
+    they merge tokens (`flatten`), unit (t, j) reads token t's own sources (h, t, i): the data
+    reaching token t, Σ_s A_ts x_s, differs from token to token, so paths of different tokens must
+    stay different components (summed over t they would not factor the network)."""
+    heads, tokens, dim = layer.options["heads"], layer.in_shape[1], layer.in_shape[2]
+    units: list[Lifted] = [{} for _ in range(tokens * dim)]
+    for h in range(heads):
+        values = _composed(_head_product(layer, variables, "V", "O", h), inputs, variables, right=False)
+        for t, (i, row), j in itertools.product(range(tokens), enumerate(values), range(dim)):
+            source = f"{layer.name}.values.h{h}" + (f".t{t}" if per_token else "") + f"[{i}]"
+            units[t * dim + j][(source,)] = row[j]
+    return units
+
+
+def merges_tokens(layers: list[Layer]) -> bool:
+    """Whether a run after an attention mixes its tokens' units (a flatten)."""
+    return any(l.kind == "flatten" or merges_tokens(l.body) for l in layers)
+
+
+def _poly_product(a: Poly, b: Poly) -> Poly:
+    out: Poly = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            m = tuple(sorted(ma + mb))
+            out[m] = out.get(m, 0) + ca * cb
+    return {m: c for m, c in out.items() if c}
+
+
+def _poly_sum(polys) -> Poly:
+    out: Poly = {}
+    for poly in polys:
+        for m, c in poly.items():
+            out[m] = out.get(m, 0) + c
+    return {m: c for m, c in out.items() if c}
+
+
+def _matrix_product(a: list[list[Poly]], b: list[list[Poly]]) -> list[list[Poly]]:
+    """a · b for matrices of polynomials."""
+    return [[_poly_sum(_poly_product(row[k], b[k][j]) for k in range(len(b)) if row[k] and b[k][j])
+             for j in range(len(b[0]))] for row in a]
+
+
+def _head_product(layer: Layer, variables: VariableTable, left: str, right: str, h: int) -> list[list[Poly]]:
+    """(left_hᵀ right_h)[i, j] of one head: Q_hᵀK_h or V_hᵀO_h (rows h·head_dim … of both)."""
+    head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
+    rows = range(h * head_dim, (h + 1) * head_dim)
+    return [[{tuple(sorted((variables.index(f"{layer.name}.{left}", a, i), variables.index(f"{layer.name}.{right}", a, j)))): 1
+              for a in rows} for j in range(dim)] for i in range(dim)]
+
+
+def composable_into_attention(run: list[Layer]) -> bool:
+    """Whether the layers before an attention layer are token-wise linear maps and nothing else (no
+    bias, no activation): then the attention reads the tokens only through M = W_L⋯W_1, and φ
+    contracts M into its bilinear forms: (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h)."""
+    return (any(l.kind == "linear" for l in run)
+            and all(l.kind == "identity" or (l.kind == "linear" and "bias" not in l.params) for l in run))
+
+
+def _input_map(inputs: list[Layer], variables: VariableTable) -> list[list[Poly]]:
+    """M = W_L⋯W_1, the product of the linear layers composed into an attention (dim × input dim)."""
+    size = inputs[0].in_shape[-1]
+    m: list[list[Poly]] = [[{(): 1} if a == i else {} for i in range(size)] for a in range(size)]
+    for layer in inputs:
+        if layer.kind == "linear":
+            out, inn = layer.params["weight"]
+            weight = [[{(variables.index(f"{layer.name}.weight", o, a),): 1} for a in range(inn)] for o in range(out)]
+            m = _matrix_product(weight, m)
+    return m
+
+
+def _composed(form: list[list[Poly]], inputs: list[Layer], variables: VariableTable, right: bool) -> list[list[Poly]]:
+    """Mᵀ·form (and ·M with `right`), M the product of `inputs`; the form itself without inputs."""
+    if not inputs:
+        return form
+    m = _input_map(inputs, variables)
+    transposed = [list(column) for column in zip(*m)]
+    left = _matrix_product(transposed, form)
+    return _matrix_product(left, m) if right else left
 
 
 def _formula(layers: list[Layer]) -> tuple[str, str]:
@@ -353,10 +420,18 @@ def _formula(layers: list[Layer]) -> tuple[str, str]:
             r"\varphi(\theta) = \text{path lifting}")
 
 
-def describe_attention(layer: Layer) -> Piece:
-    """What backs the φ of an attention layer (Marcotte et al. 2025, Thm 3.8, Cor 3.10)."""
+def describe_attention(layer: Layer, inputs: list[Layer] = ()) -> Piece:
+    """What backs the φ of an attention layer (Marcotte et al. 2025, Thm 3.8, Cor 3.10), with the
+    linear layers `inputs` composed into it."""
     formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
     formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
+    if inputs:
+        names = "·".join(f"{l.name}.weight" for l in reversed(inputs) if l.kind == "linear")
+        return Piece(f"{'+'.join(l.name for l in inputs if l.kind == 'linear')}+{layer.name}", "attention", False,
+                     f"lower bound: the linear layers before {layer.name} composed into its bilinear forms "
+                     "(a valid factorization; no theorem says it is rich)",
+                     f"φ = (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h) for each head h, M = {names}",
+                     r"\varphi(\theta) = (M^\top Q_h^\top K_h M,\ M^\top V_h^\top O_h)_{h}")
     if layer.options["heads"] == 1:
         return Piece(layer.name, "attention", True,
                      "theorem-backed when (Q,K), (V,O) have full rank: Marcotte et al. 2025, Thm 3.8", formula, formula_latex)
@@ -364,22 +439,19 @@ def describe_attention(layer: Layer) -> Piece:
                  "lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)", formula, formula_latex)
 
 
-def _attention_piece(layer: Layer, variables: VariableTable, values: bool = True) -> tuple[list[Component], Piece]:
-    """(Q_hᵀK_h, V_hᵀO_h) per head; without `values` when V_hᵀO_h continues in the next piece."""
-    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
-    dim = layer.in_shape[2]
+def _attention_piece(layer: Layer, variables: VariableTable, values: bool = True,
+                     inputs: list[Layer] = ()) -> tuple[list[Component], Piece]:
+    """(Q_hᵀK_h, V_hᵀO_h) per head; without `values` when V_hᵀO_h continues in the next piece;
+    with `inputs` (linear layers before, M their product) (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h)."""
+    piece = describe_attention(layer, inputs)
     components = []
-    for h in range(heads):
-        rows = range(h * head_dim, (h + 1) * head_dim)
+    for h in range(layer.options["heads"]):
         for left, right in (("Q", "K"), ("V", "O")) if values else (("Q", "K"),):
-            for i, j in itertools.product(range(dim), repeat=2):
-                poly: Poly = {}
-                for a in rows:
-                    m = tuple(sorted((variables.index(f"{layer.name}.{left}", a, i),
-                                      variables.index(f"{layer.name}.{right}", a, j))))
-                    poly[m] = poly.get(m, 0) + 1
-                components.append(Component(poly, layer.name, (f"head {h}",), f"({left}ᵀ{right})[{i},{j}]"))
-    return components, describe_attention(layer)
+            form = _composed(_head_product(layer, variables, left, right, h), inputs, variables, right=left == "Q")
+            label = f"({left}ᵀ{right})" if not inputs else f"(Mᵀ{left}ᵀ{right}{'M' if left == 'Q' else ''})"
+            components += [Component(poly, piece.name, (f"head {h}",), f"{label}[{i},{j}]")
+                           for i, row in enumerate(form) for j, poly in enumerate(row) if poly]
+    return components, piece
 
 
 def _has_attention(layers: list[Layer]) -> bool:
@@ -396,10 +468,12 @@ class PieceLayout:
     source: str
     values_from: Layer | None = None  # path lifting that starts at this attention's values V_hᵀO_h
     carries_values: bool = False  # attention whose values V_hᵀO_h continue in the next piece
+    inputs: list[Layer] = field(default_factory=list)  # attention: linear layers composed into it
+    values_inputs: list[Layer] = field(default_factory=list)  # the `inputs` of `values_from`
 
     def describe(self) -> Piece:
         if self.kind == "attention":
-            return describe_attention(self.layers[0])
+            return describe_attention(self.layers[0], self.inputs)
         return describe_plain(self.layers, self.values_from)
 
 
@@ -418,6 +492,7 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
             piece = PieceLayout("path lifting", list(run), source)
             if attention and _values_continue(run):
                 piece.values_from, attention[0].carries_values = attention[0].layers[0], True
+                piece.values_inputs = attention[0].inputs
             out.append(piece)
             run.clear()
         attention.clear()
@@ -430,8 +505,11 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
             out.extend(piece_layout(layer.body, source=f"{layer.name}.in"))
             source = f"{layer.name}.out"
         elif layer.kind == "attention":
+            inputs = list(run) if not attention and composable_into_attention(run) else []
+            if inputs:
+                run.clear()
             flush()
-            out.append(PieceLayout("attention", [layer], source))
+            out.append(PieceLayout("attention", [layer], source, inputs=inputs))
             attention.append(out[-1])
             source = f"{layer.name}.out"
         else:
@@ -455,9 +533,9 @@ def _split_pieces(layers: list[Layer], variables: VariableTable, out: list) -> N
     """Compile every piece of the layout (see `piece_layout`)."""
     for piece in piece_layout(layers):
         if piece.kind == "attention":
-            out.append(_attention_piece(piece.layers[0], variables, values=not piece.carries_values))
+            out.append(_attention_piece(piece.layers[0], variables, not piece.carries_values, piece.inputs))
         elif piece.values_from is not None:
-            out.append(_plain_piece(piece.layers, variables, piece.source, piece.values_from))
+            out.append(_plain_piece(piece.layers, variables, piece.source, piece.values_from, piece.values_inputs))
         else:
             out.append(_plain_piece(piece.layers, variables, piece.source))
 

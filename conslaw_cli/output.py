@@ -20,11 +20,15 @@ from .errors import ConslawError
 STDOUT = "-"
 
 
-def write_output(text: str, target: Path | None, inputs: list[Path]) -> None:
-    """Write `text` to standard output (target None or '-') or atomically to the file `target`."""
-    data = text.encode("utf-8")  # before touching any file: an encoding error changes nothing
+def write_output(text: str | bytes, target: Path | None, inputs: list[Path]) -> None:
+    """Write `text` (or the bytes of a figure) to standard output (target None or '-') or
+    atomically to the file `target`."""
+    data = text.encode("utf-8") if isinstance(text, str) else text  # an encoding error changes no file
     if target is None or str(target) == STDOUT:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
         sys.stdout.flush()
         return
     if _is_stream(check_target(target, inputs)):

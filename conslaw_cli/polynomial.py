@@ -20,21 +20,44 @@ def symbol_latex(name: str) -> str:
 
 
 def to_sympy(poly: dict, names: list[str]) -> sympy.Expr:
-    """A polynomial {monomial: coefficient} as a sympy expression in symbols named like the variables."""
+    """A polynomial {monomial: coefficient} as a sympy expression in symbols named like the variables
+    (one Add of all terms: adding terms one by one is quadratic in sympy)."""
     symbols: dict[int, sympy.Symbol] = {}
-    expr = sympy.Integer(0)
-    for mono, coef in poly.items():
-        term = sympy.Rational(coef)
-        for v in mono:
-            if v not in symbols:
-                symbols[v] = sympy.Symbol(names[v])
-            term *= symbols[v]
-        expr += term
-    return expr
+    terms = [sympy.Mul(sympy.Rational(coef), *(symbols.setdefault(v, sympy.Symbol(names[v])) for v in mono))
+             for mono, coef in poly.items()]
+    return sympy.Add(*terms)
+
+
+# sympy prints about 6,000 terms a second; a law of a wide layer (a rescaling law of an MNIST
+# layer has 849 terms, 192 such laws) is printed directly instead, in the same notation.
+SYMPY_MAX_TERMS = 64
 
 
 def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
+    """The polynomial as text (sympy's notation, `x**2`) or LaTeX."""
+    if len(poly) > SYMPY_MAX_TERMS:
+        return _direct_text(poly, names, latex)
     expr = to_sympy(poly, names)
     if latex:
         return sympy.latex(expr, symbol_names={s: symbol_latex(s.name) for s in expr.free_symbols})
     return str(expr)
+
+
+def _direct_text(poly: dict, names: list[str], latex: bool) -> str:
+    """Terms by decreasing degree, then by variable, `c*x*y**2` (or `c x y^{2}` in LaTeX)."""
+    symbol = symbol_latex if latex else str
+    shown: dict[int, str] = {}
+    times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
+    out = []
+    for mono, coef in sorted(poly.items(), key=lambda item: (-len(item[0]), [names[v] for v in item[0]])):
+        factors = []
+        for v in sorted(set(mono)):
+            if v not in shown:
+                shown[v] = symbol(names[v])
+            k = mono.count(v)
+            factors.append(shown[v] if k == 1 else shown[v] + power.format(k))
+        if abs(coef) != 1 or not factors:
+            factors.insert(0, str(abs(coef)))
+        out.append(("- " if coef < 0 else "+ ") + times.join(factors))
+    text = " ".join(out) or "0"
+    return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text

@@ -11,6 +11,7 @@ import datetime
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from importlib.metadata import version
 
 from . import analysis, sanitize
@@ -21,6 +22,9 @@ from .laws_result import LawsResult
 from .references import bibtex_entries, cited_keys, latex_with_citations, thebibliography
 from .render import law_items, split_note
 from .results import CountResult
+
+if TYPE_CHECKING:
+    from .verify import Settings as VerifySettings, VerifyResult
 
 SCHEMA_VERSION = 1
 
@@ -33,15 +37,44 @@ class ArchitectureReport:
     phi: Phi
     count: CountResult
     laws: LawsResult
+    training: VerifyResult | None = None  # `report --verify`: the laws checked on training runs
+    figure: str | None = None  # the training figure's file name, relative to the report
 
 
-def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None) -> ArchitectureReport:
-    """Compile, count and find the polynomial laws of one architecture; `say` reports progress."""
+def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
+          training: VerifySettings | None = None) -> ArchitectureReport:
+    """Compile, count and find the polynomial laws of one architecture, and with `training` check
+    them on training runs (`conslaw verify`); `say` reports progress."""
     graph, phi = analysis.load(path, max_terms)
     count = analysis.count(path, seed=seed, max_terms=max_terms,
                            progress=lambda level, rank: say(f"count: bracket step {level}, dim {rank}"))
     say(f"polynomial laws of degree ≤ {degree}")
-    return ArchitectureReport(graph, phi, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
+    report = ArchitectureReport(graph, phi, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
+    if training is not None:
+        from .verify import verify
+
+        say(f"training: {training.optimizer}, {len(training.learning_rates)} learning rates, {training.seeds} seeds")
+        report.training = verify(path, training)
+    return report
+
+
+def _training_rows(result: VerifyResult) -> list[tuple[str, int, list[float], str, str]]:
+    """(family, laws, final error per learning rate, slope, verdict) per family and the control."""
+    from .verify import slope_text
+
+    return [(f.name, f.laws, list(f.final_errors), slope_text(f.slopes), f.verdict) for f in result.families]
+
+
+def _training_intro(result: VerifyResult) -> str:
+    s = result.settings
+    return (f"{s.optimizer}, {s.steps} steps, {s.seeds} seeds, data {s.data}"
+            + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "") + "; numerical (float64)")
+
+
+def _training_lines(result: VerifyResult) -> list[str]:
+    from .verify import verify_footer
+
+    return verify_footer(result)
 
 
 def _layers(graph: Graph) -> list[tuple[str, str, tuple, int]]:
@@ -152,6 +185,7 @@ LATEX_PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath,amssymb}
 \usepackage{booktabs}
 \usepackage{longtable}
+\usepackage{graphicx}
 \setlength{\emergencystretch}{3em}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{4pt}
@@ -217,7 +251,7 @@ def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = Fals
     keys = cited_keys(body)
     if fragment:
         entries = "".join(f"% {line}\n" for line in bibtex_entries(keys).splitlines())
-        return ("% conslaw report fragment: needs amsmath, amssymb, booktabs, longtable, and these BibTeX entries\n"
+        return ("% conslaw report fragment: needs amsmath, amssymb, booktabs, longtable (graphicx with --verify figures), and these BibTeX entries\n"
                 "% (also in conslaw_cli/references.bib):\n" + entries + body)
     bibliography = thebibliography(keys) + "\n" if keys else ""
     return (LATEX_PREAMBLE.replace("DATE", _date() or "") + "\n" + body + bibliography + r"\end{document}" + "\n")
@@ -274,6 +308,30 @@ def _latex_section(r: ArchitectureReport, heading: str) -> str:
                rf"{laws.independent} functionally independent, count {laws.count}).")
     items = [rf"\item {item}" for item in law_items(laws)]
     out.append(r"\begin{itemize}" + "\n" + ("\n".join(items) or r"\item none") + "\n" + r"\end{itemize}")
+    if r.training is not None:
+        out.append(_latex_training(r.training, r.figure))
+    return "\n".join(out)
+
+
+def _latex_number(x: float) -> str:
+    r"""1.2e-05 as $1.2 \cdot 10^{-5}$."""
+    if x == 0:
+        return "$0$"
+    mantissa, exponent = _mantissa_exponent(x)
+    return rf"${mantissa} \cdot 10^{{{exponent}}}$"
+
+
+def _latex_training(result: VerifyResult, figure: str | None) -> str:
+    rates = " & ".join(rf"$\tau = {rate:g}$" for rate in result.settings.learning_rates)
+    rows = [rf"{sanitize.latex(name)} & {laws} & " + " & ".join(map(_latex_number, errors))
+            + rf" & {sanitize.latex(slope)} & {sanitize.latex(verdict)} \\"
+            for name, laws, errors, slope, verdict in _training_rows(result)]
+    spec = "lr" + "r" * len(result.settings.learning_rates) + "rl"
+    out = [r"\paragraph{Training check.} " + sanitize.latex(_training_intro(result)) + ".",
+           _longtable(spec, rf"family & laws & {rates} & slope & verdict", rows),
+           " ".join(sanitize.latex(line) for line in _training_lines(result)) + r"\par"]
+    if figure is not None:
+        out.append(r"\begin{center}\includegraphics[width=\linewidth]{" + sanitize.latex(figure) + r"}\end{center}")
     return "\n".join(out)
 
 
@@ -323,7 +381,23 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
             f"**Polynomial laws of degree ≤ {laws.degree}** ({_verdict(r)}: {laws.independent} functionally "
             f"independent, count {laws.count}):", ""]
     out += [f"- {item}" for item in law_items(laws)]
+    if r.training is not None:
+        out += [""] + _markdown_training(r.training, r.figure)
     return out + [""]
+
+
+def _markdown_training(result: VerifyResult, figure: str | None) -> list[str]:
+    rates = result.settings.learning_rates
+    out = [f"**Training check** ({sanitize.markdown(_training_intro(result))}):", "",
+           "| family | laws | " + " | ".join(f"error τ = {rate:g}" for rate in rates) + " | slope | verdict |",
+           "|---|---:|" + "---:|" * len(rates) + "---:|---|"]
+    out += [f"| {sanitize.markdown(name)} | {laws} | " + " | ".join(f"{e:.1e}" for e in errors)
+            + f" | {slope} | {sanitize.markdown(verdict)} |"
+            for name, laws, errors, slope, verdict in _training_rows(result)]
+    out += [""] + [sanitize.markdown(line) for line in _training_lines(result)]
+    if figure is not None:
+        out += ["", f"![training check]({figure})"]
+    return out
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -343,6 +417,7 @@ def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False)
                     "pieces": [{"name": n, "formula": f, "latex": t, "components": k, "backing": b}
                                for n, f, t, k, b in _pieces(r)]},
             "count": count, "laws": r.laws.to_json(),
+            **({"training": r.training.to_json(), "figure": r.figure} if r.training is not None else {}),
             "summary": {"parameters": r.count.parameters, "laws": r.count.laws, "status": _status(r),
                         "status_reason": r.phi.richness if r.count.exact else _lower_bound_reason(r),
                         "polynomial_laws_listed": r.laws.independent, "verdict": _verdict(r)},

@@ -8,6 +8,7 @@ unencodable (a lone surrogate from ``"\\uD800"`` in YAML or an undecodable file 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 
@@ -69,7 +70,8 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$"
                    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
                    "→": r"$\to$", "−": "-", "≤": r"$\le$", "≥": r"$\ge$", "Σ": r"$\Sigma$", "φ": r"$\varphi$",
                    "θ": r"$\theta$", "‖": r"$\|$", "ᵀ": r"$^\top$", "²": r"$^2$", "…": r"\dots{}", "§": r"\S{}",
-                   "–": "--", "—": "---"}
+                   "–": "--", "—": "---", "τ": r"$\tau$", "λ": r"$\lambda$", "α": r"$\alpha$", "≈": r"$\approx$",
+                   "±": r"$\pm$", "·": r"$\cdot$", "×": r"$\times$", "ε": r"$\varepsilon$"}
 
 
 def latex(text: str) -> str:
@@ -92,10 +94,13 @@ def latex_mathrm(name: str) -> str:
     return r"\mathrm{" + "".join(map(math_char, name)) + "}"
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _json_clean(value):
     """Strings with lone surrogates (which no UTF-8 writer accepts) get U+FFFD in their place."""
     if isinstance(value, str):
-        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        return _SURROGATES.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_json_clean(k): _json_clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

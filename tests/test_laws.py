@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conslaw_cli import analysis, laws
@@ -153,3 +155,15 @@ def test_cli_json_latex_python():
     text = runner.invoke(app, ["laws", path]).stdout
     assert "5 laws = ‖linear1.weight[k]‖² + linear1.bias[k]² − ‖linear2.weight[:,k]‖²" in text
     assert "complete" in text
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.dictionaries(st.lists(st.integers(0, 5), max_size=3).map(lambda m: tuple(sorted(m))),
+                       st.integers(-3, 3).filter(bool), min_size=1, max_size=12))
+def test_the_direct_printer_writes_the_same_polynomial_as_sympy(poly):
+    # large laws (an MNIST layer's rescaling law has 849 terms) are printed without sympy; read
+    # back by sympy, the text must be the polynomial sympy itself builds
+    from conslaw_cli.polynomial import _direct_text, to_sympy
+
+    names = [f"x{i}" for i in range(6)]
+    assert sympy.expand(sympy.sympify(_direct_text(poly, names, False)) - to_sympy(poly, names)) == 0

@@ -10,11 +10,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conslaw_cli import analysis
 from conslaw_cli.analysis import load_graph
 from conslaw_cli.cli import app
 from conslaw_cli.network.lie_check import MIN_GAP, check_status, rank_and_gap
+from test_graph_engine import token_and_conv_networks, vector_networks
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "architectures"
 runner = CliRunner()
@@ -38,6 +43,59 @@ def test_attention_then_linear_has_five_laws(tmp_path):
     assert entry["laws"] == 5
     assert entry["numerical_check"]["numerical_laws"] == 5 and entry["numerical_check"]["gap"] > MIN_GAP
     assert entry["numerical_check"]["status"].startswith("exact (numerically confirmed")
+
+
+# (input, layers, laws): the laws are the numerical count of the network itself (float64 Lie trace
+# from the forward pass, `count --check`, singular-value gap > 1e11), independent of φ.
+COMPOSED_ACROSS_ATTENTION = [
+    # linear before attention: M = W contracted into (MᵀQᵀKM, MᵀVᵀO); φ without it saw 2 (D = 12)
+    ("{tokens: 2, dim: 2}", "  - linear: {out: 2}\n  - attention: {head_dim: 1}\n", 5),
+    # two linear layers (a rank-deficient M) before attention, flatten and linear after: 17
+    ("{tokens: 2, dim: 3}", "  - linear: {out: 2}\n  - linear: {out: 3}\n  - attention: {head_dim: 1}\n"
+     "  - flatten\n  - linear: {out: 2}\n", 17),
+    # attention then flatten: the value sources must be per token; summed over tokens φ claimed 14
+    ("{tokens: 2, dim: 3}", "  - attention: {head_dim: 1}\n  - flatten\n  - linear: {out: 2}\n", 8),
+]
+
+
+@pytest.mark.parametrize("shape, layers, laws", COMPOSED_ACROSS_ATTENTION)
+def test_phi_composed_across_attention_matches_the_network(tmp_path, shape, layers, laws):
+    path = tmp_path / "net.yaml"
+    path.write_text(f"input: {shape}\nlayers:\n{layers}")
+    res = runner.invoke(app, ["count", str(path), "--check", "--json"])
+    assert res.exit_code == 0, res.output
+    (entry,) = json.loads(res.stdout)
+    assert entry["laws"] == laws and entry["numerical_check"]["numerical_laws"] == laws
+    assert entry["numerical_check"]["status"].startswith("exact (numerically confirmed")
+
+
+@st.composite
+def attention_neighbourhoods(draw):
+    """An attention layer (one or two heads) with what may come right before and after it, no skip."""
+    before = draw(st.sampled_from([[], ["linear: {out: 2}"], ["linear: {out: 3}", "linear: {out: 2}"],
+                                   ["linear: {out: 2}", "relu"], ["linear: {out: 2, bias: true}"],
+                                   ["attention: {head_dim: 1}"]]))
+    after = draw(st.sampled_from([[], ["linear: {out: 2}"], ["linear: {out: 2}", "relu", "linear: {out: 1}"],
+                                  ["flatten", "linear: {out: 2}"], ["flatten", "softmax_head: {classes: 2}"],
+                                  ["attention: {head_dim: 1}"]]))
+    attention = f"attention: {{heads: {draw(st.integers(1, 2))}, head_dim: 1}}"
+    return "input: {tokens: 2, dim: 2}\nlayers:\n" + "".join(f"  - {line}\n" for line in before + [attention] + after)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(attention_neighbourhoods(), vector_networks(), token_and_conv_networks()))
+def test_phi_never_finds_more_laws_than_the_network(tmp_path, text):
+    # The numerical trace of the network itself (float64, from its forward pass) does not use φ.
+    # Laws of a valid φ are laws of the network, so φ's count can never exceed the numerical one,
+    # and a count called exact must equal it.
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    result = analysis.count(path)
+    status = check_status(load_graph(path), result.laws, result.exact)
+    assume(status["numerical_laws"] is not None)  # float64 could not decide (a small gap)
+    assert result.laws <= status["numerical_laws"], text
+    if result.exact:
+        assert result.laws == status["numerical_laws"], text
 
 
 def test_zoo_counts_confirmed():

@@ -155,3 +155,32 @@ def test_output_file_and_timings(tmp_path):
     assert target.read_text().startswith("# Conservation laws")
     assert "seconds:" in report([ZOO[0], "--timings"])
     assert "seconds:" not in report([ZOO[0]])
+
+
+@needs_pdflatex
+def test_report_verify_adds_the_training_check_and_its_figure(tmp_path):
+    # The report's training table must say what `conslaw verify` found on the same runs (same
+    # defaults and seeds); the figure lands next to the report and the LaTeX compiles with it.
+    path = str(ROOT / "architectures/mlp_linear.yaml")
+    verify = runner.invoke(app, ["verify", path, "--json"])
+    assert verify.exit_code == 0, verify.output
+    families = json.loads(verify.stdout)[0]["families"]
+    target = tmp_path / "report.tex"
+    result = runner.invoke(app, ["report", path, "--verify", "--format", "latex", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    figure = tmp_path / "report.tex.verify-1.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    tex = target.read_text()
+    assert r"\paragraph{Training check.}" in tex and r"\includegraphics[width=\linewidth]{report.tex.verify-1.png}" in tex
+    from conslaw_cli.sanitize import latex as latex_escape
+
+    for family in families:
+        assert f"{latex_escape(family['family'])} & {family['laws']} & " in tex
+        assert latex_escape(family["verdict"]) in tex
+    compile_latex(tex, tmp_path)
+
+    as_json = json.loads(report([path, "--verify", "--format", "json"]))["architectures"][0]
+    assert [f["verdict"] for f in as_json["training"]["families"]] == [f["verdict"] for f in families]
+    assert as_json["figure"] is None  # standard output: no figure file
+    markdown = report([path, "--verify"])
+    assert "**Training check**" in markdown and "![training check]" not in markdown

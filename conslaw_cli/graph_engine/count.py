@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import lie
-from ..compiler import piece_layout
+from ..compiler import merges_tokens, piece_layout
 from ..errors import TooLarge
 from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
 from .certificate import Certificate, certify, single_path_layers
@@ -112,11 +112,23 @@ def _attention_block(layer: Layer) -> DenseBlock:
     return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries))
 
 
+def covered_pieces(graph: Graph) -> list:
+    """The pieces of φ (compiler.piece_layout); raises Unsupported where linear layers are composed
+    into an attention's bilinear forms (the pieces then share parameters) or its values reach a
+    flatten (sources per token): the expanded engine takes these."""
+    pieces = piece_layout(graph.layers)
+    if any(piece.inputs or piece.values_inputs for piece in pieces):
+        raise Unsupported("linear layers composed into attention")
+    if any(piece.values_from is not None and merges_tokens(piece.layers) for piece in pieces):
+        raise Unsupported("attention values through flatten (sources per token)")
+    return pieces
+
+
 def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
     """Distinct blocks with their multiplicities (raises Unsupported for what this engine lacks)."""
     offsets = tensor_offsets(graph)
     found: dict[tuple, list] = {}
-    for piece in piece_layout(graph.layers):
+    for piece in covered_pieces(graph):
         if piece.kind == "attention":
             layer = piece.layers[0]
             block = _attention_block(layer)

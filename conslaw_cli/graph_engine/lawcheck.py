@@ -12,17 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import gf
-from ..compiler import piece_layout
 from ..graph import Graph
 from . import arith
-from .count import _attention_block, _global_of_local, _segment_block, _segments, tensor_offsets
+from .count import _attention_block, _global_of_local, _segment_block, _segments, covered_pieces, tensor_offsets
 from .network import gradient
 
 
 def blocks_with_variables(graph: Graph):
     """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
     offsets = tensor_offsets(graph)
-    for piece in piece_layout(graph.layers):
+    for piece in covered_pieces(graph):
         if piece.kind == "attention":
             layer = piece.layers[0]
             block = _attention_block(layer)

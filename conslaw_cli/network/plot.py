@@ -4,8 +4,8 @@ smallest to the largest seed), in the style of Marcotte, Gribonval, Peyré 2025,
 
 from __future__ import annotations
 
+import io
 import textwrap
-from pathlib import Path
 
 import matplotlib
 
@@ -18,8 +18,8 @@ from ..verify import slope_text  # noqa: E402
 TINY = 1e-17  # floor for log axes (an error of exactly 0 after rounding)
 
 
-def plot_results(results, path: Path) -> None:
-    """Write one PNG: a row per architecture, a panel per family (VerifyResult objects)."""
+def plot_results(results) -> bytes:
+    """One PNG: a row per architecture, a panel per family (VerifyResult objects)."""
     columns = max(len(r.families) for r in results)
     figure, axes = plt.subplots(len(results), columns, figsize=(3.6 * columns, 3.0 * len(results)),
                                 squeeze=False)
@@ -31,8 +31,10 @@ def plot_results(results, path: Path) -> None:
         row[0].set_ylabel(f"{result.name}\nrelative error")
     axes[0][0].legend(fontsize=7, loc="lower right")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=110)
     plt.close(figure)
+    return png.getvalue()
 
 
 def _panel(ax, family, learning_rates) -> None:
