@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sympy
@@ -16,7 +17,13 @@ def symbol_latex(name: str) -> str:
     match = _INDEXED.match(name)
     if not match:
         return latex_mathrm(name)
-    return latex_mathrm(f"{match['layer']}.{match['tensor']}") + "_{" + match["index"] + "}"
+    return _tensor_latex(f"{match['layer']}.{match['tensor']}") + "_{" + match["index"] + "}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _tensor_latex(tensor: str) -> str:
+    """A tensor's name in LaTeX, once per tensor (a wide law names thousands of its entries)."""
+    return latex_mathrm(tensor)
 
 
 def to_sympy(poly: dict, names: list[str]) -> sympy.Expr:
@@ -44,12 +51,12 @@ def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
 
 
 def _direct_text(poly: dict, names: list[str], latex: bool) -> str:
-    """Terms by decreasing degree, then by variable, `c*x*y**2` (or `c x y^{2}` in LaTeX)."""
+    """Terms by decreasing degree, then in the parameters' order, `c*x*y**2` (or `c x y^{2}` in LaTeX)."""
     symbol = symbol_latex if latex else str
     shown: dict[int, str] = {}
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     out = []
-    for mono, coef in sorted(poly.items(), key=lambda item: (-len(item[0]), [names[v] for v in item[0]])):
+    for mono, coef in sorted(poly.items(), key=lambda item: (-len(item[0]), item[0])):
         factors = []
         for v in sorted(set(mono)):
             if v not in shown:

@@ -41,6 +41,11 @@ def gradient_at(poly: dict, theta: list[int]) -> dict[int, int]:
     """∇h(θ) mod p for an integer polynomial {monomial: coefficient}, as {variable: value}."""
     grad: dict[int, int] = {}
     for mono, coef in poly.items():
+        if len(mono) == 2:  # most laws are quadratic: ∂(c·θ_u θ_v) = c θ_v e_u + c θ_u e_v
+            u, v = mono
+            grad[u] = (grad.get(u, 0) + coef * theta[v]) % gf.PRIME
+            grad[v] = (grad.get(v, 0) + coef * theta[u]) % gf.PRIME
+            continue
         for k, v in enumerate(mono):
             rest = coef
             for u in mono[:k] + mono[k + 1:]:
