@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONSLAW = str(Path(sys.executable).parent / "conslaw")
 LIMIT = 300  # seconds for any process; beyond it the ratio is a lower bound
+REPEAT_BELOW = 1.0  # seconds: cases this short are run three times and the median run reported
 MEMORY_CAP = 8 * 2**30  # address space of any process: a reference that needs more fails, the machine lives
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import mlp_yaml as mlp  # noqa: E402  (the tests' MLP writer)
@@ -135,6 +136,9 @@ def run_case(name: str, folder: Path) -> dict:
     command, text, _, _, _ = CASES[name]
     files = _files(text, folder)
     run = measure(_command(command, files))
+    if run["wall"] < REPEAT_BELOW:  # start-up scale: one run is noise; the median of three
+        runs = sorted([run] + [measure(_command(command, files)) for _ in range(2)], key=lambda r: r["wall"])
+        run = runs[1]
     row = {"wall": run["wall"], "peak_mb": run["peak_mb"], "result": "", "engine": "", "estimate": ""}
     if run["code"] == "timeout":
         row["result"] = f"timeout ({LIMIT} s)"
@@ -193,19 +197,64 @@ def _reference_cell(run: dict, ours: dict) -> tuple[str, str]:
     return f"{run['wall']:.2f}{agree}", f"{run['wall'] / ours['wall']:.1f}×"
 
 
-def _update_rows(rows: list[str]) -> None:
+def _measured_references() -> dict[str, tuple[str, str]]:
+    """The reference cells (expanded-φ s, sympy s) of every row of benchmarks/results.md."""
+    rows = [line.split(" | ") for line in (ROOT / "benchmarks" / "results.md").read_text().splitlines()
+            if line.startswith("| count") or line.startswith("| laws") or line.startswith("| conslaw")]
+    return {cells[0].removeprefix("| "): (cells[10], cells[12]) for cells in rows}
+
+
+def _ratio_again(seconds: str, ours: dict) -> tuple[str, str]:
+    """A reference cell kept from results.md, with its ratio to the new measurement."""
+    if seconds.startswith("> "):
+        return seconds, f"> {float(seconds[2:]) / ours['wall']:.0f}×"
+    try:
+        return seconds, f"{float(seconds.split()[0]) / ours['wall']:.1f}×"
+    except (ValueError, IndexError):
+        return seconds, ""
+
+
+def _intro() -> str:
+    """The paragraph above the table: what every column means."""
+    return ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores, idle unless said otherwise). Every "
+            "number is a fresh process as a user runs it (`conslaw count FILE --json`, imports included): "
+            "**whole process s** is the wall time a user waits, **engine s** the `seconds` the command "
+            "reports (its own work, without start-up), **peak MB** the process's peak RSS, **estimate** what "
+            "the refusal logic predicted from the layer shapes before any work; cases under a second are run "
+            "three times and the median run is shown. `count` results are laws "
+            "(exact mod p = 2^61 − 1, two random points); `laws` results are laws listed + independent "
+            "products. References run in the same benchmark, each in its own process, stopped after "
+            f"{LIMIT} s: the **expanded-φ engine** is the previous version's algorithm (φ expanded into "
+            "monomials, fields evaluated term by term); the **sympy reference** is a straightforward "
+            "implementation of the published algorithm (`benchmarks/reference_sympy.py`: symbolic "
+            "brackets, float rank). Ratios are reference wall time / ours.\n\n")
+
+
+def _update_rows(rows: list[str], references_kept: bool = False) -> None:
     """Replace the rows of these cases in benchmarks/results.md (`--update`: a case measured again)."""
     path = ROOT / "benchmarks" / "results.md"
     fresh = {row.split(" | ")[0]: row for row in rows[2:]}
-    lines = [fresh.get(line.split(" | ")[0], line) for line in path.read_text().splitlines()]
-    path.write_text("\n".join(lines) + "\n")
+    lines = path.read_text().splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    merged = [fresh.get(line.split(" | ")[0], line) for line in table]
+    prefix = "Rows measured again with `benchmarks/run.py --update` (same script, idle machine): "
+    earlier = [line.removeprefix(prefix).removesuffix(".").split("; ") for line in lines if line.startswith(prefix)]
+    names = [line.split(" | ")[0].removeprefix("| ") for line in merged[2:]]
+    again = set(sum(earlier, [])) | {row.split(" | ")[0].removeprefix("| ") for row in rows[2:]}
+    note = prefix + "; ".join(name for name in names if name in again) + ".\n\n"
+    if references_kept:
+        note += ("The references were not run again: their seconds are those of the full run, the "
+                 "ratios are to the new measurement.\n\n")
+    path.write_text(_intro() + note + "\n".join(merged) + "\n")
 
 
 def main() -> None:
     """All cases, or those whose name contains one of the arguments (then results.md is kept, or
-    with --update the rows of those cases are replaced in it)."""
+    with --update the rows of those cases are replaced in it; --keep-references keeps the
+    references' seconds from results.md instead of running them again)."""
     update = "--update" in sys.argv
-    words = [word for word in sys.argv[1:] if word != "--update"]
+    kept = _measured_references() if "--keep-references" in sys.argv else None
+    words = [word for word in sys.argv[1:] if word not in ("--update", "--keep-references")]
     chosen = [name for name in CASES if not words or any(word in name for word in words)]
     if shutil.which(CONSLAW) is None:
         sys.exit("run `make bench` (the venv's conslaw is needed)")
@@ -226,29 +275,22 @@ def main() -> None:
             met = ours["wall"] <= target_s and (target_mb is None or ours["peak_mb"] <= target_mb)
             if not ours["result"] or ours["result"].startswith(("exit", "timeout")):
                 met = False
-            expanded = _reference_cell(run_expanded(files), ours) if "expanded" in refs else ("", "")
-            symbolic = _reference_cell(run_sympy(command, files), ours) if "sympy" in refs else ("", "")
+            if kept is not None and name in kept:  # the references do not change: their seconds, new ratios
+                expanded, symbolic = (_ratio_again(cell, ours) for cell in kept[name])
+            else:
+                expanded = _reference_cell(run_expanded(files), ours) if "expanded" in refs else ("", "")
+                symbolic = _reference_cell(run_sympy(command, files), ours) if "sympy" in refs else ("", "")
             target += f", < {target_mb} MB" if target_mb else ""
             rows.append(f"| {name} | {ours.get('D', '')} | {ours['result']} | {ours.get('exact', '')} | "
                         f"{ours['wall']:.2f} | {ours['engine']} | {ours['peak_mb']:.0f} | {ours['estimate']} | "
                         f"{target} | {'yes' if met else 'NO'} | {expanded[0]} | {expanded[1]} | "
                         f"{symbolic[0]} | {symbolic[1]} |")
             print(rows[-1], flush=True)
-    text = ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores, idle unless said otherwise). Every "
-            "number is a fresh process as a user runs it (`conslaw count FILE --json`, imports included): "
-            "**whole process s** is the wall time a user waits, **engine s** the `seconds` the command "
-            "reports (its own work, without start-up), **peak MB** the process's peak RSS, **estimate** what "
-            "the refusal logic predicted from the layer shapes before any work. `count` results are laws "
-            "(exact mod p = 2^61 − 1, two random points); `laws` results are laws listed + independent "
-            "products. References run in the same benchmark, each in its own process, stopped after "
-            f"{LIMIT} s: the **expanded-φ engine** is the previous version's algorithm (φ expanded into "
-            "monomials, fields evaluated term by term); the **sympy reference** is a straightforward "
-            "implementation of the published algorithm (`benchmarks/reference_sympy.py`: symbolic "
-            "brackets, float rank). Ratios are reference wall time / ours.\n\n" + "\n".join(rows) + "\n")
-    if len(chosen) == len(CASES):
-        (ROOT / "benchmarks" / "results.md").write_text(text)
-    elif update:
-        _update_rows(rows)
+
+    if update:
+        _update_rows(rows, references_kept=kept is not None)
+    elif len(chosen) == len(CASES):
+        (ROOT / "benchmarks" / "results.md").write_text(_intro() + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from ..compiler import merges_tokens, piece_layout
 from ..errors import TooLarge
 from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
 from .certificate import Certificate, certify, single_path_layers
-from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges
+from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges, linear_chain
 from .fields import GraphFields
 from .network import Affine, Dense, Program, Unsupported, build_program
 
@@ -225,7 +225,7 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
                                f"and {2 * 8 * n ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
                                "raise the limit with --max-block N if you really mean it")
             else:
-                cost = dense_cost(n, edges(segment), len(segment))
+                cost = dense_cost(n, edges(segment), len(segment), linear_chain(segment))
             total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))  # blocks run one by one
     return total
 

@@ -11,9 +11,12 @@ from ..graph import Layer
 # certificate, measured on the benchmark cases (2-core machine): per parameter (names, family
 # laws and their gradients, in Python) and per entry of the index arrays (units, conv patches)
 SECONDS_PER_PARAMETER, BYTES_PER_PARAMETER = 1e-5, 600
-SECONDS_PER_ENTRY, BYTES_PER_ENTRY = 2.5e-6, 90
+SECONDS_PER_ENTRY, BYTES_PER_ENTRY = 1.2e-6, 90
 SECONDS_PER_USE = 2e-9  # one weight use in a field sample (float64 BLAS on 21-bit limbs)
 SAMPLE_SECONDS_PER_USE = 1e-8  # dense engine: one weight use of one sample, jets included
+# dense engine, fixed costs of small blocks (numpy calls on jets): a block, and a bracket level
+# squared (a chain of L linear maps needs about L levels, each on jets of 2^level entries)
+SECONDS_PER_BLOCK, SECONDS_PER_LEVEL_SQUARED = 0.01, 0.01
 BASE_BYTES = 150 * 2**20  # the process itself: interpreter, numpy, flint
 MAX_BYTES = 8 * 2**30
 
@@ -64,10 +67,24 @@ def _walk(layers: list[Layer]):
         yield from _walk(layer.body)
 
 
-def dense_cost(parameters: int, layers_edges: int, depth: int) -> Cost:
-    """Exact ranks of about n × n matrices (n³ operations, 4 per point, 2 points) and about 2n
-    samples of `depth` passes each."""
+def dense_cost(parameters: int, layers_edges: int, depth: int, linear_chain: int = 1) -> Cost:
+    """Exact ranks of about n × n matrices (n³ operations, 4 per point, 2 points), about 2n
+    samples of `depth` passes each, and the fixed costs of a block whose longest chain of linear
+    maps with no activation between has `linear_chain` maps."""
     from ..lie import RANK_SECONDS_PER_CUBE
 
-    seconds = RANK_SECONDS_PER_CUBE * parameters ** 3 + 2 * parameters * layers_edges * depth * SAMPLE_SECONDS_PER_USE
+    seconds = (RANK_SECONDS_PER_CUBE * parameters ** 3 + 2 * parameters * layers_edges * depth * SAMPLE_SECONDS_PER_USE
+               + SECONDS_PER_BLOCK + SECONDS_PER_LEVEL_SQUARED * linear_chain ** 2)
     return Cost(seconds, BASE_BYTES + 3 * 8 * parameters ** 2)
+
+
+def linear_chain(layers: list[Layer]) -> int:
+    """The longest run of layers with weights and no activation between them."""
+    longest = run = 0
+    for layer in layers:
+        if layer.params:
+            run += 1
+            longest = max(longest, run)
+        elif layer.kind not in ("identity", "flatten"):
+            run = 0
+    return max(longest, 1)
