@@ -157,6 +157,8 @@ def run_case(name: str, folder: Path) -> dict:
         row["result"] = str(sum(len(r["laws"]) + r["products"] for r in results))
         row["D"] = sum(r["parameters"] for r in results) if all("parameters" in r for r in results) else ""
         row["exact"] = "complete" if all(r["complete"] for r in results) else "incomplete"
+    elif command == "help" and run["code"] == 0:
+        row["result"] = "usage printed"
     elif command == "per-block" and run["code"] == 0:
         total = [line for line in run["out"].splitlines() if "total count" in line]
         row["result"] = total[0].split("│")[-3].strip() + " (total count)" if total else "exit 0"
