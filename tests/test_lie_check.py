@@ -19,7 +19,6 @@ from conslaw_cli import analysis
 from conslaw_cli.analysis import load_graph
 from conslaw_cli.cli import app
 from conslaw_cli.network.lie_check import MIN_GAP, check_status, rank_and_gap
-from test_graph_engine import token_and_conv_networks, vector_networks
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "architectures"
 runner = CliRunner()
@@ -82,8 +81,9 @@ def attention_neighbourhoods(draw):
     return "input: {tokens: 2, dim: 2}\nlayers:\n" + "".join(f"  - {line}\n" for line in before + [attention] + after)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(attention_neighbourhoods(), vector_networks(), token_and_conv_networks()))
+# derandomized: CI runs the same examples on every clean clone (a failure found later is a new test case)
+@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=attention_neighbourhoods())
 def test_phi_never_finds_more_laws_than_the_network(tmp_path, text):
     # The numerical trace of the network itself (float64, from its forward pass) does not use φ.
     # Laws of a valid φ are laws of the network, so φ's count can never exceed the numerical one,

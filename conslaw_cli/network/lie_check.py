@@ -85,6 +85,8 @@ def numerical_trace_of(net: Network, seed: int = 0) -> NumericalTrace:
     """dim Lie(V)(θ) at a random θ, from the network's own fields (see the module docstring)."""
     if net.num_params > MAX_PARAMETERS:
         raise CannotDecide(f"D = {net.num_params} is more than the numerical check handles ({MAX_PARAMETERS})")
+    if net.num_params == 0:  # no parameter, no field: nothing to conserve
+        return NumericalTrace(dimension=0, gap=np.inf, dims=[0])
     rng = np.random.default_rng([seed, 1313])
     theta = jnp.asarray(net.init(rng))
     samples = net.num_params + EXTRA_SAMPLES
