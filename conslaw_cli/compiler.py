@@ -357,7 +357,8 @@ def merges_tokens(layers: list[Layer]) -> bool:
     return any(l.kind == "flatten" or merges_tokens(l.body) for l in layers)
 
 
-def _poly_product(a: Poly, b: Poly) -> Poly:
+def poly_product(a: Poly, b: Poly) -> Poly:
+    """a·b for polynomials {monomial: coefficient}."""
     out: Poly = {}
     for ma, ca in a.items():
         for mb, cb in b.items():
@@ -376,7 +377,7 @@ def _poly_sum(polys) -> Poly:
 
 def _matrix_product(a: list[list[Poly]], b: list[list[Poly]]) -> list[list[Poly]]:
     """a · b for matrices of polynomials."""
-    return [[_poly_sum(_poly_product(row[k], b[k][j]) for k in range(len(b)) if row[k] and b[k][j])
+    return [[_poly_sum(poly_product(row[k], b[k][j]) for k in range(len(b)) if row[k] and b[k][j])
              for j in range(len(b[0]))] for row in a]
 
 

@@ -22,7 +22,7 @@ import flint
 import numpy as np
 
 from . import gf
-from .compiler import Phi, Poly
+from .compiler import Phi, Poly, poly_product
 from .engine import Block, flatten, split_blocks
 from .errors import TooLarge
 from .laws_result import Family, Law, LawsResult  # noqa: F401  (the result types, re-exported)
@@ -63,15 +63,6 @@ def derivative(poly: Poly, var: int) -> Poly:
     return out
 
 
-def multiply(a: Poly, b: Poly) -> Poly:
-    out: Poly = {}
-    for ma, ca in a.items():
-        for mb, cb in b.items():
-            m = tuple(sorted(ma + mb))
-            out[m] = out.get(m, 0) + ca * cb
-    return {m: c for m, c in out.items() if c}
-
-
 def is_law(h: Poly, phi_polys: list[Poly]) -> bool:
     """Exact check over Z: ∇h·∇φ_i ≡ 0 for every component (docs/method.md §4)."""
     variables = {v for m in h for v in m}
@@ -80,7 +71,7 @@ def is_law(h: Poly, phi_polys: list[Poly]) -> bool:
             continue
         total: Poly = {}
         for v in variables:
-            for m, c in multiply(derivative(h, v), derivative(poly, v)).items():
+            for m, c in poly_product(derivative(h, v), derivative(poly, v)).items():
                 total[m] = total.get(m, 0) + c
         if any(total.values()):
             return False
@@ -242,7 +233,7 @@ def products_of_lower_degree(laws: list[Law], degree: int) -> list[Poly]:
     out = []
     for a, b in itertools.combinations_with_replacement(range(len(laws)), 2):
         if laws[a].degree + laws[b].degree <= degree:
-            out.append(multiply(laws[a].poly, laws[b].poly))
+            out.append(poly_product(laws[a].poly, laws[b].poly))
     return out
 
 
