@@ -245,7 +245,7 @@ def _update_rows(rows: list[str], references_kept: bool = False) -> None:
     again = set(sum(earlier, [])) | {row.split(" | ")[0].removeprefix("| ") for row in rows[2:]}
     note = prefix + "; ".join(name for name in names if name in again) + ".\n\n"
     if references_kept:
-        note += ("The references were not run again: their seconds are those of the full run, the "
+        note += ("The references were not run again: their seconds are from the last run that measured them (the full run or an earlier --update), the "
                  "ratios are to the new measurement.\n\n")
     path.write_text(_intro() + note + "\n".join(merged) + "\n")
 
