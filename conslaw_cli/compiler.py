@@ -283,9 +283,8 @@ def _smooth_kinds(layers: list[Layer]) -> set[str]:
     return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.body)}
 
 
-def describe_plain(layers: list[Layer], values_from: Layer | None = None, source: str = "x") -> Piece:
-    """What backs the φ of a path-lifting piece (read off its layers, nothing is lifted); `source`
-    "x" when the piece reads the network's input."""
+def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Piece:
+    """What backs the φ of a path-lifting piece (read off its layers, nothing is lifted)."""
     name = "+".join(l.name for l in layers if l.params or l.body) or layers[0].name
     if values_from is not None:
         return Piece(f"{values_from.name} values+{name}", "path lifting", False,
@@ -297,10 +296,6 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None, source
         return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
     smooth = _smooth_kinds(layers)
-    if source == "x" and _activation_on_input(layers):
-        return Piece(name, "path lifting", False, "lower bound: an activation on the network's input keeps the data "
-                     "in an orthant, where neurons whose incoming weights share a sign never switch and act "
-                     "linearly, so some θ have more laws (no theorem covers it)", formula, formula_latex)
     if smooth:
         return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
                      "cut the paths; φ is not proved rich", formula, formula_latex)
@@ -311,19 +306,9 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None, source
     return Piece(name, "path lifting", True, f"theorem-backed: {source_text}", formula, formula_latex)
 
 
-def _activation_on_input(layers: list[Layer]) -> bool:
-    """Whether a homogeneous activation acts on the input itself, before any layer with weights."""
-    for layer in layers:
-        if layer.params or layer.body:
-            return False
-        if layer.kind in HOMOGENEOUS:
-            return True
-    return False
-
-
 def _plain_piece(layers: list[Layer], variables: VariableTable, source: str,
                  values_from: Layer | None = None, inputs: list[Layer] = ()) -> tuple[list[Component], Piece]:
-    piece = describe_plain(layers, values_from, source)
+    piece = describe_plain(layers, values_from)
     lifter = _PathLifter(piece.name, _size(layers[0].in_shape), variables, source)
     if values_from is not None:
         lifter.units = _attention_values(values_from, variables, inputs, merges_tokens(layers))
@@ -492,7 +477,7 @@ class PieceLayout:
     def describe(self) -> Piece:
         if self.kind == "attention":
             return describe_attention(self.layers[0], self.inputs)
-        return describe_plain(self.layers, self.values_from, self.source)
+        return describe_plain(self.layers, self.values_from)
 
 
 def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:

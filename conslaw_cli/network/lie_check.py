@@ -124,7 +124,8 @@ def check_status(graph: Graph, laws: int, exact: bool, seed: int = 0) -> dict:
     if numerical == laws:
         status = f"exact (numerically confirmed, gap {gap:.0e})"
     elif numerical > laws:
-        status = f"lower bound: the network has {numerical - laws} more laws numerically (gap {gap:.0e})"
+        status = (f"lower bound: the network has {numerical - laws} more laws numerically (gap {gap:.0e}) at this "
+                  "θ; with ReLU layers, compare another --seed (a neuron that never switches adds laws)")
     else:
         status = (f"numerical check finds {laws - numerical} fewer laws than φ (gap {gap:.0e}): "
                   "a non-generic point or a bug; please report")
