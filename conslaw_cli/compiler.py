@@ -329,8 +329,9 @@ def _attention_values(layer: Layer, variables: VariableTable, inputs: list[Layer
     stay different components (summed over t they would not factor the network)."""
     heads, tokens, dim = layer.options["heads"], layer.in_shape[1], layer.in_shape[2]
     units: list[Lifted] = [{} for _ in range(tokens * dim)]
+    m = _input_map(inputs, variables) if inputs else None
     for h in range(heads):
-        values = _composed(_head_product(layer, variables, "V", "O", h), inputs, variables, right=False)
+        values = _composed(_head_product(layer, variables, "V", "O", h), m, right=False)
         for t, (i, row), j in itertools.product(range(tokens), enumerate(values), range(dim)):
             source = f"{layer.name}.values.h{h}" + (f".t{t}" if per_token else "") + f"[{i}]"
             units[t * dim + j][(source,)] = row[j]
@@ -374,12 +375,21 @@ def _head_product(layer: Layer, variables: VariableTable, left: str, right: str,
               for a in rows} for j in range(dim)] for i in range(dim)]
 
 
-def composable_into_attention(run: list[Layer]) -> bool:
+# Composed φ are expanded (the graph engine does not cover them): beyond this many terms the pieces
+# stay apart (a lower bound the graph engine counts) rather than being refused for size.
+COMPOSE_MAX_TERMS = 1_000_000
+
+
+def composable_into_attention(run: list[Layer], attention: Layer) -> bool:
     """Whether the layers before an attention layer are token-wise linear maps and nothing else (no
     bias, no activation): then the attention reads the tokens only through M = W_L⋯W_1, and φ
-    contracts M into its bilinear forms: (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h)."""
-    return (any(l.kind == "linear" for l in run)
-            and all(l.kind == "identity" or (l.kind == "linear" and "bias" not in l.params) for l in run))
+    contracts M into its bilinear forms: (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h), if that φ stays small."""
+    linear = [l for l in run if l.kind == "linear"]
+    if not linear or not all(l.kind == "identity" or (l.kind == "linear" and "bias" not in l.params) for l in run):
+        return False
+    paths = math.prod([linear[0].in_shape[-1]] + [l.out_shape[-1] for l in linear])  # entries of M, path by path
+    heads, head_dim, dim = attention.options["heads"], attention.options["head_dim"], attention.in_shape[2]
+    return heads * head_dim * (paths ** 2 + paths * dim) <= COMPOSE_MAX_TERMS
 
 
 def _input_map(inputs: list[Layer], variables: VariableTable) -> list[list[Poly]]:
@@ -394,11 +404,10 @@ def _input_map(inputs: list[Layer], variables: VariableTable) -> list[list[Poly]
     return m
 
 
-def _composed(form: list[list[Poly]], inputs: list[Layer], variables: VariableTable, right: bool) -> list[list[Poly]]:
-    """Mᵀ·form (and ·M with `right`), M the product of `inputs`; the form itself without inputs."""
-    if not inputs:
+def _composed(form: list[list[Poly]], m: list[list[Poly]] | None, right: bool) -> list[list[Poly]]:
+    """Mᵀ·form (and ·M with `right`); the form itself without M."""
+    if m is None:
         return form
-    m = _input_map(inputs, variables)
     transposed = [list(column) for column in zip(*m)]
     left = _matrix_product(transposed, form)
     return _matrix_product(left, m) if right else left
@@ -448,9 +457,10 @@ def _attention_piece(layer: Layer, variables: VariableTable, values: bool = True
     with `inputs` (linear layers before, M their product) (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h)."""
     piece = describe_attention(layer, inputs)
     components = []
+    m = _input_map(inputs, variables) if inputs else None
     for h in range(layer.options["heads"]):
         for left, right in (("Q", "K"), ("V", "O")) if values else (("Q", "K"),):
-            form = _composed(_head_product(layer, variables, left, right, h), inputs, variables, right=left == "Q")
+            form = _composed(_head_product(layer, variables, left, right, h), m, right=left == "Q")
             label = f"({left}ᵀ{right})" if not inputs else f"(Mᵀ{left}ᵀ{right}{'M' if left == 'Q' else ''})"
             components += [Component(poly, piece.name, (f"head {h}",), f"{label}[{i},{j}]")
                            for i, row in enumerate(form) for j, poly in enumerate(row) if poly]
@@ -508,7 +518,7 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
             out.extend(piece_layout(layer.body, source=f"{layer.name}.in"))
             source = f"{layer.name}.out"
         elif layer.kind == "attention":
-            inputs = list(run) if not attention and composable_into_attention(run) else []
+            inputs = list(run) if not attention and composable_into_attention(run, layer) else []
             if inputs:
                 run.clear()
             flush()
@@ -548,6 +558,23 @@ def estimate_terms(graph: Graph) -> int:
 
     Counts paths (not merged), per unit, with the same cuts as `_split_pieces`; cheap."""
     total = 0
+    layout = piece_layout(graph.layers)  # every attention piece (residual bodies with one are cut off)
+    composed = {p.layers[0].name for p in layout if p.kind == "attention" and p.inputs}
+    carried = {p.layers[0].name for p in layout if p.kind == "attention" and p.carries_values}
+
+    def attention(layer: Layer, counts: list[int]) -> list[int]:
+        """Terms of an attention piece; path counts of its output units (value sources carried
+        into the next piece count their terms: head_dim per source, or more through M)."""
+        nonlocal total
+        heads, head_dim, dim = layer.options["heads"], layer.options["head_dim"], layer.in_shape[2]
+        paths = sum(counts)  # paths into the attention's input units: the entries of M, and more
+        if layer.name in composed:  # (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h): products of paths through M
+            total += heads * head_dim * (paths ** 2 + paths * dim)
+            per_source = head_dim * paths
+        else:
+            total += paths + 2 * heads * head_dim * dim ** 2
+            per_source = head_dim * dim
+        return [heads * per_source if layer.name in carried else 1] * _size(layer.out_shape)
 
     def walk(layers: list[Layer], counts: list[int]) -> list[int]:
         """Path counts per unit after `layers`; terms of the pieces that end inside go to total."""
@@ -569,9 +596,7 @@ def estimate_terms(graph: Graph) -> int:
                 total += sum(counts) + sum(body_counts)
                 counts = [1] * _size(layer.out_shape)
             elif layer.kind == "attention":
-                heads, head_dim = layer.options["heads"], layer.options["head_dim"]
-                total += sum(counts) + 2 * heads * head_dim * layer.in_shape[2] ** 2
-                counts = [1] * _size(layer.out_shape)
+                counts = attention(layer, counts)
             previous = layer.kind
         return counts
 

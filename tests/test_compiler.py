@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from conslaw_cli import analysis, engine
-from conslaw_cli.compiler import Phi, estimate_terms, full_path_lifting
+from conslaw_cli.analysis import load_graph
+from conslaw_cli.compiler import Phi, compile_phi, estimate_terms, full_path_lifting, piece_layout
 from conftest import mlp_yaml
 
 
@@ -102,3 +103,24 @@ def test_size_estimate_bounds_the_real_number_of_terms(path):
 def test_size_estimate_bounds_residual_networks(phi_of, text):
     graph, phi = phi_of(text)
     assert estimate_terms(graph) >= sum(len(c.poly) for c in phi.components)
+
+
+@pytest.mark.parametrize("text", [
+    "input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2}\n  - attention: {head_dim: 1}\n",
+    "input: {tokens: 2, dim: 3}\nlayers:\n  - linear: {out: 2}\n  - linear: {out: 3}\n  - attention: {head_dim: 1}\n"
+    "  - flatten\n  - linear: {out: 2}\n",
+    "input: {tokens: 2, dim: 3}\nlayers:\n  - attention: {heads: 2, head_dim: 1}\n  - flatten\n  - linear: {out: 2}\n",
+])
+def test_term_estimate_bounds_phi_composed_across_attention(tmp_path, text):
+    # the refusal logic reads estimate_terms before compiling: it must bound the terms compiled
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    graph = load_graph(path)
+    assert estimate_terms(graph) >= sum(len(c.poly) for c in compile_phi(graph).components)
+
+
+def test_wide_linear_before_attention_stays_apart(tmp_path):
+    # composed, (MᵀQᵀKM) would have about 10^7 terms: the pieces stay apart, and the graph engine counts
+    path = tmp_path / "wide.yaml"
+    path.write_text("input: {tokens: 4, dim: 32}\nlayers:\n  - linear: {out: 32}\n  - attention: {heads: 2, head_dim: 16}\n")
+    assert [p.inputs for p in piece_layout(load_graph(path).layers)] == [[], []]
