@@ -353,7 +353,8 @@ def poly_product(a: Poly, b: Poly) -> Poly:
     return {m: c for m, c in out.items() if c}
 
 
-def _poly_sum(polys) -> Poly:
+def poly_sum(polys) -> Poly:
+    """The sum of polynomials {monomial: coefficient}, zero terms dropped."""
     out: Poly = {}
     for poly in polys:
         for m, c in poly.items():
@@ -363,7 +364,7 @@ def _poly_sum(polys) -> Poly:
 
 def _matrix_product(a: list[list[Poly]], b: list[list[Poly]]) -> list[list[Poly]]:
     """a · b for matrices of polynomials."""
-    return [[_poly_sum(poly_product(row[k], b[k][j]) for k in range(len(b)) if row[k] and b[k][j])
+    return [[poly_sum(poly_product(row[k], b[k][j]) for k in range(len(b)) if row[k] and b[k][j])
              for j in range(len(b[0]))] for row in a]
 
 

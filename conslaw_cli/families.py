@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from .compiler import Poly, VariableTable
+from .compiler import Poly, VariableTable, poly_sum
 from .graph import HOMOGENEOUS, Graph, Layer
 from .laws_result import Family
 from .sanitize import latex_mathrm as _tex
@@ -23,14 +23,6 @@ def _square_sum(variables: VariableTable, tensor: str, indices, sign: int = 1) -
         v = variables.index(tensor, *idx)
         poly[(v, v)] = poly.get((v, v), 0) + sign
     return poly
-
-
-def _add(*polys: Poly) -> Poly:
-    out: Poly = {}
-    for p in polys:
-        for m, c in p.items():
-            out[m] = out.get(m, 0) + c
-    return {m: c for m, c in out.items() if c}
 
 
 def _inner(variables: VariableTable, tensor: str, pairs, sign: int = 1) -> Poly:
@@ -53,7 +45,7 @@ def _gram(a: Layer, b: Layer, v: VariableTable) -> Family:
                  _inner(v, f"{b.name}.weight", [((o, k), (o, l)) for o in range(fan_out)], -1)]
         if bias:
             parts.append(_inner(v, f"{a.name}.bias", [((k,), (l,))]))
-        entries.append(_add(*parts))
+        entries.append(poly_sum(parts))
     wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
     name = f"upper triangle of {wa}·{wa}ᵀ" + (f" + {ba}·{ba}ᵀ" if bias else "") + f" − {wb}ᵀ·{wb}"
     latex = (rf"{_tex(wa)}\,{_tex(wa)}^\top" + (rf" + {_tex(ba)}\,{_tex(ba)}^\top" if bias else "")
@@ -82,7 +74,7 @@ def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 
                  _square_sum(v, f"{b.name}.weight", _outgoing(b, k, flattened_positions), -1)]
         if bias:
             parts.append(_square_sum(v, f"{a.name}.bias", [(k,)]))
-        entries.append(_add(*parts))
+        entries.append(poly_sum(parts))
     unit = "c" if a.kind == "conv" else "k"
     wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
     read = f"[:,{unit}·{flattened_positions}:({unit}+1)·{flattened_positions}]" if flattened_positions else f"[:,{unit}]"
@@ -104,8 +96,8 @@ def _attention(layer: Layer, v: VariableTable) -> list[Family]:
             rows = range(h * head_dim, (h + 1) * head_dim)
             for a, b in itertools.combinations_with_replacement(rows, 2):
                 pairs = [((a, i), (b, i)) for i in range(dim)]
-                entries.append(_add(_inner(v, f"{layer.name}.{left}", pairs),
-                                    _inner(v, f"{layer.name}.{right}", pairs, -1)))
+                entries.append(poly_sum((_inner(v, f"{layer.name}.{left}", pairs),
+                                         _inner(v, f"{layer.name}.{right}", pairs, -1))))
         l, r = f"{layer.name}.{left}", f"{layer.name}.{right}"
         triangle = head_dim * (head_dim + 1) // 2
         per_head = f", per head: {triangle} per head × {heads} heads" if heads > 1 else ""
