@@ -307,29 +307,29 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
 
 
 def _plain_piece(layers: list[Layer], variables: VariableTable, source: str,
-                 values_from: Layer | None = None, inputs: list[Layer] = ()) -> tuple[list[Component], Piece]:
-    piece = describe_plain(layers, values_from)
+                 upstream: PieceLayout | None = None) -> tuple[list[Component], Piece]:
+    piece = describe_plain(layers, upstream.layers[0] if upstream else None)
     lifter = _PathLifter(piece.name, _size(layers[0].in_shape), variables, source)
-    if values_from is not None:
-        lifter.units = _attention_values(values_from, variables, inputs, merges_tokens(layers))
+    if upstream is not None:
+        lifter.units = _attention_values(upstream, variables, merges_tokens(layers))
     _lift_layers(lifter, layers)
     return (lifter.finish() if piece.kind != "empty" else []), piece
 
 
-def _attention_values(layer: Layer, variables: VariableTable, inputs: list[Layer] = (),
-                      per_token: bool = False) -> list[Lifted]:
-    """The attention's output units (token t, j) as lifted polynomials: the paths start at the value
-    sources (head h, input i) with the weight (V_hᵀO_h)[i, j] (the attention matrix mixes tokens
-    with data-dependent weights, which f absorbs). With `inputs` (linear layers composed into the
-    attention, M their product) the weight is (MᵀV_hᵀO_h)[i, j].
+def _attention_values(piece: PieceLayout, variables: VariableTable, per_token: bool = False) -> list[Lifted]:
+    """The output units (token t, j) of the attention of `piece` as lifted polynomials: the paths
+    start at the value sources (head h, input path class i) with the weight (MᵀV_hᵀO_h)[i, j], M the
+    units entering the attention (`_input_map`; the identity when nothing is composed into it). The
+    attention matrix mixes tokens with data-dependent weights, which f absorbs.
 
     The sources are (h, i) for every token alike when the layers after treat tokens alike; when
     they merge tokens (`flatten`), unit (t, j) reads token t's own sources (h, t, i): the data
     reaching token t, Σ_s A_ts x_s, differs from token to token, so paths of different tokens must
     stay different components (summed over t they would not factor the network)."""
+    layer = piece.layers[0]
     heads, tokens, dim = layer.options["heads"], layer.in_shape[1], layer.in_shape[2]
     units: list[Lifted] = [{} for _ in range(tokens * dim)]
-    m = _input_map(inputs, variables) if inputs else None
+    m = _input_map(piece, variables)
     for h in range(heads):
         values = _composed(_head_product(layer, variables, "V", "O", h), m, right=False)
         for t, (i, row), j in itertools.product(range(tokens), enumerate(values), range(dim)):
@@ -379,30 +379,58 @@ def _head_product(layer: Layer, variables: VariableTable, left: str, right: str,
 # Composed φ are expanded (the graph engine does not cover them): beyond this many terms the pieces
 # stay apart (a lower bound the graph engine counts) rather than being refused for size.
 COMPOSE_MAX_TERMS = 1_000_000
+TOKEN_WISE = ("linear", "identity") + HOMOGENEOUS  # layers that act on each token alike, path by path
 
 
-def composable_into_attention(run: list[Layer], attention: Layer) -> bool:
-    """Whether the layers before an attention layer are token-wise linear maps and nothing else (no
-    bias, no activation): then the attention reads the tokens only through M = W_L⋯W_1, and φ
-    contracts M into its bilinear forms: (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h), if that φ stays small."""
-    linear = [l for l in run if l.kind == "linear"]
-    if not linear or not all(l.kind == "identity" or (l.kind == "linear" and "bias" not in l.params) for l in run):
-        return False
-    paths = math.prod([linear[0].in_shape[-1]] + [l.out_shape[-1] for l in linear])  # entries of M, path by path
+def composed_terms(attention: Layer, paths: int) -> tuple[int, int]:
+    """Terms of (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h) over all heads when the units entering one token carry
+    `paths` terms in all (M the identity: `paths` = dim), and the terms of the values that each
+    output unit carries on (Σ_h of a row of MᵀV_hᵀO_h)."""
     heads, head_dim, dim = attention.options["heads"], attention.options["head_dim"], attention.in_shape[2]
-    return heads * head_dim * (paths ** 2 + paths * dim) <= COMPOSE_MAX_TERMS
+    return heads * head_dim * (paths ** 2 + paths * dim), heads * head_dim * paths
 
 
-def _input_map(inputs: list[Layer], variables: VariableTable) -> list[list[Poly]]:
-    """M = W_L⋯W_1, the product of the linear layers composed into an attention (dim × input dim)."""
-    size = inputs[0].in_shape[-1]
-    m: list[list[Poly]] = [[{(): 1} if a == i else {} for i in range(size)] for a in range(size)]
-    for layer in inputs:
+def _token_terms(run: list[Layer], entering: list[int]) -> list[int]:
+    """Polynomial terms of each unit of one token after path lifting through a token-wise run."""
+    for layer in run:
         if layer.kind == "linear":
-            out, inn = layer.params["weight"]
-            weight = [[{(variables.index(f"{layer.name}.weight", o, a),): 1} for a in range(inn)] for o in range(out)]
-            m = _matrix_product(weight, m)
-    return m
+            entering = [sum(entering) + ("bias" in layer.params)] * layer.out_shape[-1]
+    return entering
+
+
+def composable_into_attention(run: list[Layer], attention: Layer, upstream: PieceLayout | None = None) -> bool:
+    """Whether the layers before an attention layer are token-wise path-lifting layers (linear,
+    with or without bias, and homogeneous activations), and, without an `upstream` attention whose
+    values enter them, carry weights: then the attention reads each token only through its lifted
+    units x'_i = Σ_c σ_c(x) x_c P_ci(θ) (path classes c, activation signs σ_c), and φ contracts
+    the matrix P = (P_ci) into its bilinear forms: (PᵀQ_hᵀK_hP, PᵀV_hᵀO_h), if that φ stays small."""
+    if not all(l.kind in TOKEN_WISE for l in run) or (upstream is None and not _has_params(run)):
+        return False
+    return composed_terms(attention, _entering_terms(run, attention, upstream))[0] <= COMPOSE_MAX_TERMS
+
+
+def _entering_terms(run: list[Layer], attention: Layer, upstream: PieceLayout | None) -> int:
+    """Polynomial terms of the units entering one token of `attention` after `run`, lifted from
+    the values of `upstream` or from single sources."""
+    dim_in = (run[0] if run else attention).in_shape[-1]
+    return sum(_token_terms(run, [upstream.value_terms if upstream else 1] * dim_in))
+
+
+def _input_map(piece: PieceLayout, variables: VariableTable) -> list[list[Poly]] | None:
+    """P = (P_ic): the units i entering the attention of `piece` (one token's) lifted through the
+    layers composed into it, a column per path class c (source — input unit, constant of the
+    biases or value source of an upstream attention — and homogeneous neurons passed). Without
+    ReLUs and biases this is the product of the linear layers' weights. None: nothing composed."""
+    if not piece.composed:
+        return None
+    layer = piece.layers[0]
+    lifter = _PathLifter("", _size((piece.inputs or piece.layers)[0].in_shape), variables, piece.source)
+    if piece.upstream is not None:
+        lifter.units = _attention_values(piece.upstream, variables)
+    _lift_layers(lifter, piece.inputs)
+    units = lifter.units[:layer.in_shape[2]]
+    classes = list(dict.fromkeys(chain for unit in units for chain in unit))
+    return [[unit.get(chain, {}) for chain in classes] for unit in units]
 
 
 def _composed(form: list[list[Poly]], m: list[list[Poly]] | None, right: bool) -> list[list[Poly]]:
@@ -433,17 +461,23 @@ def _formula(layers: list[Layer]) -> tuple[str, str]:
             r"\varphi(\theta) = \text{path lifting}")
 
 
-def describe_attention(layer: Layer, inputs: list[Layer] = ()) -> Piece:
+def describe_attention(layer: Layer, inputs: list[Layer] = (), upstream: Layer | None = None) -> Piece:
     """What backs the φ of an attention layer (Marcotte et al. 2025, Thm 3.8, Cor 3.10), with the
-    linear layers `inputs` composed into it."""
+    layers `inputs` (and the values of an `upstream` attention) composed into it."""
     formula = "φ = (Q_hᵀK_h, V_hᵀO_h) for each head h"
     formula_latex = r"\varphi(\theta) = (Q_h^\top K_h,\ V_h^\top O_h)_{h}"
-    if inputs:
-        names = "·".join(f"{l.name}.weight" for l in reversed(inputs) if l.kind == "linear")
-        return Piece(f"{'+'.join(l.name for l in inputs if l.kind == 'linear')}+{layer.name}", "attention", False,
-                     f"lower bound: the linear layers before {layer.name} composed into its bilinear forms "
+    if inputs or upstream:
+        linear = [l for l in inputs if l.kind == "linear"]
+        before = ([f"{upstream.name} values"] if upstream else []) + [l.name for l in inputs if l.params]
+        if upstream is None and len(linear) == len(inputs) and not any("bias" in l.params for l in linear):
+            m = "·".join(f"{l.name}.weight" for l in reversed(linear))
+        else:
+            m = ("the path lifting of the units entering it (" + ", ".join(before + [l.name for l in inputs if not l.params])
+                 + "), a column per path class")
+        return Piece("+".join(before + [layer.name]), "attention", False,
+                     f"lower bound: the layers before {layer.name} composed into its bilinear forms "
                      "(a valid factorization; no theorem says it is rich)",
-                     f"φ = (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h) for each head h, M = {names}",
+                     f"φ = (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h) for each head h, M = {m}",
                      r"\varphi(\theta) = (M^\top Q_h^\top K_h M,\ M^\top V_h^\top O_h)_{h}")
     if layer.options["heads"] == 1:
         return Piece(layer.name, "attention", True,
@@ -452,20 +486,19 @@ def describe_attention(layer: Layer, inputs: list[Layer] = ()) -> Piece:
                  "lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)", formula, formula_latex)
 
 
-def _attention_piece(layer: Layer, variables: VariableTable, values: bool = True,
-                     inputs: list[Layer] = ()) -> tuple[list[Component], Piece]:
-    """(Q_hᵀK_h, V_hᵀO_h) per head; without `values` when V_hᵀO_h continues in the next piece;
-    with `inputs` (linear layers before, M their product) (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h)."""
-    piece = describe_attention(layer, inputs)
+def _attention_piece(piece: PieceLayout, variables: VariableTable) -> tuple[list[Component], Piece]:
+    """(Q_hᵀK_h, V_hᵀO_h) per head; without the values when they continue in the next piece; with
+    layers composed into it (M: `_input_map`) (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h)."""
+    layer, described = piece.layers[0], piece.describe()
     components = []
-    m = _input_map(inputs, variables) if inputs else None
+    m = _input_map(piece, variables)
     for h in range(layer.options["heads"]):
-        for left, right in (("Q", "K"), ("V", "O")) if values else (("Q", "K"),):
+        for left, right in (("Q", "K"),) if piece.carries_values else (("Q", "K"), ("V", "O")):
             form = _composed(_head_product(layer, variables, left, right, h), m, right=left == "Q")
-            label = f"({left}ᵀ{right})" if not inputs else f"(Mᵀ{left}ᵀ{right}{'M' if left == 'Q' else ''})"
-            components += [Component(poly, piece.name, (f"head {h}",), f"{label}[{i},{j}]")
+            label = f"({left}ᵀ{right})" if m is None else f"(Mᵀ{left}ᵀ{right}{'M' if left == 'Q' else ''})"
+            components += [Component(poly, described.name, (f"head {h}",), f"{label}[{i},{j}]")
                            for i, row in enumerate(form) for j, poly in enumerate(row) if poly]
-    return components, piece
+    return components, described
 
 
 def _has_attention(layers: list[Layer]) -> bool:
@@ -480,14 +513,24 @@ class PieceLayout:
     kind: str  # "path lifting" or "attention"
     layers: list[Layer]
     source: str
-    values_from: Layer | None = None  # path lifting that starts at this attention's values V_hᵀO_h
+    upstream: PieceLayout | None = None  # the attention whose values V_hᵀO_h enter this piece
     carries_values: bool = False  # attention whose values V_hᵀO_h continue in the next piece
-    inputs: list[Layer] = field(default_factory=list)  # attention: linear layers composed into it
-    values_inputs: list[Layer] = field(default_factory=list)  # the `inputs` of `values_from`
+    inputs: list[Layer] = field(default_factory=list)  # attention: token-wise layers composed into it
+    value_terms: int = 0  # attention: polynomial terms of the values each output unit carries
+
+    @property
+    def values_from(self) -> Layer | None:
+        """The attention layer whose values this piece's paths start from."""
+        return self.upstream.layers[0] if self.upstream else None
+
+    @property
+    def composed(self) -> bool:
+        """An attention with layers (or an upstream attention's values) composed into its forms."""
+        return self.kind == "attention" and bool(self.inputs or self.upstream)
 
     def describe(self) -> Piece:
         if self.kind == "attention":
-            return describe_attention(self.layers[0], self.inputs)
+            return describe_attention(self.layers[0], self.inputs, self.values_from)
         return describe_plain(self.layers, self.values_from)
 
 
@@ -496,7 +539,9 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
 
     A residual block is cut off as its own piece (per-block concatenation, docs/method.md §5) unless it
     follows a homogeneous activation: then the units entering the block are homogeneous neurons
-    whose rescaling can only be seen through the skip, and the block is lifted inline."""
+    whose rescaling can only be seen through the skip, and the block is lifted inline. Token-wise
+    layers right before an attention (and the values of an attention right before those) are
+    composed into its bilinear forms when that stays small (`composable_into_attention`)."""
     out: list[PieceLayout] = []
     run: list[Layer] = []
     attention: list[PieceLayout] = []  # the attention piece right before the current run, if any
@@ -505,8 +550,7 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
         if run:
             piece = PieceLayout("path lifting", list(run), source)
             if attention and _values_continue(run):
-                piece.values_from, attention[0].carries_values = attention[0].layers[0], True
-                piece.values_inputs = attention[0].inputs
+                piece.upstream, attention[0].carries_values = attention[0], True
             out.append(piece)
             run.clear()
         attention.clear()
@@ -519,12 +563,17 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
             out.extend(piece_layout(layer.body, source=f"{layer.name}.in"))
             source = f"{layer.name}.out"
         elif layer.kind == "attention":
-            inputs = list(run) if not attention and composable_into_attention(run, layer) else []
-            if inputs:
+            upstream = attention[0] if attention else None
+            piece = PieceLayout("attention", [layer], source)
+            if composable_into_attention(run, layer, upstream):
+                piece.inputs, piece.upstream = list(run), upstream
+                if upstream:
+                    upstream.carries_values = True
                 run.clear()
             flush()
-            out.append(PieceLayout("attention", [layer], source, inputs=inputs))
-            attention.append(out[-1])
+            piece.value_terms = composed_terms(layer, _entering_terms(piece.inputs, layer, piece.upstream))[1]
+            out.append(piece)
+            attention.append(piece)
             source = f"{layer.name}.out"
         else:
             run.append(layer)
@@ -547,11 +596,9 @@ def _split_pieces(layers: list[Layer], variables: VariableTable, out: list) -> N
     """Compile every piece of the layout (see `piece_layout`)."""
     for piece in piece_layout(layers):
         if piece.kind == "attention":
-            out.append(_attention_piece(piece.layers[0], variables, not piece.carries_values, piece.inputs))
-        elif piece.values_from is not None:
-            out.append(_plain_piece(piece.layers, variables, piece.source, piece.values_from, piece.values_inputs))
+            out.append(_attention_piece(piece, variables))
         else:
-            out.append(_plain_piece(piece.layers, variables, piece.source))
+            out.append(_plain_piece(piece.layers, variables, piece.source, piece.upstream))
 
 
 def estimate_terms(graph: Graph) -> int:
@@ -560,7 +607,7 @@ def estimate_terms(graph: Graph) -> int:
     Counts paths (not merged), per unit, with the same cuts as `_split_pieces`; cheap."""
     total = 0
     layout = piece_layout(graph.layers)  # every attention piece (residual bodies with one are cut off)
-    composed = {p.layers[0].name for p in layout if p.kind == "attention" and p.inputs}
+    composed = {p.layers[0].name for p in layout if p.composed}
     carried = {p.layers[0].name for p in layout if p.kind == "attention" and p.carries_values}
 
     def attention(layer: Layer, counts: list[int]) -> list[int]:

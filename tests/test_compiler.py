@@ -110,6 +110,9 @@ def test_size_estimate_bounds_residual_networks(phi_of, text):
     "input: {tokens: 2, dim: 3}\nlayers:\n  - linear: {out: 2}\n  - linear: {out: 3}\n  - attention: {head_dim: 1}\n"
     "  - flatten\n  - linear: {out: 2}\n",
     "input: {tokens: 2, dim: 3}\nlayers:\n  - attention: {heads: 2, head_dim: 1}\n  - flatten\n  - linear: {out: 2}\n",
+    "input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 3, bias: true}\n  - relu\n  - attention: {head_dim: 2}\n",
+    "input: {tokens: 2, dim: 2}\nlayers:\n  - attention: {heads: 2, head_dim: 1}\n  - linear: {out: 3}\n  - relu\n"
+    "  - attention: {head_dim: 1}\n  - flatten\n  - linear: {out: 2}\n",
 ])
 def test_term_estimate_bounds_phi_composed_across_attention(tmp_path, text):
     # the refusal logic reads estimate_terms before compiling: it must bound the terms compiled

@@ -54,6 +54,15 @@ COMPOSED_ACROSS_ATTENTION = [
      "  - flatten\n  - linear: {out: 2}\n", 17),
     # attention then flatten: the value sources must be per token; summed over tokens φ claimed 14
     ("{tokens: 2, dim: 3}", "  - attention: {head_dim: 1}\n  - flatten\n  - linear: {out: 2}\n", 8),
+    # ReLU (with biases) before attention: path classes (input or constant, ReLU neuron) lifted into
+    # the bilinear forms, (PᵀQᵀKP, PᵀVᵀO); the pieces apart saw 2 (D = 14)
+    ("{tokens: 2, dim: 2}", "  - linear: {out: 2, bias: true}\n  - relu\n  - attention: {head_dim: 1}\n", 4),
+    # attention right after attention: the first one's values V_1ᵀO_1 enter the second's forms,
+    # (NᵀQ_2ᵀK_2N, NᵀV_2ᵀO_2) with N = V_1ᵀO_1; the pieces apart saw 4 (D = 16)
+    ("{tokens: 2, dim: 2}", "  - attention: {head_dim: 1}\n  - attention: {head_dim: 1}\n", 7),
+    # and on through two heads, flatten and a linear layer (per-token value sources): 12
+    ("{tokens: 2, dim: 2}", "  - attention: {head_dim: 1}\n  - attention: {heads: 2, head_dim: 1}\n  - flatten\n"
+     "  - linear: {out: 1}\n", 12),
 ]
 
 

@@ -117,8 +117,8 @@ def covered_pieces(graph: Graph) -> list:
     into an attention's bilinear forms (the pieces then share parameters) or its values reach a
     flatten (sources per token): the expanded engine takes these."""
     pieces = piece_layout(graph.layers)
-    if any(piece.inputs or piece.values_inputs for piece in pieces):
-        raise Unsupported("linear layers composed into attention")
+    if any(piece.composed or (piece.upstream and piece.upstream.composed) for piece in pieces):
+        raise Unsupported("layers composed into attention")
     if any(piece.values_from is not None and merges_tokens(piece.layers) for piece in pieces):
         raise Unsupported("attention values through flatten (sources per token)")
     return pieces
