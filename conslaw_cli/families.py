@@ -108,6 +108,81 @@ def _attention(layer: Layer, v: VariableTable) -> list[Family]:
     return out
 
 
+Weights = list[tuple[str, tuple]]  # (tensor, index) of the weights that write, or read, one unit
+
+
+def _writers(layer: Layer, k: int) -> Weights:
+    """The weights that write unit k of `layer`'s output, in the same order for every k: a linear
+    layer's row k and bias k, or column k of an attention's O (every head)."""
+    if layer.kind == "attention":
+        return [(f"{layer.name}.O", (r, k)) for r in range(layer.params["O"][0])]
+    fan_in = layer.params["weight"][1]
+    return ([(f"{layer.name}.weight", (k, i)) for i in range(fan_in)]
+            + ([(f"{layer.name}.bias", (k,))] if "bias" in layer.params else []))
+
+
+def _readers(layer: Layer, k: int, tokens: int = 0) -> Weights:
+    """The weights that read unit k of the layer before `layer`: column k of a linear layer (after
+    `flatten`, the columns of unit k in each of `tokens` tokens), or column k of Q, K and V."""
+    if layer.kind == "attention":
+        return [(f"{layer.name}.{t}", (r, k)) for t in "QKV" for r in range(layer.params[t][0])]
+    outputs, columns = layer.params["weight"]
+    stride = columns // tokens if tokens else 0
+    return [(f"{layer.name}.weight", (o, t * stride + k)) for o in range(outputs) for t in range(tokens or 1)] \
+        if tokens else [(f"{layer.name}.weight", (o, k)) for o in range(outputs)]
+
+
+def _interface(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int = 0) -> Family:
+    """Laws of the symmetry of the units between a and b when one of them is an attention: with
+    nothing between, any invertible G on the units (a's writers ↦ G·, b's readers ↦ ·G⁻¹) leaves
+    the network unchanged, so ⟨writers_k, writers_l⟩ − ⟨readers_k, readers_l⟩ are laws (the Gram
+    laws of Marcotte et al. 2023, Prop 4.1, across the attention's Q, K, V or O); through a
+    homogeneous activation only positive diagonal G, so only k = l (Ex. 2.2 of the same paper)."""
+    units = a.out_shape[-1]
+    pairs = [(k, k) for k in range(units)] if diagonal else list(itertools.combinations_with_replacement(range(units), 2))
+    entries = []
+    for k, l in pairs:
+        parts = [_inner_over(v, _writers(a, k), _writers(a, l)),
+                 _inner_over(v, _readers(b, k, tokens), _readers(b, l, tokens), -1)]
+        entries.append(poly_sum(parts))
+    writes, writes_tex = _gram_text(a, "writes")
+    reads, reads_tex = _gram_text(b, "reads", tokens)
+    part = "diagonal" if diagonal else "upper triangle"
+    name = f"{part} of {writes} − {reads}" + (" (per unit: the activation between allows only rescaling)" if diagonal else "")
+    latex = rf"{writes_tex} - {reads_tex}\ \text{{({part})}}"
+    return Family(name, latex, entries)
+
+
+def _gram_text(layer: Layer, role: str, tokens: int = 0) -> tuple[str, str]:
+    """The Gram matrix of the weights that write (or read) the units, as text and LaTeX."""
+    if layer.kind == "attention" and role == "writes":
+        o = f"{layer.name}.O"
+        return f"{o}ᵀ·{o}", rf"{_tex(o)}^\top {_tex(o)}"
+    if layer.kind == "attention":
+        names = [f"{layer.name}.{t}" for t in "QKV"]
+        return ("(" + " + ".join(f"{n}ᵀ·{n}" for n in names) + ")",
+                "(" + " + ".join(rf"{_tex(n)}^\top {_tex(n)}" for n in names) + ")")
+    w = f"{layer.name}.weight"
+    if role == "writes":
+        b = f"{layer.name}.bias"
+        bias = "bias" in layer.params
+        return (f"{w}·{w}ᵀ" + (f" + {b}·{b}ᵀ" if bias else ""),
+                rf"{_tex(w)}\,{_tex(w)}^\top" + (rf" + {_tex(b)}\,{_tex(b)}^\top" if bias else ""))
+    if tokens:
+        return (f"Σ_t {w}_tᵀ·{w}_t ({w}_t: the columns that read token t)",
+                rf"\textstyle\sum_t {_tex(w)}_t^\top {_tex(w)}_t")
+    return f"{w}ᵀ·{w}", rf"{_tex(w)}^\top {_tex(w)}"
+
+
+def _inner_over(v: VariableTable, first: Weights, second: Weights, sign: int = 1) -> Poly:
+    """Σ_i sign · first[i] · second[i] (weights as (tensor, index))."""
+    poly: Poly = {}
+    for (ta, ia), (tb, ib) in zip(first, second):
+        m = tuple(sorted((v.index(ta, *ia), v.index(tb, *ib))))
+        poly[m] = poly.get(m, 0) + sign
+    return poly
+
+
 def _column_sums(layer: Layer, v: VariableTable) -> Family:
     """Σ_c Θ[c, j] for a softmax head (Marcotte et al. 2025, Prop 3.11, Cor 2.8)."""
     classes, features = layer.params["weight"]
@@ -130,7 +205,7 @@ def candidate_families(graph: Graph) -> list[Family]:
                 families.extend(_attention(layer, variables))
             if layer.kind == "softmax_head":
                 families.append(_column_sums(layer, variables))
-            if layer.kind in ("linear", "conv", "softmax_head"):
+            if layer.kind in ("linear", "conv", "softmax_head", "attention"):
                 if previous is not None:
                     _pair(previous, layer, between)
                 previous, between = layer, []
@@ -142,7 +217,12 @@ def candidate_families(graph: Graph) -> list[Family]:
     def _pair(a: Layer, b: Layer, between: list[str]):
         homogeneous = [k for k in between if k in HOMOGENEOUS]
         flattened = "flatten" in between
-        if a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
+        if "attention" in (a.kind, b.kind):
+            if a.kind in ("linear", "attention") and b.kind in ("linear", "softmax_head", "attention") \
+                    and len(homogeneous) <= 1 and not (flattened and (b.kind == "attention" or homogeneous)):
+                tokens = a.out_shape[1] if flattened else 0
+                families.append(_interface(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
+        elif a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
             if not homogeneous and b.kind == "linear":
                 families.append(_gram(a, b, variables))
             elif len(homogeneous) == 1:

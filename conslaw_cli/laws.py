@@ -25,6 +25,7 @@ from . import gf
 from .compiler import Phi, Poly, poly_product
 from .engine import Block, flatten, split_blocks
 from .errors import TooLarge
+from .flint_bridge import to_nmod_mat
 from .laws_result import Family, Law, LawsResult  # noqa: F401  (the result types, re-exported)
 
 
@@ -104,15 +105,15 @@ class SparseSpan:
     def contains(self, poly: Poly) -> bool:
         return not self._reduce(poly)
 
-    def add(self, poly: Poly) -> bool:
-        """Add `poly`; True when it was independent of what was already there."""
+    def add(self, poly: Poly) -> tuple | None:
+        """Add `poly`; its pivot monomial when it was independent of what was already there, else None."""
         row = self._reduce(poly)
         if not row:
-            return False
+            return None
         lead = max(row)
         inverse = pow(row[lead], -1, gf.PRIME)
         self.pivots[lead] = {m: c * inverse % gf.PRIME for m, c in row.items()}
-        return True
+        return lead
 
 
 # --- solving one block ------------------------------------------------------------------------
@@ -167,6 +168,9 @@ def _solve_block(block: Block, phi: Phi, degree: int) -> list[Poly]:
     return laws
 
 
+CLASS_MAX_BYTES = 4 * 2**30  # one sign class of the law system, solved as a dense matrix mod p
+
+
 def _solve_group(monomials: list[tuple], derivatives) -> list[Poly]:
     """Kernel of h ↦ (L_i h)_i on the span of `monomials`, as integer polynomials (RREF basis)."""
     rows: dict[tuple, dict[int, int]] = {}
@@ -181,11 +185,17 @@ def _solve_group(monomials: list[tuple], derivatives) -> list[Poly]:
                     row = rows.setdefault(key, {})
                     row[col] = row.get(col, 0) + e * c
     ncols = len(monomials)
-    dense = [[0] * ncols for _ in rows]
-    for r, row in zip(dense, rows.values()):
+    needed = 2 * 8 * len(rows) * ncols  # the uint64 array and FLINT's copy of it
+    if needed > CLASS_MAX_BYTES:
+        raise TooLarge(f"one class of the law system has {ncols:,} unknowns and {len(rows):,} equations: "
+                       f"{needed / 2**30:,.1f} GB as a dense matrix mod p (limit {CLASS_MAX_BYTES / 2**30:.0f} GB)",
+                       "lower --degree (at degree 2 the named families often suffice)")
+    dense = np.zeros((len(rows), ncols), dtype=np.uint64)
+    for r, row in enumerate(rows.values()):
         for col, c in row.items():
-            r[col] = c % gf.PRIME
-    matrix = flint.nmod_mat(len(dense), ncols, [v for r in dense for v in r], gf.PRIME)
+            dense[r, col] = c % gf.PRIME
+    matrix = to_nmod_mat(dense)
+    del dense
     kernel, nullity = matrix.nullspace()
     if nullity == 0:
         return []
@@ -229,11 +239,21 @@ def find_laws(phi: Phi, degree: int, max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -
 
 
 def products_of_lower_degree(laws: list[Law], degree: int) -> list[Poly]:
-    """Products of two laws whose degrees add up to at most `degree` (docs/method.md §4)."""
-    out = []
-    for a, b in itertools.combinations_with_replacement(range(len(laws)), 2):
-        if laws[a].degree + laws[b].degree <= degree:
-            out.append(poly_product(laws[a].poly, laws[b].poly))
+    """Products of two or more laws whose degrees add up to at most `degree` (docs/method.md §4):
+    every multiset of the given laws (a basis of the lower-degree laws spans all their products)."""
+    ordered = sorted(laws, key=lambda law: law.degree)
+    out: list[Poly] = []
+
+    def extend(start: int, product: Poly | None, total: int) -> None:
+        for i in range(start, len(ordered)):
+            if total + ordered[i].degree > degree:
+                break
+            grown = ordered[i].poly if product is None else poly_product(product, ordered[i].poly)
+            if product is not None:
+                out.append(grown)
+            extend(i, grown, total + ordered[i].degree)
+
+    extend(0, None, 0)
     return out
 
 
@@ -259,8 +279,8 @@ def select_generators(laws: list[Law], degree: int) -> tuple[list[Law], list[Pol
     """Split a law basis into new generators and the products of lower-degree laws (docs/method.md §4)."""
     products = products_of_lower_degree([l for l in laws if l.degree < degree], degree)
     span = SparseSpan()
-    independent_products = [p for p in products if span.add(p)]
-    generators = [law for law in sorted(laws, key=lambda l: l.degree) if span.add(law.poly)]
+    independent_products = [p for p in products if span.add(p) is not None]
+    generators = [law for law in sorted(laws, key=lambda l: l.degree) if span.add(law.poly) is not None]
     return generators, independent_products
 
 
@@ -284,9 +304,48 @@ def name_with_families(generators: list[Law], products: list[Poly], families: li
             continue
         if not all(law_space.contains(e) for e in fam.entries):
             raise AssertionError(f"internal error: the family {fam.name} holds laws the solver missed")
-        picked = [Law(e, max(len(m) for m in e), fam.name) for e in fam.entries if span.add(e)]
+        picked = [Law(e, max(len(m) for m in e), fam.name) for e in fam.entries if span.add(e) is not None]
         chosen.extend(picked)
         if picked:
             used.append((fam, len(picked)))
-    leftovers = [g for g in generators if span.add(g.poly)]
+    leftovers = [g for g in generators if span.add(g.poly) is not None]
+    family_laws = [law.poly for law in chosen]
+    sparse = sparsest(family_laws, [g.poly for g in leftovers])
+    leftovers = [Law(poly, max(len(m) for m in poly), g.family) for poly, g in zip(sparse, leftovers)]
     return chosen + leftovers, used, not leftovers and bool(used)
+
+
+SPARSIFY_MAX_WORK = 2_000_000  # term comparisons; beyond, the laws are printed as solved
+
+
+def sparsest(printed: list[Poly], leftovers: list[Poly]) -> list[Poly]:
+    """The leftover laws made sparser, greedily: g ← a·g − b·h, with h a printed law or another
+    leftover and a, b integers that cancel a monomial they share, while the number of terms of g
+    drops. Each step is invertible (a ≠ 0), so the laws still span the same space with the printed
+    ones, and integer combinations of laws are laws: a leftover that was a family law plus a new
+    one prints as the new one. A heuristic: the sparsest basis of a space is a hard problem."""
+    current = [dict(g) for g in leftovers]
+    sizes = sum(len(p) for p in printed) + sum(len(g) for g in current)
+    if len(current) * sizes > SPARSIFY_MAX_WORK:
+        return current
+    improved = True
+    while improved:
+        improved = False
+        for i in range(len(current)):
+            for h in printed + current[:i] + current[i + 1:]:
+                for m in set(current[i]) & set(h):
+                    candidate = _cancel(current[i], h, m)
+                    if len(candidate) < len(current[i]):
+                        current[i], improved = candidate, True
+                        break
+    return current
+
+
+def _cancel(g: Poly, h: Poly, monomial: tuple) -> Poly:
+    """h[m]·g − g[m]·h (m cancels), as a primitive integer polynomial with a positive first term."""
+    a, b = h[monomial], g[monomial]
+    out = {m: a * g.get(m, 0) - b * h.get(m, 0) for m in set(g) | set(h)}
+    out = {m: c for m, c in sorted(out.items()) if c}
+    divisor = math.gcd(*out.values()) if out else 1
+    sign = 1 if not out or next(iter(out.values())) > 0 else -1
+    return {m: sign * c // divisor for m, c in out.items()}

@@ -167,3 +167,94 @@ def test_the_direct_printer_writes_the_same_polynomial_as_sympy(poly):
 
     names = [f"x{i}" for i in range(6)]
     assert sympy.expand(sympy.sympify(_direct_text(poly, names, False)) - to_sympy(poly, names)) == 0
+
+
+def test_attention_interface_families(laws_of):
+    # attention → attention without a skip: any invertible G on the 2 units between them (O₁ ↦ O₁G,
+    # Q₂, K₂, V₂ ↦ ·G⁻ᵀ) is a symmetry, so O₁ᵀO₁ − (Q₂ᵀQ₂ + K₂ᵀK₂ + V₂ᵀV₂) gives 2·3/2 = 3 laws (the
+    # Gram laws of Marcotte et al. 2023, Prop 4.1, across attention); with the per-layer Gram laws
+    # (Marcotte et al. 2025, Thm 3.8: 1 + 1 per attention) they are the 7 laws the network's own
+    # numerical trace finds (tests/test_lie_check.py)
+    result = laws_of("input: {tokens: 2, dim: 2}\nlayers:\n  - attention: {head_dim: 1}\n  - attention: {head_dim: 1}\n")
+    interface = "upper triangle of attention1.Oᵀ·attention1.O − (attention2.Qᵀ·attention2.Q + attention2.Kᵀ·attention2.K" \
+                " + attention2.Vᵀ·attention2.V)"
+    assert family_counts(result)[interface] == 3
+    assert result.explained_by_families and result.complete and result.count == 7
+
+
+def test_a_relu_before_attention_allows_only_the_diagonal(laws_of, tmp_path):
+    # through a ReLU only positive diagonal rescalings are symmetries (Marcotte et al. 2023, Ex. 2.2):
+    # the squared-norm laws hold, the off-diagonal entries of the Gram family are deliberately wrong
+    # candidates that the exact check must reject
+    from conslaw_cli.compiler import VariableTable
+    from conslaw_cli.families import _interface
+
+    text = "input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2, bias: true}\n  - relu\n  - attention: {head_dim: 1}\n"
+    result = laws_of(text)
+    assert [n for name, n in family_counts(result).items() if name.startswith("diagonal of linear1")] == [2]
+    path = tmp_path / "arch.yaml"
+    graph, phi = analysis.load(path)
+    linear, _, attention = graph.layers
+    gram = _interface(linear, attention, VariableTable(graph), diagonal=False)
+    polys = [c.poly for c in phi.components]
+    off_diagonal = gram.entries[1]  # (k, l) = (0, 1)
+    assert [laws.is_law(e, polys) for e in gram.entries] == [True, False, True]
+    shown, used, _ = laws.name_with_families([], [], [gram], polys, 2)
+    assert used == [] and off_diagonal not in [law.poly for law in shown]
+
+
+def test_products_of_three_laws_are_recognised(laws_of):
+    # a softmax head alone: its 3 column sums s_1, s_2, s_3 (degree 1, Marcotte et al. 2025, Cor 2.8)
+    # are all its laws (count 3), so the laws of degree ≤ 3 are the polynomials in them: 3 generators
+    # and the 6 + 10 monomials of degree 2 and 3 in three independent linear forms, as products
+    result = laws_of("input: 3\nlayers:\n  - softmax_head: {classes: 4}\n", degree=3)
+    assert len(result.laws) == 3 and result.products == 6 + 10 and result.complete
+
+
+def test_leftover_laws_are_reduced_against_the_families_and_each_other(tmp_path):
+    # linear (bias) → ReLU → attention, named with the attention's own Gram families only: the two
+    # laws left are the rescaling laws of the two ReLU neurons, ‖W_k‖² + b_k² − ‖Q[:,k]‖² − ‖K[:,k]‖²
+    # − ‖V[:,k]‖² (Marcotte et al. 2023, Ex. 2.2: rescale neuron k, divide column k of Q, K, V).
+    # As solved, one of them came out mixed with the Gram laws (9 terms); reduced, each is 6 terms.
+    from conslaw_cli.compiler import VariableTable
+    from conslaw_cli.families import _interface, candidate_families
+
+    path = tmp_path / "arch.yaml"
+    path.write_text("input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2, bias: true}\n  - relu\n"
+                    "  - attention: {head_dim: 1}\n")
+    graph, phi = analysis.load(path)
+    polys = [c.poly for c in phi.components]
+    generators, products = laws.select_generators(laws.find_laws(phi, 2), 2)
+    grams = [f for f in candidate_families(graph) if f.name.startswith("upper triangle of attention1")]
+    shown, used, explained = laws.name_with_families(generators, products, grams, polys, 2)
+    leftovers = [law.poly for law in shown if law.family is None]
+    neurons = _interface(graph.layers[0], graph.layers[2], VariableTable(graph), diagonal=True).entries
+    assert sorted(map(_up_to_sign, leftovers)) == sorted(map(_up_to_sign, neurons))
+    assert all(laws.is_law(p, polys) for p in leftovers) and not explained and len(used) == 2
+
+
+def _up_to_sign(poly):
+    first = poly[min(poly)]
+    return sorted((m, c if first > 0 else -c) for m, c in poly.items())
+
+
+def test_sparsest_keeps_the_span():
+    # x² − y² and y² − z² printed; a leftover (x² − y²) + (z² − w²) becomes z² − w² (x, y, z, w = 0..3)
+    printed = [{(0, 0): 1, (1, 1): -1}, {(1, 1): 1, (2, 2): -1}]
+    (reduced,) = laws.sparsest(printed, [{(0, 0): 1, (1, 1): -1, (2, 2): 1, (3, 3): -1}])
+    assert reduced in ({(2, 2): 1, (3, 3): -1}, {(0, 0): 1, (3, 3): -1})  # both two terms, same span
+    span = laws.SparseSpan()
+    for p in printed + [reduced]:
+        assert span.add(p) is not None
+    assert span.contains({(0, 0): 1, (1, 1): -1, (2, 2): 1, (3, 3): -1})
+
+
+def test_a_law_class_too_large_for_memory_is_refused_before_allocating(monkeypatch, tmp_path):
+    # the dense matrix of one sign class is estimated from its equations and unknowns first
+    from conslaw_cli.errors import TooLarge
+
+    path = tmp_path / "arch.yaml"
+    path.write_text(mlp_yaml((2, 3, 2)))
+    monkeypatch.setattr(laws, "CLASS_MAX_BYTES", 1000)
+    with pytest.raises(TooLarge, match="unknowns and .* equations: .* GB as a dense matrix mod p"):
+        laws.find_laws(analysis.load(path)[1], 2)
