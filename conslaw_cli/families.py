@@ -192,8 +192,18 @@ def _column_sums(layer: Layer, v: VariableTable) -> Family:
                   rf"\textstyle\sum_c {_tex(w)}_{{c,j}},\ j = 0,\dots,{features - 1}", entries)
 
 
+_BUILT: dict[int, tuple[Graph, list[Family]]] = {}  # by graph: `count` and `laws` both need them
+
+
 def candidate_families(graph: Graph) -> list[Family]:
-    """Every family the papers name that the layer sequence makes possible."""
+    """Every family the papers name that the layer sequence makes possible (built once per graph;
+    the list is shared, callers do not change it)."""
+    if id(graph) not in _BUILT:
+        _BUILT[id(graph)] = (graph, _build_families(graph))  # the graph is kept: its id stays its own
+    return _BUILT[id(graph)][1]
+
+
+def _build_families(graph: Graph) -> list[Family]:
     variables = VariableTable(graph)
     families: list[Family] = []
 
