@@ -614,15 +614,14 @@ def estimate_terms(graph: Graph) -> int:
         """Terms of an attention piece; path counts of its output units (value sources carried
         into the next piece count their terms: head_dim per source, or more through M)."""
         nonlocal total
-        heads, head_dim, dim = layer.options["heads"], layer.options["head_dim"], layer.in_shape[2]
         paths = sum(counts)  # paths into the attention's input units: the entries of M, and more
         if layer.name in composed:  # (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h): products of paths through M
-            total += heads * head_dim * (paths ** 2 + paths * dim)
-            per_source = head_dim * paths
-        else:
-            total += paths + 2 * heads * head_dim * dim ** 2
-            per_source = head_dim * dim
-        return [heads * per_source if layer.name in carried else 1] * _size(layer.out_shape)
+            terms, values = composed_terms(layer, paths)
+        else:  # the paths end here (their own piece); M is the identity
+            terms, values = composed_terms(layer, layer.in_shape[2])
+            terms += paths
+        total += terms
+        return [values if layer.name in carried else 1] * _size(layer.out_shape)
 
     def walk(layers: list[Layer], counts: list[int]) -> list[int]:
         """Path counts per unit after `layers`; terms of the pieces that end inside go to total."""

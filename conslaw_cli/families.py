@@ -34,25 +34,6 @@ def _inner(variables: VariableTable, tensor: str, pairs, sign: int = 1) -> Poly:
     return poly
 
 
-def _gram(a: Layer, b: Layer, v: VariableTable) -> Family:
-    """W_a W_aᵀ + b_a b_aᵀ − W_bᵀ W_b across linear neurons (Marcotte et al. 2023, Prop 4.1; Zhao et al. 2023, App.)."""
-    hidden, fan_in = a.params["weight"]
-    fan_out = b.params["weight"][0]
-    bias = "bias" in a.params
-    entries = []
-    for k, l in itertools.combinations_with_replacement(range(hidden), 2):
-        parts = [_inner(v, f"{a.name}.weight", [((k, i), (l, i)) for i in range(fan_in)]),
-                 _inner(v, f"{b.name}.weight", [((o, k), (o, l)) for o in range(fan_out)], -1)]
-        if bias:
-            parts.append(_inner(v, f"{a.name}.bias", [((k,), (l,))]))
-        entries.append(poly_sum(parts))
-    wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
-    name = f"upper triangle of {wa}·{wa}ᵀ" + (f" + {ba}·{ba}ᵀ" if bias else "") + f" − {wb}ᵀ·{wb}"
-    latex = (rf"{_tex(wa)}\,{_tex(wa)}^\top" + (rf" + {_tex(ba)}\,{_tex(ba)}^\top" if bias else "")
-             + rf" - {_tex(wb)}^\top {_tex(wb)}" + r"\ \text{(upper triangle)}")
-    return Family(name, latex, entries)
-
-
 def _outgoing(b: Layer, k: int, flattened_positions: int) -> list[tuple]:
     """Indices of b's weights that read unit (or channel) k of the layer before: a column of a
     linear layer, a conv's input channel, or the columns of channel k's positions after flatten."""
@@ -127,17 +108,17 @@ def _readers(layer: Layer, k: int, tokens: int = 0) -> Weights:
     if layer.kind == "attention":
         return [(f"{layer.name}.{t}", (r, k)) for t in "QKV" for r in range(layer.params[t][0])]
     outputs, columns = layer.params["weight"]
-    stride = columns // tokens if tokens else 0
-    return [(f"{layer.name}.weight", (o, t * stride + k)) for o in range(outputs) for t in range(tokens or 1)] \
-        if tokens else [(f"{layer.name}.weight", (o, k)) for o in range(outputs)]
+    per_token = columns // tokens if tokens else 0
+    return [(f"{layer.name}.weight", (o, t * per_token + k)) for o in range(outputs) for t in range(tokens or 1)]
 
 
 def _interface(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int = 0) -> Family:
-    """Laws of the symmetry of the units between a and b when one of them is an attention: with
-    nothing between, any invertible G on the units (a's writers ↦ G·, b's readers ↦ ·G⁻¹) leaves
-    the network unchanged, so ⟨writers_k, writers_l⟩ − ⟨readers_k, readers_l⟩ are laws (the Gram
-    laws of Marcotte et al. 2023, Prop 4.1, across the attention's Q, K, V or O); through a
-    homogeneous activation only positive diagonal G, so only k = l (Ex. 2.2 of the same paper)."""
+    """Laws of the symmetry of the units between a and b (linear layers or attention): with nothing
+    between, any invertible G on the units (a's writers ↦ G·, b's readers ↦ ·G⁻¹) leaves the network
+    unchanged, so ⟨writers_k, writers_l⟩ − ⟨readers_k, readers_l⟩ are laws: the Gram laws
+    W_aW_aᵀ + b_ab_aᵀ − W_bᵀW_b of Marcotte et al. 2023, Prop 4.1 (Zhao et al. 2023, App.), and the
+    same across an attention's Q, K, V or O; through a homogeneous activation only positive
+    diagonal G, so only k = l (Ex. 2.2 of the same paper)."""
     units = a.out_shape[-1]
     pairs = [(k, k) for k in range(units)] if diagonal else list(itertools.combinations_with_replacement(range(units), 2))
     entries = []
@@ -192,15 +173,15 @@ def _column_sums(layer: Layer, v: VariableTable) -> Family:
                   rf"\textstyle\sum_c {_tex(w)}_{{c,j}},\ j = 0,\dots,{features - 1}", entries)
 
 
-_BUILT: dict[int, tuple[Graph, list[Family]]] = {}  # by graph: `count` and `laws` both need them
+_LAST_BUILT: list = [None, None]  # [graph, its families]: `count` and then `laws` need them for one graph
 
 
 def candidate_families(graph: Graph) -> list[Family]:
-    """Every family the papers name that the layer sequence makes possible (built once per graph;
-    the list is shared, callers do not change it)."""
-    if id(graph) not in _BUILT:
-        _BUILT[id(graph)] = (graph, _build_families(graph))  # the graph is kept: its id stays its own
-    return _BUILT[id(graph)][1]
+    """Every family the papers name that the layer sequence makes possible (built once for the
+    graph asked last; the list is shared, callers do not change it)."""
+    if _LAST_BUILT[0] is not graph:
+        _LAST_BUILT[:] = [graph, _build_families(graph)]
+    return _LAST_BUILT[1]
 
 
 def _build_families(graph: Graph) -> list[Family]:
@@ -234,7 +215,7 @@ def _build_families(graph: Graph) -> list[Family]:
                 families.append(_interface(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
         elif a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
             if not homogeneous and b.kind == "linear":
-                families.append(_gram(a, b, variables))
+                families.append(_interface(a, b, variables, diagonal=False))
             elif len(homogeneous) == 1:
                 families.append(_rescaling(a, b, variables))
         elif a.kind == b.kind == "conv" and len(homogeneous) == 1:

@@ -105,15 +105,15 @@ class SparseSpan:
     def contains(self, poly: Poly) -> bool:
         return not self._reduce(poly)
 
-    def add(self, poly: Poly) -> tuple | None:
-        """Add `poly`; its pivot monomial when it was independent of what was already there, else None."""
+    def add(self, poly: Poly) -> bool:
+        """Add `poly`; True when it was independent of what was already there."""
         row = self._reduce(poly)
         if not row:
-            return None
+            return False
         lead = max(row)
         inverse = pow(row[lead], -1, gf.PRIME)
         self.pivots[lead] = {m: c * inverse % gf.PRIME for m, c in row.items()}
-        return lead
+        return True
 
 
 # --- solving one block ------------------------------------------------------------------------
@@ -279,8 +279,8 @@ def select_generators(laws: list[Law], degree: int) -> tuple[list[Law], list[Pol
     """Split a law basis into new generators and the products of lower-degree laws (docs/method.md §4)."""
     products = products_of_lower_degree([l for l in laws if l.degree < degree], degree)
     span = SparseSpan()
-    independent_products = [p for p in products if span.add(p) is not None]
-    generators = [law for law in sorted(laws, key=lambda l: l.degree) if span.add(law.poly) is not None]
+    independent_products = [p for p in products if span.add(p)]
+    generators = [law for law in sorted(laws, key=lambda l: l.degree) if span.add(law.poly)]
     return generators, independent_products
 
 
@@ -304,11 +304,11 @@ def name_with_families(generators: list[Law], products: list[Poly], families: li
             continue
         if not all(law_space.contains(e) for e in fam.entries):
             raise AssertionError(f"internal error: the family {fam.name} holds laws the solver missed")
-        picked = [Law(e, max(len(m) for m in e), fam.name) for e in fam.entries if span.add(e) is not None]
+        picked = [Law(e, max(len(m) for m in e), fam.name) for e in fam.entries if span.add(e)]
         chosen.extend(picked)
         if picked:
             used.append((fam, len(picked)))
-    leftovers = [g for g in generators if span.add(g.poly) is not None]
+    leftovers = [g for g in generators if span.add(g.poly)]
     family_laws = [law.poly for law in chosen]
     sparse = sparsest(family_laws, [g.poly for g in leftovers])
     leftovers = [Law(poly, max(len(m) for m in poly), g.family) for poly, g in zip(sparse, leftovers)]
