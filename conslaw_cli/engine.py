@@ -148,7 +148,7 @@ class BlockFields:
         dx_along_y = self.gradient(alphas[0], np.concatenate([x, y], axis=2))[:, :, J:]
         return gf.sub(dy_along_x, dx_along_y)
 
-    def samples(self, level: int, count: int, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def samples(self, level: int, count: int, theta: np.ndarray, rng: gf.Residues) -> np.ndarray:
         """`count` random level-`level` bracket values at θ, as rows (count, n)."""
         block = self.block
         d = len(block.components)
@@ -157,7 +157,7 @@ class BlockFields:
         rows = []
         for start in range(0, count, chunk):
             b = min(chunk, count - start)
-            alphas = [gf.random_residues(rng, (b, d)) for _ in range(level + 1)]
+            alphas = [rng.residues((b, d)) for _ in range(level + 1)]
             x = np.broadcast_to(theta[None, :, None], (b, block.num_vars, 1))
             rows.append(self.bracket_value(alphas, x)[:, :, 0])
         return np.concatenate(rows)
@@ -186,7 +186,7 @@ def trace_of_terms(terms: Terms | None, seed: int = 0, points: int = 2, progress
                        "raise the limit with --max-block N if you really mean it")
     results, bound = [], 0.0
     for point in range(points):
-        rng = np.random.default_rng([seed, point])
+        rng = gf.Residues(seed, point)
         traces = []
         for members in classes.values():
             traces.append((block_trace(BlockFields(members[0]), rng, progress), len(members)))

@@ -261,7 +261,7 @@ def functional_rank(laws: list[Law], num_vars: int, seed: int = 0) -> int:
     """Number of functionally independent laws: rank of their gradients at a random point, mod p."""
     if not laws:
         return 0
-    point = [int(v) for v in gf.random_residues(np.random.default_rng([seed, 99]), num_vars)]
+    point = [int(v) for v in gf.Residues(seed, 99).residues(num_vars)]
     rows = []
     for law in laws:
         row = [0] * num_vars

@@ -46,7 +46,7 @@ class BlockTrace:
     certified: bool = False  # reached a ceiling set by checked laws: no second point needed
 
 
-def block_trace(fields, rng: np.random.Generator, progress=None, ceiling: int | None = None) -> BlockTrace:
+def block_trace(fields, rng: gf.Residues, progress=None, ceiling: int | None = None) -> BlockTrace:
     """dim V_0(θ), dim V_1(θ), … until it stops growing, at a random θ (one block).
 
     `fields` evaluates random bracket values: ``num_vars``, ``degree`` (of φ in θ) and
@@ -57,7 +57,7 @@ def block_trace(fields, rng: np.random.Generator, progress=None, ceiling: int | 
     generic dim Lie(V), with certainty; once it reaches the ceiling the dimension is proved and the
     trace stops (`certified`), with no probe of the next level."""
     n = fields.num_vars
-    theta = gf.random_residues(rng, (n,))
+    theta = rng.residues(n)
     if ceiling is not None and fields.num_components < ceiling:
         proved = _one_rank_to_the_ceiling(fields, theta, rng, ceiling)
         if proved is not None:
@@ -96,7 +96,7 @@ def block_trace(fields, rng: np.random.Generator, progress=None, ceiling: int | 
         level += 1
 
 
-def _one_rank_to_the_ceiling(fields, theta: np.ndarray, rng: np.random.Generator, ceiling: int) -> BlockTrace | None:
+def _one_rank_to_the_ceiling(fields, theta: np.ndarray, rng: gf.Residues, ceiling: int) -> BlockTrace | None:
     """One exact rank of level-0 and level-1 samples together, as many as the ceiling: when it is
     reached, dim Lie(V) = ceiling is proved with a single rank (the dense rank is the cost; a
     per-level trace needs one per level and a probe). None when it is not reached."""

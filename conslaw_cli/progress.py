@@ -1,20 +1,22 @@
 """Progress of long work, on stderr.
 
-On a terminal: a transient spinner line (rich) that `say(text)` updates. Elsewhere (CI logs,
-pipes): plain lines, one every few seconds while work runs, each saying what is being computed,
-which file of how many, and the time elapsed, e.g.
+On a terminal: a transient spinner line (rich) that `say(text)` updates, after half a second of
+work. Elsewhere (CI logs, pipes): plain lines, one every few seconds while work runs, each saying
+what is being computed, which file of how many, and the time elapsed, e.g.
 ``conslaw: [2/5] resnet.yaml: bracket step 3, dim 1204 (14 s elapsed)``. Short runs print nothing.
 The interval is 5 s, or ``CONSLAW_PROGRESS_SECONDS``."""
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator, TextIO
 
 DEFAULT_INTERVAL = 5.0
+SPINNER_DELAY = 0.5  # seconds of work before a terminal shows a spinner
 
 
 class LineReporter:
@@ -62,31 +64,56 @@ class LineReporter:
 
 
 class SpinnerReporter:
-    """A transient rich spinner line on a terminal."""
+    """A transient rich spinner line on a terminal, drawn once the work has run for `delay`
+    seconds: a short run draws nothing and never imports rich.progress (40 ms)."""
 
-    def __init__(self, console, total: int):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                            console=console, transient=True)
-        self.total, self.index, self.name = total, 0, ""
-        self.task = self.bar.add_task("", total=total)
+    def __init__(self, console, total: int, delay: float):
+        self.console, self.total = console, total
+        self.index, self.name, self.text = 0, "", "starting"
+        self.bar = self.task = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(delay, self._show)
+        self._timer.daemon = True
 
     def next_file(self, name: str) -> None:
-        if self.index:
-            self.bar.advance(self.task)
-        self.index, self.name = self.index + 1, name
-        self.say("compiling")
+        with self._lock:
+            self.index, self.name, self.text = self.index + 1, name, "compiling"
+            self._redraw(advance=1 if self.index > 1 else 0)
 
     def say(self, text: str) -> None:
-        self.bar.update(self.task, description=f"[{self.index}/{self.total}] {self.name}: {text}")
+        with self._lock:
+            self.text = text
+            self._redraw()
+
+    def _description(self) -> str:
+        return f"[{self.index}/{self.total}] {self.name}: {self.text}"
+
+    def _redraw(self, advance: int = 0) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=self._description(), advance=advance)
+
+    def _show(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with self._lock:
+            if self._closed:
+                return
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                console=self.console, transient=True)
+            self.task = self.bar.add_task(self._description(), total=self.total, completed=max(0, self.index - 1))
+            self.bar.start()
 
     def __enter__(self) -> "SpinnerReporter":
-        self.bar.__enter__()
+        self._timer.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.bar.__exit__(*exc)
+        self._timer.cancel()
+        with self._lock:
+            self._closed = True
+            if self.bar is not None:
+                self.bar.stop()
 
 
 def interval() -> float:
@@ -99,9 +126,10 @@ def interval() -> float:
 
 @contextmanager
 def reporting(console, total: int) -> Iterator[LineReporter | SpinnerReporter]:
-    """A reporter for `total` files on the stderr `console`: a spinner on a terminal, else lines."""
-    reporter = (SpinnerReporter(console, total) if console.is_terminal
-                else LineReporter(console.file, total, interval()))
+    """A reporter for `total` files: a spinner on the stderr `console` when stderr is a terminal
+    (asked of the stream, so that the rich console is made only if a spinner is drawn), else lines."""
+    reporter = (SpinnerReporter(console, total, SPINNER_DELAY) if sys.stderr.isatty()
+                else LineReporter(sys.stderr, total, interval()))
     with reporter:
         yield reporter
 

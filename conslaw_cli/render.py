@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from . import sanitize
-
 from .compiler import Phi
 from .graph import Graph, shape_text
 from .results import CountResult
 
 if TYPE_CHECKING:  # the law machinery (numba, sympy) is loaded only by the commands that print laws
+    from rich.table import Table  # imported by the first table (25 ms that --json never needs)
+
     from .blocks import PerBlockRow
     from .laws import LawsResult
 
@@ -34,6 +33,8 @@ BLOCK_STATUS = ("the laws that depend only on these parameters, for every value 
 
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
     """A rich table whose cells wrap, never cut (overflow "fold"), with (header, justify) columns."""
+    from rich.table import Table
+
     table = Table(title=sanitize.terminal_markup(title), title_justify="left")
     for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")

@@ -182,6 +182,27 @@ def test_progress_lines_on_stderr_when_it_is_not_a_terminal():
     assert quiet.stderr == ""  # work shorter than the interval prints no progress
 
 
+def test_spinner_is_drawn_only_after_its_delay():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from conslaw_cli.progress import SpinnerReporter
+
+    quick = StringIO()
+    with SpinnerReporter(Console(file=quick, force_terminal=True), total=1, delay=1000.0) as reporter:
+        reporter.next_file("net.yaml")
+        reporter.say("bracket step 1, dim 3")
+    assert reporter.bar is None and quick.getvalue() == ""  # a short run draws nothing
+    slow = StringIO()
+    with SpinnerReporter(Console(file=slow, force_terminal=True), total=2, delay=0.0) as reporter:
+        reporter.next_file("a.yaml")
+        reporter._timer.join()  # the delay has passed: the spinner is up
+        reporter.say("bracket step 2, dim 40")
+        assert reporter.bar.tasks[0].description == "[1/2] a.yaml: bracket step 2, dim 40"
+    assert not reporter.bar.live.is_started  # stopped with the work
+
+
 def test_line_reporter_says_what_which_file_and_elapsed():
     from io import StringIO
 

@@ -75,8 +75,20 @@ def test_bracket_value_matches_hand_computation():
 def test_modular_arithmetic_is_exact():
     from conslaw_cli import kernels
 
-    rng = np.random.default_rng(0)
-    a = [*gf.random_residues(rng, 300), np.uint64(gf.PRIME - 1), np.uint64(0)]
-    b = [*gf.random_residues(rng, 300), np.uint64(gf.PRIME - 1), np.uint64(gf.PRIME - 1)]
+    rng = gf.Residues(0)
+    a = [*rng.residues(300), np.uint64(gf.PRIME - 1), np.uint64(0)]
+    b = [*rng.residues(300), np.uint64(gf.PRIME - 1), np.uint64(gf.PRIME - 1)]
     assert [int(kernels.mulmod(x, y)) for x, y in zip(a, b)] == [int(x) * int(y) % gf.PRIME for x, y in zip(a, b)]
     assert [int(v) for v in gf.sub(np.array(a), np.array(b))] == [(int(x) - int(y)) % gf.PRIME for x, y in zip(a, b)]
+
+
+def test_random_residues_are_reproducible_residues_spread_over_the_field():
+    """Same key, same stream; another key, another stream; every value in [0, p), nonzero ones in
+    [1, p); 2000 uniform draws put about 1000 in the lower half of [0, p) (binomial, sd 22)."""
+    draws = gf.Residues(3, 1).residues((40, 50))
+    assert draws.shape == (40, 50) and draws.dtype == np.uint64
+    assert (draws == gf.Residues(3, 1).residues((40, 50))).all()
+    assert not (draws == gf.Residues(3, 2).residues((40, 50))).any()
+    assert int(draws.max()) < gf.PRIME
+    assert 850 < int((draws < gf.PRIME // 2).sum()) < 1150
+    assert gf.Residues(5).nonzero(10_000).all()

@@ -12,10 +12,14 @@ subset convolution (c)_S = Σ_{T ⊆ S} a_T b_{S∖T}.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from ..gf import MASK30, MASK31, P64, PRIME, S30, S31, S61, ONE, sub  # noqa: F401  (sub re-exported)
 
+MASK32, S32 = np.uint64((1 << 32) - 1), np.uint64(32)
 LIMB_BITS = 21
 LIMB_MASK = np.uint64((1 << LIMB_BITS) - 1)
 MAX_INNER = 1 << 11  # inner dimension of one exact float64 limb product
@@ -66,7 +70,8 @@ def _limbs(a: np.ndarray) -> list[np.ndarray]:
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b mod p (numpy broadcasting of leading axes), exactly, through float64 BLAS."""
     inner = a.shape[-1]
-    multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1) * int(np.prod(b.shape[:-2], dtype=np.int64))
+    lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
+    multiply_adds = math.prod(lead) * math.prod(a.shape[-2:]) * (b.shape[-1] if b.ndim > 1 else 1)
     if multiply_adds <= SMALL_PRODUCT:
         return ((a.astype(object) @ b.astype(object)) % PRIME).astype(np.uint64)
     if inner == 1 and a.ndim > 1 and b.ndim > 1:  # outer products: elementwise, no limbs
@@ -127,12 +132,28 @@ def subset_pairs(jets: int) -> list[tuple[int, int, int]]:
     return out
 
 
+SMALL_JET_PRODUCT = 200_000  # uint64 entries of the stacked factors: below this, one batched product
+
+
+@functools.lru_cache(maxsize=None)
+def _pair_index(jets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The terms of a subset convolution as index arrays (T, S∖T), grouped by S in increasing
+    order, and the first term of each group (every group has T = S)."""
+    pairs = subset_pairs(jets)
+    firsts = [k for k, (s, _, _) in enumerate(pairs) if k == 0 or pairs[k - 1][0] != s]
+    return (np.array([t for _, t, _ in pairs]), np.array([rest for _, _, rest in pairs]), np.array(firsts))
+
+
 def jet_product(a: np.ndarray, b: np.ndarray, product, axis_a: int, axis_b: int, axis_out: int) -> np.ndarray:
     """The subset convolution of jets a and b under a bilinear `product` (mul, matmul, outer…).
 
     The jet axes of a and b are `axis_a`, `axis_b` (same length J); the result has its jet axis at
-    `axis_out`. Terms where either factor is identically zero are skipped."""
+    `axis_out`. Small jets take every term in one batched product (numpy's per-call cost
+    dominates there: linear 2-4-3-2-3 spent 0.1 s in 2,680 tiny products); large ones a product
+    per term, skipping terms where either factor is identically zero."""
     jets = a.shape[axis_a]
+    if jets > 1 and (a.size + b.size) // jets * len(_pair_index(jets)[0]) <= SMALL_JET_PRODUCT:
+        return _batched_jet_product(a, b, product, axis_a, axis_b, axis_out)
     a_parts = [np.take(a, t, axis=axis_a) for t in range(jets)]
     b_parts = [np.take(b, t, axis=axis_b) for t in range(jets)]
     a_zero = [not part.any() for part in a_parts]
@@ -147,3 +168,14 @@ def jet_product(a: np.ndarray, b: np.ndarray, product, axis_a: int, axis_b: int,
     if shape is None:
         shape = product(a_parts[0], b_parts[0]).shape
     return np.stack([r if r is not None else np.zeros(shape, dtype=np.uint64) for r in results], axis=axis_out)
+
+
+def _batched_jet_product(a: np.ndarray, b: np.ndarray, product, axis_a: int, axis_b: int, axis_out: int) -> np.ndarray:
+    """`jet_product` as one product of the stacked terms, summed by group: a group of S has 2^|S|
+    terms < 2^61, so its sums of 32-bit halves cannot overflow."""
+    left, right, group_starts = _pair_index(a.shape[axis_a])
+    terms = product(np.moveaxis(np.take(a, left, axis=axis_a), axis_a, 0),
+                    np.moveaxis(np.take(b, right, axis=axis_b), axis_b, 0))
+    low = np.add.reduceat(terms & MASK32, group_starts, axis=0)
+    high = np.add.reduceat(terms >> S32, group_starts, axis=0)
+    return np.moveaxis(add(reduce(low), _times_power_of_two(reduce(high), 32)), 0, axis_out)

@@ -162,11 +162,11 @@ def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarr
 
 
 def certify(program: Program, layers: list[Layer], local: dict[str, int], global_of_local: np.ndarray,
-            families, rng: np.random.Generator, degree: int) -> Certificate:
+            families, rng: gf.Residues, degree: int) -> Certificate:
     """Both bounds for one segment (see the module docstring)."""
     weighted = [layer_connections(layer, local) for layer in single_path_layers(layers)]
     n = program.num_params
-    theta = rng.integers(1, gf.PRIME, size=n, dtype=np.uint64)  # no zero entry: pivots are nonzero
+    theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
     paths = candidate_paths(weighted)
     peeled, _ = peel(paths, n)
     # the families, in local numbering, checked against random fields of this segment
@@ -175,7 +175,7 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
     theta_global = np.zeros(int(global_of_local.max()) + 1, dtype=np.uint64)
     theta_global[global_of_local] = theta
     cols, vals = family_law_gradients(families, theta_global, global_of_local)
-    gains = gf.random_residues(rng, (2, program.num_gains))
+    gains = rng.residues((2, program.num_gains))
     fields = gradient(program, np.broadcast_to(theta[None, None, :], (2, 1, n)).copy(), gains)[:, 0, :]
     for row_cols, row_vals in zip(cols, vals):
         keep = row_cols >= 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import lie
+from .. import gf, lie
 from ..compiler import merges_tokens, piece_layout
 from ..errors import TooLarge
 from ..graph import HOMOGENEOUS, SMOOTH, Graph, Layer
@@ -190,7 +190,7 @@ def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     families = candidate_families(graph)
     out = {}
     for block in large:
-        rng = np.random.default_rng([seed, 7])
+        rng = gf.Residues(seed, 7)
         cert = certify(block.fields.program, block.layers, block.local, block.global_of_local,
                        families, rng, block.fields.degree)
         if cert.exact:
@@ -250,7 +250,7 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
     proved: dict[tuple, lie.BlockTrace] = {}
     results, bound = [], 0.0
     for point in range(points):
-        rng = np.random.default_rng([seed, point])
+        rng = gf.Residues(seed, point)
         traces = list(fixed)
         for block, mult in dense:
             if block.signature in proved:  # proved at the first point: another would repeat it

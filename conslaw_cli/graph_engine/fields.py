@@ -42,13 +42,13 @@ class GraphFields:
         dx_along_y = self.gradient(gains[0], np.concatenate([theta, y], axis=1))[:, jets:]
         return arith.sub(dy_along_x, dx_along_y)
 
-    def samples(self, level: int, count: int, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def samples(self, level: int, count: int, theta: np.ndarray, rng: gf.Residues) -> np.ndarray:
         """`count` random level-`level` bracket values at θ, as rows (count, n)."""
         per_sample = (2 ** level) * max(self.num_vars, self.edges)
         chunk = max(1, MEMORY_BUDGET // per_sample)
         rows = []
         for start in range(0, count, chunk):
             b = min(chunk, count - start)
-            gains = [gf.random_residues(rng, (b, self.program.num_gains)) for _ in range(level + 1)]
+            gains = [rng.residues((b, self.program.num_gains)) for _ in range(level + 1)]
             rows.append(self.bracket_value(gains, theta[None, None, :])[:, 0, :])
         return np.concatenate(rows)

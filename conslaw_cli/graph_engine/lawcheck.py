@@ -67,14 +67,14 @@ def check_in_block(program, glob: np.ndarray, polys: list[dict], num_params: int
 
 
 def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) -> tuple[list[bool], float]:
-    rng = np.random.default_rng([seed, 11])
-    theta = rng.integers(1, gf.PRIME, size=num_params, dtype=np.uint64)
+    rng = gf.Residues(seed, 11)
+    theta = rng.nonzero(num_params)
     theta_list = [int(t) for t in theta]
     where_block = np.full(num_params, -1, dtype=np.int64)
     where_local = np.full(num_params, -1, dtype=np.int64)
     fields, depth = [], 1
     for k, (program, glob) in enumerate(blocks):
-        gains = gf.random_residues(rng, (samples, program.num_gains))
+        gains = rng.residues((samples, program.num_gains))
         fields.append(gradient(program, theta[glob][None, None, :], gains)[:, 0, :])
         where_block[glob], where_local[glob] = k, np.arange(len(glob))
         depth = max(depth, len(program.ops))
@@ -102,8 +102,7 @@ def functional_rank_lower_bound(polys: list[dict], graph: Graph, seed: int = 0) 
     from .certificate import peel
     from ..lie import exact_rank
 
-    rng = np.random.default_rng([seed, 13])
-    theta = [int(t) for t in rng.integers(1, gf.PRIME, size=graph.num_params, dtype=np.uint64)]
+    theta = [int(t) for t in gf.Residues(seed, 13).nonzero(graph.num_params)]
     grads = [gradient_at(p, theta) for p in polys]
     width = max((len(g) for g in grads), default=0)
     cols = np.full((len(grads), width), -1, dtype=np.int64)
