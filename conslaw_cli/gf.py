@@ -1,5 +1,5 @@
-"""GF(p), p = 2^61 - 1: the prime, its uint64 constants, and the few vectorised operations the
-engine needs outside the compiled kernels (``kernels.py`` has the products)."""
+"""GF(p), p = 2^61 - 1: the prime, its uint64 constants, elementwise operations on numpy uint64
+residues (the compiled kernels, ``kernels.py``, have their own) and random residues."""
 
 from __future__ import annotations
 
@@ -13,6 +13,31 @@ P64 = np.uint64(PRIME)
 MASK31 = np.uint64((1 << 31) - 1)
 MASK30 = np.uint64((1 << 30) - 1)
 S61, S31, S30, S3, ONE, ZERO = (np.uint64(k) for k in (61, 31, 30, 3, 1, 0))
+
+
+def reduce(x: np.ndarray) -> np.ndarray:
+    """x mod p for any uint64 x (two folds of the top bits: 2^61 ≡ 1)."""
+    x = (x & P64) + (x >> S61)
+    return np.where(x >= P64, x - P64, x)
+
+
+def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b mod p for residues."""
+    s = a + b
+    return np.where(s >= P64, s - P64, s)
+
+
+def neg(a: np.ndarray) -> np.ndarray:
+    return np.where(a == 0, a, P64 - a)
+
+
+def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise a·b mod p from 31-bit halves (2^62 ≡ 2 mod p), broadcasting like numpy."""
+    a_hi, a_lo = a >> S31, a & MASK31
+    b_hi, b_lo = b >> S31, b & MASK31
+    mid = a_hi * b_lo + a_lo * b_hi
+    t = ((a_hi * b_hi) << ONE) + (mid >> S30) + ((mid & MASK30) << S31) + a_lo * b_lo
+    return reduce(t)
 
 
 def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:

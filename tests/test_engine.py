@@ -92,3 +92,22 @@ def test_random_residues_are_reproducible_residues_spread_over_the_field():
     assert int(draws.max()) < gf.PRIME
     assert 850 < int((draws < gf.PRIME // 2).sum()) < 1150
     assert gf.Residues(5).nonzero(10_000).all()
+
+
+def test_small_rank_agrees_with_flint_on_matrices_of_known_rank():
+    """numpy elimination (small matrices) against python-flint's nmod_mat.rank() on products B·C
+    of random factors (rank r, with probability 1 − O(1/p)), zero rows, repeated rows and entries p − 1."""
+    import flint
+
+    from conslaw_cli.lie import small_rank
+
+    rng = gf.Residues(4)
+    for rows, cols, r in [(1, 1, 1), (5, 7, 3), (7, 5, 5), (12, 12, 11), (20, 30, 20), (30, 20, 0)]:
+        b, c = rng.residues((rows, r)).astype(object), rng.residues((r, cols)).astype(object)
+        matrix = ((b @ c) % gf.PRIME if r else np.zeros((rows, cols), dtype=object)).astype(np.uint64)
+        matrix[-1] = matrix[0]  # a repeated row
+        expected = flint.nmod_mat(matrix.tolist(), gf.PRIME).rank()
+        assert small_rank(matrix) == expected == min(r, rows - 1 if rows > 1 else r)
+    full = np.full((3, 3), gf.PRIME - 1, dtype=np.uint64)
+    full[1, 1] = 1
+    assert small_rank(full) == flint.nmod_mat(full.tolist(), gf.PRIME).rank() == 2

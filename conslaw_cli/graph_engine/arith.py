@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..gf import MASK30, MASK31, P64, PRIME, S30, S31, S61, ONE, sub  # noqa: F401  (sub re-exported)
+from ..gf import MASK31, P64, PRIME, S31, add, mul, neg, reduce, sub  # noqa: F401  (elementwise ops re-exported)
 
 MASK32, S32 = np.uint64((1 << 32) - 1), np.uint64(32)
 LIMB_BITS = 21
@@ -27,31 +27,6 @@ MAX_INNER = 1 << 11  # inner dimension of one exact float64 limb product
 # by 3×5 product takes 17 µs as Python integers, 240 µs as limbs; they break even near 2,000).
 SMALL_PRODUCT = 1_500
 _SHIFTS = [(LIMB_BITS * s) % 61 for s in range(5)]  # 2^(21 s) ≡ 2^(21 s mod 61) (mod 2^61 − 1)
-
-
-def reduce(x: np.ndarray) -> np.ndarray:
-    """x mod p for any uint64 x (two folds of the top bits: 2^61 ≡ 1)."""
-    x = (x & P64) + (x >> S61)
-    return np.where(x >= P64, x - P64, x)
-
-
-def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a + b mod p for residues."""
-    s = a + b
-    return np.where(s >= P64, s - P64, s)
-
-
-def neg(a: np.ndarray) -> np.ndarray:
-    return np.where(a == 0, a, P64 - a)
-
-
-def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise a·b mod p from 31-bit halves (2^62 ≡ 2 mod p), broadcasting like numpy."""
-    a_hi, a_lo = a >> S31, a & MASK31
-    b_hi, b_lo = b >> S31, b & MASK31
-    mid = a_hi * b_lo + a_lo * b_hi
-    t = ((a_hi * b_hi) << ONE) + (mid >> S30) + ((mid & MASK30) << S31) + a_lo * b_lo
-    return reduce(t)
 
 
 def _times_power_of_two(x: np.ndarray, shift: int) -> np.ndarray:
@@ -174,8 +149,15 @@ def _batched_jet_product(a: np.ndarray, b: np.ndarray, product, axis_a: int, axi
     """`jet_product` as one product of the stacked terms, summed by group: a group of S has 2^|S|
     terms < 2^61, so its sums of 32-bit halves cannot overflow."""
     left, right, group_starts = _pair_index(a.shape[axis_a])
-    terms = product(np.moveaxis(np.take(a, left, axis=axis_a), axis_a, 0),
-                    np.moveaxis(np.take(b, right, axis=axis_b), axis_b, 0))
+    a_terms = np.moveaxis(np.take(a, left, axis=axis_a), axis_a, 0)
+    b_terms = np.moveaxis(np.take(b, right, axis=axis_b), axis_b, 0)
+    if a_terms.size + b_terms.size <= SMALL_PRODUCT and product in _INTEGER_PRODUCT:  # Python integers
+        terms = _INTEGER_PRODUCT[product](a_terms.astype(object), b_terms.astype(object))
+        return np.moveaxis((np.add.reduceat(terms, group_starts, axis=0) % PRIME).astype(np.uint64), 0, axis_out)
+    terms = product(a_terms, b_terms)
     low = np.add.reduceat(terms & MASK32, group_starts, axis=0)
     high = np.add.reduceat(terms >> S32, group_starts, axis=0)
     return np.moveaxis(add(reduce(low), _times_power_of_two(reduce(high), 32)), 0, axis_out)
+
+
+_INTEGER_PRODUCT = {matmul: np.matmul, mul: np.multiply}  # the products of residues, on Python integers
