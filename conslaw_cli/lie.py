@@ -142,11 +142,12 @@ class TraceResult:
     dims: list[int]  # summed over blocks, after each bracket step
     num_blocks: int
     num_classes: int
-    error_bound: float  # probability bound for one point; both points wrong ≤ its square
+    error_bound: float  # probability bound for one point (blocks traced at every point)
     points: int = 2
     per_point_dims: list[list[int]] = field(default_factory=list)
-    certified: int = 0  # blocks whose dimension was certified by sandwich bounds (no dense rank)
+    certified: int = 0  # blocks proved once: sandwich bounds, or a trace that reached checked laws' ceiling
     estimate: object = None  # the cost estimate made before the work (graph engine)
+    check_error_bound: float = 0.0  # P(a checked family law of a proved block is not a law), counted once
 
     @property
     def dimension(self) -> int:

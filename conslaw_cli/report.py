@@ -158,16 +158,17 @@ def _mantissa_exponent(x: float) -> tuple[str, int]:
 def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool, math: bool, escape=str) -> list[str]:
     """Provenance lines; `math`: with $…$ LaTeX math (LaTeX and Markdown), else plain Unicode text (JSON).
     Names from files go through `escape`."""
-    bound = max((r.count.error_bound for r in reports), default=0.0)
+    bound = max((r.count.wrong_count_bound for r in reports), default=0.0)
     mantissa, exponent = _mantissa_exponent(bound)
     if math:
         prime = rf"prime $p = 2^{{61}}-1 = {PRIME}$"
-        error = rf"error bound: $P(\text{{wrong count}}) \le {mantissa}\times 10^{{{exponent}}}$ per point"
+        error = rf"error bound: $P(\text{{wrong count}}) \le {mantissa}\times 10^{{{exponent}}}$"
     else:
         prime = f"prime p = 2^61 − 1 = {PRIME}"
-        error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent} per point"
+        error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent}"
     lines = [f"conslaw {version('conslaw')}", f"seed {seed}", prime,
-             "2 independent random points per count, which must agree",
+             "blocks proved once by family laws checked at random points; the others at 2 independent "
+             "random points, which must agree",
              error + " (Schwartz–Zippel lemma)"]
     if timings:
         lines.append("seconds: " + ", ".join(f"{escape(r.count.name)} {r.count.seconds:.3f}" for r in reports))

@@ -20,8 +20,9 @@ runner = CliRunner()
 def test_count_table_on_a_file():
     result = runner.invoke(app, ["count", str(ROOT / "architectures/resnet_block.yaml")])
     assert result.exit_code == 0, result.output
-    assert "resnet_block" in result.stdout and "44 → 44" in result.stdout
-    assert "Schwartz–Zippel" in result.stdout
+    assert "resnet_block" in result.stdout and re.search(r"│ 44 +│ +4 │ exact", result.stdout)
+    # a conv-ReLU-conv segment: sandwich bounds (peeled rank 44, one rescaling law per channel) meet
+    assert "1 of 1 blocks proved once by family laws" in result.stdout and "Schwartz–Zippel" in result.stdout
 
 
 def test_count_json_fields():
@@ -32,8 +33,11 @@ def test_count_json_fields():
     assert [d["name"] for d in data] == ["mlp_linear", "mlp_relu"]
     first = data[0]
     assert first["schema"] == 1 and first["file"] == files[0]
-    assert (first["parameters"], first["phi_components"], first["trace_dims"], first["laws"]) == (20, 6, [6, 10, 10], 10)
-    assert first["seconds"] >= 0 and first["exact"] is True and first["error_bound"] < 1e-12
+    # linear 3-4-2: the Gram laws of the hidden layer (r(r+1)/2 = 10, Marcotte et al. 2023, Cor 4.4) set
+    # the ceiling D − 10 = 10, which one rank of level-0 and level-1 fields reaches
+    assert (first["parameters"], first["phi_components"], first["trace_dims"], first["laws"]) == (20, 6, [10], 10)
+    assert first["seconds"] >= 0 and first["exact"] is True and first["certified_blocks"] == 1
+    assert first["error_bound"] == 0 and 0 < first["check_error_bound"] == first["wrong_count_bound"] < 1e-12
 
 
 def test_expect_exit_codes():

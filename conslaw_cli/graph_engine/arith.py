@@ -107,7 +107,7 @@ def subset_pairs(jets: int) -> list[tuple[int, int, int]]:
     return out
 
 
-SMALL_JET_PRODUCT = 200_000  # uint64 entries of the stacked factors: below this, one batched product
+SMALL_JET_PRODUCT = 20_000  # uint64 entries of the stacked factors: below this, one batched product
 
 
 @functools.lru_cache(maxsize=None)

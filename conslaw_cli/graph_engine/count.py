@@ -147,9 +147,6 @@ def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
     return [(block, mult) for block, mult in found.values()]
 
 
-CERTIFY_ABOVE = 1_500  # parameters: larger single-path segments are certified, not ranked densely
-
-
 def _global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
     out = np.zeros(block.fields.num_vars, dtype=np.int64)
     for tensor, start in block.local.items():
@@ -158,17 +155,18 @@ def _global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
 
 
 def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
-    """For large dense blocks: n minus the rank of the family laws that live in the block and pass
-    the field check (an upper bound on dim Lie(V)), with the check's error bound."""
-    large = [b for b, _ in dense if b.fields.num_vars > CERTIFY_ABOVE]
-    if not large:
+    """For every dense block: n minus the rank of the family laws that live in the block and pass
+    the field check (an upper bound on dim Lie(V)), with the check's error bound. A trace that
+    reaches its ceiling is proved at one point, without the probe of the next bracket level: on
+    the zoo this makes counts 2–10× faster than two full traces (deep linear 8^6: 0.3 → 0.12 s)."""
+    if not dense:
         return {}
     from ..families import candidate_families
     from .lawcheck import check_in_block, functional_rank_lower_bound
 
     entries = [e for f in candidate_families(graph) for e in f.entries]
     out = {}
-    for block in large:
+    for block, _ in dense:
         inside = set(block.global_of_local.tolist())
         mine = [e for e in entries if all(v in inside for m in e for v in m)]
         passed, check_bound = check_in_block(block.fields.program, block.global_of_local, mine, graph.num_params, seed)
@@ -180,16 +178,17 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
 
 
 def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
-    """Sandwich certificates of the large single-path segments whose bounds meet."""
-    large = [b for b, _ in classes if b.layers is not None and b.fields.num_vars > CERTIFY_ABOVE
-             and b.values_from is None and single_path_layers(b.layers)]
-    if not large:
+    """Sandwich certificates of the single-path segments whose bounds meet (any size: peeling and
+    the family check cost less than one dense trace, ReLU 4-5-3: 1.5 ms against 17 ms)."""
+    single = [b for b, _ in classes if b.layers is not None and b.values_from is None
+              and single_path_layers(b.layers)]
+    if not single:
         return {}
-    from ..families import candidate_families  # builds parameter names: only for large segments
+    from ..families import candidate_families  # parameter names: only where there is a segment
 
     families = candidate_families(graph)
     out = {}
-    for block in large:
+    for block in single:
         rng = gf.Residues(seed, 7)
         cert = certify(block.fields.program, block.layers, block.local, block.global_of_local,
                        families, rng, block.fields.degree)
@@ -214,7 +213,7 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
             seen.add(_structure(segment))
             n = _parameters(segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
                 else _parameters(segment)
-            if piece.kind != "attention" and n > CERTIFY_ABOVE and single_path_layers(segment):
+            if piece.kind != "attention" and single_path_layers(segment):  # certified (see trace_graph)
                 cost = certificate_cost(segment)
                 if cost.bytes > MAX_BYTES:
                     raise TooLarge(f"counting this network needs {cost.text()} for {edges(segment):,} weight uses "
@@ -232,7 +231,10 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
 
 def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                 max_block: int = DEFAULT_MAX_BLOCK) -> lie.TraceResult:
-    """dim Lie(span ∇φ_i)(θ) from the graph at `points` independent random points, which must agree."""
+    """dim Lie(span ∇φ_i)(θ) from the graph. Blocks certified by sandwich bounds, or whose trace
+    reaches the ceiling set by checked family laws, are proved once (their error is the family
+    check's, counted once); the others are traced at `points` independent random points, which
+    must agree (their error bound is per point)."""
     estimate = refuse_hopeless(graph, max_block)
     classes = blocks_of(graph)
     if not classes:
@@ -263,10 +265,11 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                 proved[block.signature] = trace
             traces.append((trace, mult))
         results.append(lie.summed(traces))
-        bound = max(bound, sum(t.error_bound for t, _ in traces))
+        bound = max(bound, sum(t.error_bound for t, _ in traces if not t.certified))
     if any(r[-1] != results[0][-1] for r in results):
         raise lie.EngineDisagreement(f"the random points disagree: trace dimensions {results}; "
                                      "rerun with another --seed and report this")
+    once = [t for t, _ in fixed] + list(proved.values())
     return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results,
                            certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved),
-                           estimate=estimate)
+                           estimate=estimate, check_error_bound=sum(t.error_bound for t in once))
