@@ -98,7 +98,13 @@ def candidate_paths(weighted: list) -> np.ndarray:
             rows.append(path)
     paths = np.concatenate(rows)
     paths = paths[~(paths == -2).any(1)]
-    return np.unique(paths, axis=0)
+    return distinct(paths, axis=0)
+
+
+def distinct(a: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """np.unique, sorted; asking for the indices too keeps numpy 2 from importing numpy.ma (10 ms of
+    a small count) to test for masked arrays."""
+    return np.unique(a, return_index=True, axis=axis)[0]
 
 
 def path_gradients(paths: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -130,7 +136,7 @@ def peel(columns: np.ndarray, num_columns: int) -> tuple[int, np.ndarray]:
         live = alive[flat_rows]
         counts = np.bincount(flat_cols[live], minlength=num_columns)
         single = live & (counts[flat_cols] == 1)
-        rows = np.unique(flat_rows[single])
+        rows = distinct(flat_rows[single])
         if len(rows) == 0:
             return peeled, alive
         peeled += len(rows)

@@ -85,7 +85,7 @@ def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) 
         values = np.fromiter(grad.values(), dtype=np.uint64, count=len(grad))
         ok = bool((where_block[variables] >= 0).all()) if len(grad) else True
         if ok:
-            for k in np.unique(where_block[variables]):
+            for k in set(where_block[variables].tolist()):
                 mine = where_block[variables] == k
                 dots = arith.sum_mod(arith.mul(fields[k][:, where_local[variables[mine]]], values[mine][None, :]), 1)
                 ok = ok and not dots.any()
