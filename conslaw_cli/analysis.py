@@ -167,7 +167,7 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
     degree-1 laws are left to the law system, which also counts their products."""
     from .compiler import VariableTable
     from .families import candidate_families
-    from .graph_engine.lawcheck import check_laws, functional_rank_lower_bound
+    from .graph_engine.lawcheck import check_laws
 
     graph = load_graph(path)
     with located(graph):
@@ -178,22 +178,24 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
             return None
         entries = [e for f in families for e in f.entries]
         try:
-            passed, bound = check_laws(graph, entries, seed)
+            checked = check_laws(graph, entries, seed)
         except Unsupported:  # the fields come from the expanded φ: the law system decides
             return None
-    kept, position = [], 0
+    kept, chosen, position = [], [], 0
     for family in families:
-        ok = passed[position:position + len(family.entries)]
+        indices = range(position, position + len(family.entries))
         position += len(family.entries)
-        if all(ok) and family.entries:
+        if family.entries and all(checked.passed[k] for k in indices):
             kept.append(family)
+            chosen.extend(indices)
     laws = [Law(e, 2, f.name) for f in kept for e in f.entries]
-    if len(laws) != count or functional_rank_lower_bound([l.poly for l in laws], graph, seed) != count:
+    if len(laws) != count or checked.rank_lower_bound(chosen) != count:
         return None
     pieces = [piece.describe() for piece in piece_layout(graph.layers)]
     return LawsResult(name=graph.name, file=str(path), laws=laws, families=[(f, len(f.entries)) for f in kept],
                       products=0, independent=count, count=count, degree=2, explained_by_families=True,
-                      variables=VariableTable(graph).names, check_error_bound=bound, exact=pieces_rich(pieces))
+                      variables=VariableTable(graph).names, check_error_bound=checked.error_bound,
+                      exact=pieces_rich(pieces))
 
 
 def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:

@@ -23,6 +23,7 @@ Additive constants are dropped from components (they do not change gradients).
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import math
@@ -105,11 +106,18 @@ class VariableTable:
     """Names every scalar parameter; variable index order is the graph's parameter order."""
 
     def __init__(self, graph: Graph):
-        self.names: list[str] = []
         self.offsets: dict[str, tuple[int, tuple[int, ...]]] = {}
+        size = 0
         for name, shape in graph.parameter_tensors():
-            self.offsets[name] = (len(self.names), shape)
-            self.names.extend(f"{name}[{','.join(map(str, idx))}]" for idx in itertools.product(*map(range, shape)))
+            self.offsets[name] = (size, shape)
+            size += math.prod(shape)
+
+    @functools.cached_property
+    def names(self) -> list[str]:
+        """`tensor[i,j]` for every parameter, made on first use (indices alone do not need them:
+        0.1 s for the 109,386 parameters of an MNIST MLP)."""
+        return [f"{name}[{','.join(map(str, idx))}]" for name, (_, shape) in self.offsets.items()
+                for idx in itertools.product(*map(range, shape))]
 
     def index(self, tensor: str, *idx: int) -> int:
         offset, shape = self.offsets[tensor]

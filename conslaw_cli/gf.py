@@ -27,10 +27,6 @@ def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(s >= P64, s - P64, s)
 
 
-def neg(a: np.ndarray) -> np.ndarray:
-    return np.where(a == 0, a, P64 - a)
-
-
 def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise a·b mod p from 31-bit halves (2^62 ≡ 2 mod p), broadcasting like numpy."""
     a_hi, a_lo = a >> S31, a & MASK31

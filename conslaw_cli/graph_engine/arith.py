@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..gf import MASK31, P64, PRIME, S31, add, mul, neg, reduce, sub  # noqa: F401  (elementwise ops re-exported)
+from ..gf import MASK31, P64, PRIME, S31, add, mul, reduce, sub  # noqa: F401  (sub re-exported)
 
 MASK32, S32 = np.uint64((1 << 32) - 1), np.uint64(32)
 LIMB_BITS = 21

@@ -162,18 +162,16 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
     if not dense:
         return {}
     from ..families import candidate_families
-    from .lawcheck import check_in_block, functional_rank_lower_bound
+    from .lawcheck import check_in_block
 
     entries = [e for f in candidate_families(graph) for e in f.entries]
     out = {}
     for block, _ in dense:
         inside = set(block.global_of_local.tolist())
         mine = [e for e in entries if all(v in inside for m in e for v in m)]
-        passed, check_bound = check_in_block(block.fields.program, block.global_of_local, mine, graph.num_params, seed)
-        laws = [e for e, ok in zip(mine, passed) if ok]
-        if laws:
-            out[block.signature] = (block.fields.num_vars - functional_rank_lower_bound(laws, graph, seed),
-                                    check_bound)
+        checked = check_in_block(block.fields.program, block.global_of_local, mine, graph.num_params, seed)
+        if any(checked.passed):
+            out[block.signature] = (block.fields.num_vars - checked.rank_lower_bound(), checked.error_bound)
     return out
 
 

@@ -9,6 +9,8 @@ passes is a law except with that probability, and one that fails is certainly no
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import gf
@@ -54,19 +56,37 @@ def gradient_at(poly: dict, theta: list[int]) -> dict[int, int]:
     return {v: g for v, g in grad.items() if g}
 
 
-def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> tuple[list[bool], float]:
-    """Whether each polynomial passes the field check of every block, and the probability bound
-    that some non-law passed."""
+@dataclass
+class Checked:
+    """The field check of candidate laws: which passed, the probability that a non-law passed,
+    and each candidate's gradient at the check's point θ (no zero entry), from which the rank of
+    the passing laws is read without a second evaluation."""
+
+    passed: list[bool]
+    error_bound: float
+    gradients: list[dict[int, int]]
+    num_params: int
+
+    def rank_lower_bound(self, chosen: list[int] | None = None) -> int:
+        """A lower bound on the number of functionally independent laws among the passing ones
+        (or among `chosen` indices): the rank of their gradients at θ, with certainty (a rank at
+        one point is at most the generic rank)."""
+        chosen = [k for k, ok in enumerate(self.passed) if ok] if chosen is None else chosen
+        return gradient_rank_lower_bound([self.gradients[k] for k in chosen], self.num_params)
+
+
+def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> Checked:
+    """Whether each polynomial passes the field check of every block (see the module's text)."""
     return _check(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
 
 
 def check_in_block(program, glob: np.ndarray, polys: list[dict], num_params: int, seed: int = 0,
-                   samples: int = 2) -> tuple[list[bool], float]:
+                   samples: int = 2) -> Checked:
     """`check_laws` against the fields of one block only (polynomials in its variables)."""
     return _check([(program, glob)], polys, num_params, seed, samples)
 
 
-def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) -> tuple[list[bool], float]:
+def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) -> Checked:
     rng = gf.Residues(seed, 11)
     theta = rng.nonzero(num_params)
     theta_list = [int(t) for t in theta]
@@ -78,9 +98,10 @@ def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) 
         fields.append(gradient(program, theta[glob][None, None, :], gains)[:, 0, :])
         where_block[glob], where_local[glob] = k, np.arange(len(glob))
         depth = max(depth, len(program.ops))
-    passed = []
+    passed, gradients = [], []
     for poly in polys:
         grad = gradient_at(poly, theta_list)
+        gradients.append(grad)
         variables = np.fromiter(grad, dtype=np.int64, count=len(grad))
         values = np.fromiter(grad.values(), dtype=np.uint64, count=len(grad))
         ok = bool((where_block[variables] >= 0).all()) if len(grad) else True
@@ -91,24 +112,20 @@ def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) 
                 ok = ok and not dots.any()
         passed.append(ok)
     degree = max((len(m) for p in polys for m in p), default=1)
-    bound = len(polys) * (degree + 2 * depth + 2) / gf.PRIME
-    return passed, bound
+    return Checked(passed, len(polys) * (degree + 2 * depth + 2) / gf.PRIME, gradients, num_params)
 
 
-def functional_rank_lower_bound(polys: list[dict], graph: Graph, seed: int = 0) -> int:
-    """A lower bound on the number of functionally independent polynomials: the rank of their
-    gradients at a random point, by peeling (see ``certificate.peel``) and, for what peeling leaves,
-    an exact dense rank when it is small."""
+def gradient_rank_lower_bound(grads: list[dict[int, int]], num_params: int) -> int:
+    """The rank of sparse gradients {variable: value} mod p, bounded below: by peeling (see
+    ``certificate.peel``) and, for what peeling leaves, an exact dense rank when it is small."""
     from .certificate import peel
     from ..lie import exact_rank
 
-    theta = [int(t) for t in gf.Residues(seed, 13).nonzero(graph.num_params)]
-    grads = [gradient_at(p, theta) for p in polys]
     width = max((len(g) for g in grads), default=0)
     cols = np.full((len(grads), width), -1, dtype=np.int64)
     for i, g in enumerate(grads):
         cols[i, :len(g)] = list(g)
-    peeled, left = peel(cols, graph.num_params)
+    peeled, left = peel(cols, num_params)
     total = peeled
     for group in _connected([g for g, alive in zip(grads, left) if alive]):
         used = sorted({v for g in group for v in g})
