@@ -12,21 +12,23 @@ from .sanitize import latex_mathrm
 if TYPE_CHECKING:
     import sympy
 
-_INDEXED = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<tensor>\w+)\[(?P<index>[\d,]+)\]$")
+_TENSOR = re.compile(r"[^\W\d]\w*\.\w+")
+_INDEX = re.compile(r"[\d,]+\]")
 
 
 def symbol_latex(name: str) -> str:
     """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (non-ASCII letters as [U+XXXX])."""
-    match = _INDEXED.match(name)
-    if not match:
-        return latex_mathrm(name)
-    return _tensor_latex(f"{match['layer']}.{match['tensor']}") + "_{" + match["index"] + "}"
+    tensor, bracket, index = name.partition("[")
+    if bracket and _INDEX.fullmatch(index) and (latex := _tensor_latex(tensor)) is not None:
+        return latex + "_{" + index[:-1] + "}"
+    return latex_mathrm(name)
 
 
 @functools.lru_cache(maxsize=1024)
-def _tensor_latex(tensor: str) -> str:
-    """A tensor's name in LaTeX, once per tensor (a wide law names thousands of its entries)."""
-    return latex_mathrm(tensor)
+def _tensor_latex(tensor: str) -> str | None:
+    """A tensor's name (`layer.tensor`) in LaTeX, or None if it is not one; once per tensor (a wide
+    law names thousands of its entries)."""
+    return latex_mathrm(tensor) if _TENSOR.fullmatch(tensor) else None
 
 
 def to_sympy(poly: dict, names: list[str]) -> sympy.Expr:
@@ -60,17 +62,24 @@ def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
 def _direct_text(poly: dict, names: list[str], latex: bool) -> str:
     """Terms by decreasing degree, then in the parameters' order, `c*x*y**2` (or `c x y^{2}` in LaTeX)."""
     symbol = symbol_latex if latex else str
-    shown = {v: symbol(names[v]) for v in {v for mono in poly for v in mono}}
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     square = power.format(2)
+    shown: dict[int, str] = {}
     out = []
-    for mono, coef in sorted(poly.items(), key=lambda item: (-len(item[0]), item[0])):
-        if len(mono) == 2:  # most terms of the laws: a product of two parameters, or a square
-            factors = [shown[mono[0]], shown[mono[1]]] if mono[0] != mono[1] else [shown[mono[0]] + square]
-        else:
-            factors = [shown[v] if (k := mono.count(v)) == 1 else shown[v] + power.format(k) for v in sorted(set(mono))]
-        if abs(coef) != 1 or not factors:
-            factors.insert(0, str(abs(coef)))
-        out.append(("- " if coef < 0 else "+ ") + times.join(factors))
+    for degree in sorted({len(mono) for mono in poly}, reverse=True):
+        for mono in sorted(mono for mono in poly if len(mono) == degree):
+            for v in mono:
+                if v not in shown:
+                    shown[v] = symbol(names[v])
+            if degree == 2:  # most terms of the laws: a product of two parameters, or a square
+                u, v = mono
+                factors = [shown[u], shown[v]] if u != v else [shown[u] + square]
+            else:
+                factors = [shown[v] if (k := mono.count(v)) == 1 else shown[v] + power.format(k)
+                           for v in sorted(set(mono))]
+            coef = poly[mono]
+            if abs(coef) != 1 or not factors:
+                factors.insert(0, str(abs(coef)))
+            out.append(("- " if coef < 0 else "+ ") + times.join(factors))
     text = " ".join(out) or "0"
     return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text
