@@ -41,6 +41,24 @@ def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(a >= b, a - b, a + (P64 - b))
 
 
+def poly_gradient(poly: dict, theta: list[int]) -> dict[int, int]:
+    """∇h(θ) mod p for an integer polynomial {monomial: coefficient} (a monomial: a tuple of variable
+    indices, repeated for powers) at θ given as Python integers, as {variable: nonzero value}."""
+    grad: dict[int, int] = {}
+    for mono, coef in poly.items():
+        if len(mono) == 2:  # most laws are quadratic: ∂(c·θ_u θ_v) = c θ_v e_u + c θ_u e_v
+            u, v = mono
+            grad[u] = (grad.get(u, 0) + coef * theta[v]) % PRIME
+            grad[v] = (grad.get(v, 0) + coef * theta[u]) % PRIME
+            continue
+        for k, v in enumerate(mono):
+            rest = coef
+            for u in mono[:k] + mono[k + 1:]:
+                rest = rest * theta[u] % PRIME
+            grad[v] = (grad.get(v, 0) + rest) % PRIME
+    return {v: g for v, g in grad.items() if g}
+
+
 class Residues:
     """A reproducible stream of uniform random residues mod p, named by a key (seed, purpose…):
     the random points and combinations of Schwartz–Zippel.

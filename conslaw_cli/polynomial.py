@@ -64,22 +64,19 @@ def _direct_text(poly: dict, names: list[str], latex: bool) -> str:
     symbol = symbol_latex if latex else str
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     square = power.format(2)
-    shown: dict[int, str] = {}
+    shown = {v: symbol(names[v]) for mono in poly for v in mono}
     out = []
     for degree in sorted({len(mono) for mono in poly}, reverse=True):
         for mono in sorted(mono for mono in poly if len(mono) == degree):
-            for v in mono:
-                if v not in shown:
-                    shown[v] = symbol(names[v])
             if degree == 2:  # most terms of the laws: a product of two parameters, or a square
                 u, v = mono
-                factors = [shown[u], shown[v]] if u != v else [shown[u] + square]
+                body = shown[u] + times + shown[v] if u != v else shown[u] + square
             else:
-                factors = [shown[v] if (k := mono.count(v)) == 1 else shown[v] + power.format(k)
-                           for v in sorted(set(mono))]
+                body = times.join(shown[v] if (k := mono.count(v)) == 1 else shown[v] + power.format(k)
+                                  for v in sorted(set(mono)))
             coef = poly[mono]
-            if abs(coef) != 1 or not factors:
-                factors.insert(0, str(abs(coef)))
-            out.append(("- " if coef < 0 else "+ ") + times.join(factors))
+            if abs(coef) != 1 or not body:
+                body = str(abs(coef)) + times + body if body else str(abs(coef))
+            out.append(("- " if coef < 0 else "+ ") + body)
     text = " ".join(out) or "0"
     return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text

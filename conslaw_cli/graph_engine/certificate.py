@@ -147,17 +147,11 @@ def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarr
     """Gradients at θ of family laws (quadratic polynomials), as sparse rows over `variables`
     (sorted global indices): (column matrix padded with -1, values)."""
     position = {int(v): k for k, v in enumerate(variables)}
+    theta = theta_global.tolist()
     rows = []
     for family in families:
         for entry in family.entries:
-            grad: dict[int, int] = {}
-            for mono, coef in entry.items():
-                for k, v in enumerate(mono):
-                    rest = 1
-                    for u in mono[:k] + mono[k + 1:]:
-                        rest = rest * int(theta_global[u]) % gf.PRIME
-                    grad[v] = (grad.get(v, 0) + coef * rest) % gf.PRIME
-            rows.append({position[v]: g for v, g in grad.items() if g})
+            rows.append({position[v]: g for v, g in gf.poly_gradient(entry, theta).items()})
     width = max((len(r) for r in rows), default=0)
     cols = np.full((len(rows), width), -1, dtype=np.int64)
     vals = np.zeros((len(rows), width), dtype=np.uint64)

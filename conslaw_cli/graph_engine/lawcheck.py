@@ -39,23 +39,6 @@ def blocks_with_variables(graph: Graph):
             yield block.fields.program, _global_of_local(block, offsets)
 
 
-def gradient_at(poly: dict, theta: list[int]) -> dict[int, int]:
-    """∇h(θ) mod p for an integer polynomial {monomial: coefficient}, as {variable: value}."""
-    grad: dict[int, int] = {}
-    for mono, coef in poly.items():
-        if len(mono) == 2:  # most laws are quadratic: ∂(c·θ_u θ_v) = c θ_v e_u + c θ_u e_v
-            u, v = mono
-            grad[u] = (grad.get(u, 0) + coef * theta[v]) % gf.PRIME
-            grad[v] = (grad.get(v, 0) + coef * theta[u]) % gf.PRIME
-            continue
-        for k, v in enumerate(mono):
-            rest = coef
-            for u in mono[:k] + mono[k + 1:]:
-                rest = rest * theta[u] % gf.PRIME
-            grad[v] = (grad.get(v, 0) + rest) % gf.PRIME
-    return {v: g for v, g in grad.items() if g}
-
-
 @dataclass
 class Checked:
     """The field check of candidate laws: which passed, the probability that a non-law passed,
@@ -100,7 +83,7 @@ def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) 
         depth = max(depth, len(program.ops))
     passed, gradients = [], []
     for poly in polys:
-        grad = gradient_at(poly, theta_list)
+        grad = gf.poly_gradient(poly, theta_list)
         gradients.append(grad)
         variables = np.fromiter(grad, dtype=np.int64, count=len(grad))
         values = np.fromiter(grad.values(), dtype=np.uint64, count=len(grad))
