@@ -226,7 +226,8 @@ def _ratio_again(seconds: str, ours: dict) -> tuple[str, str]:
 
 def _intro() -> str:
     """The paragraph above the table: what every column means."""
-    return ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores, idle unless said otherwise). Every "
+    return ("# conslaw benchmarks\n\n`make bench` on this machine (2 cores, idle unless said otherwise; it is a "
+            "virtual machine whose neighbours make the same command vary by ±20 % from one run to the next). Every "
             "number is a fresh process as a user runs it (`conslaw count FILE --json`, imports included): "
             "**whole process s** is the wall time a user waits, **engine s** the `seconds` the command "
             "reports (its own work, without start-up), **peak MB** the process's peak RSS, **estimate** what "

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from ..graph import Layer
 
-# certificate, measured on the benchmark cases (2-core machine): per parameter (names, family
-# laws and their gradients, in Python) and per entry of the index arrays (units, conv patches)
-SECONDS_PER_PARAMETER, BYTES_PER_PARAMETER = 1e-5, 600
+# certificate, measured on the benchmark cases (2-core machine): per parameter (family laws and
+# their gradients, in Python) and per entry of the index arrays (units, conv patches)
+SECONDS_PER_PARAMETER, BYTES_PER_PARAMETER = 5e-6, 600
 SECONDS_PER_ENTRY, BYTES_PER_ENTRY = 1.2e-6, 90
 SECONDS_PER_USE = 2e-9  # one weight use in a field sample (float64 BLAS on 21-bit limbs)
-CERTIFICATE_SECONDS = 0.015  # a certificate's fixed cost: the family machinery, loaded and built
+CERTIFICATE_SECONDS = 0.005  # a certificate's fixed cost: the family machinery, loaded and built
 SAMPLE_SECONDS_PER_USE = 1e-8  # dense engine: one weight use of one sample, jets included
 # dense engine, fixed costs of small blocks (numpy calls on jets): a block, and a bracket level
 # squared (a chain of L linear maps needs about L levels, each on jets of 2^level entries; with
