@@ -249,7 +249,9 @@ def _update_rows(rows: list[str], references_kept: bool = False) -> None:
     fresh = {row.split(" | ")[0]: row for row in rows[2:]}
     lines = path.read_text().splitlines()
     table = [line for line in lines if line.startswith("|")]
-    merged = [fresh.get(line.split(" | ")[0], line) for line in table]
+    kept = {line.split(" | ")[0]: line for line in table[2:]}
+    # in the order of CASES; a case new to results.md gets its row, one no longer in CASES is dropped
+    merged = table[:2] + [row for name in CASES if (row := fresh.get(f"| {name}", kept.get(f"| {name}")))]
     prefix = "Rows measured again with `benchmarks/run.py --update` (same script, idle machine): "
     earlier = [line.removeprefix(prefix).removesuffix(".").split("; ") for line in lines if line.startswith(prefix)]
     names = [line.split(" | ")[0].removeprefix("| ") for line in merged[2:]]

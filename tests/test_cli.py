@@ -34,8 +34,8 @@ def test_count_json_fields():
     first = data[0]
     assert first["schema"] == 1 and first["file"] == files[0]
     # linear 3-4-2: the Gram laws of the hidden layer (r(r+1)/2 = 10, Marcotte et al. 2023, Cor 4.4) set
-    # the ceiling D − 10 = 10, which one rank of level-0 and level-1 fields reaches
-    assert (first["parameters"], first["phi_components"], first["trace_dims"], first["laws"]) == (20, 6, [10], 10)
+    # the ceiling D − 10 = 10, which the trace reaches at bracket level 1 (no probe of level 2)
+    assert (first["parameters"], first["phi_components"], first["trace_dims"], first["laws"]) == (20, 6, [6, 10], 10)
     assert first["seconds"] >= 0 and first["exact"] is True and first["certified_blocks"] == 1
     assert first["error_bound"] == 0 and 0 < first["check_error_bound"] == first["wrong_count_bound"] < 1e-12
 
