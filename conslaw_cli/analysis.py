@@ -118,7 +118,7 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
         trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
-        error_bound=trace.error_bound, engine=engine, certified_blocks=trace.certified,
+        error_bound=trace.error_bound + trace.check_error_bound, engine=engine, certified_blocks=trace.certified,
         check_error_bound=trace.check_error_bound,
         estimate_seconds=trace.estimate.seconds if trace.estimate else None,
         estimate_bytes=trace.estimate.bytes if trace.estimate else None,

@@ -47,6 +47,13 @@ class LazyConsole:
     def __getattr__(self, name: str):
         return getattr(self._console, name)
 
+    # rich's Progress enters its console (`with console:`); special methods bypass __getattr__
+    def __enter__(self) -> "Console":
+        return self._console.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        self._console.__exit__(*exc)
+
 
 def _stdout_console() -> "Console":
     """On a terminal rich wraps long cells (never cuts them); elsewhere (CI, pipes) no wrapping,

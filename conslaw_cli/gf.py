@@ -73,7 +73,7 @@ class Residues:
     def residues(self, shape) -> np.ndarray:
         """Uniform residues in [0, p), as a uint64 array of `shape` (an int or a tuple)."""
         count = int(np.prod(shape, dtype=np.int64))
-        words = np.frombuffer(self._source.randbytes(8 * count), dtype=np.uint64) >> S3
+        words = np.frombuffer(self._source.randbytes(8 * count), dtype="<u8").astype(np.uint64, copy=False) >> S3
         return np.where(words == P64, ZERO, words).reshape(shape)
 
     def nonzero(self, shape) -> np.ndarray:

@@ -59,18 +59,20 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
     if not results:
         return ""
     r = results[0]
-    bound, checks = max(x.error_bound for x in results), max(x.check_error_bound for x in results)
-    proved = sum(x.certified_blocks for x in results)
+    bound, checks = max(x.per_point_bound for x in results), max(x.check_error_bound for x in results)
+    proved, all_points = sum(x.certified_blocks for x in results), "both" if r.points == 2 else f"all {r.points}"
     if proved:
         blocks = sum(x.blocks for x in results)
         others = "" if proved == blocks else \
             f", the others at {r.points} independent points, which agree (≤ {bound:.1e} per point)"
         lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1, at random points (seed {r.seed}); {proved} of {blocks} "
-                 f"blocks proved once by family laws checked at random points (P(a wrong law passed) ≤ {checks:.1e})"
-                 f"{others}: P(wrong count) ≤ {max(x.wrong_count_bound for x in results):.1e} (Schwartz–Zippel)."]
+                 f"blocks proved once (sandwich bounds, or the ceiling set by family laws; P(a non-law passed the "
+                 f"check) ≤ {checks:.1e}){others}: P(wrong count) ≤ {max(x.wrong_count_bound for x in results):.1e} "
+                 "(Schwartz–Zippel)."]
     else:
         lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1; {r.points} independent random points (seed {r.seed}) "
-                 f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** r.points:.1e} for both (Schwartz–Zippel)."]
+                 f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** r.points:.1e} for {all_points} "
+                 "(Schwartz–Zippel)."]
     if block:
         lines.append(f"[{sanitize.terminal(block)}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
                      "without --block.")

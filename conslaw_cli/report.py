@@ -166,10 +166,13 @@ def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool, mat
     else:
         prime = f"prime p = 2^61 − 1 = {PRIME}"
         error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent}"
+    if bound == 0:
+        error = "error bound: none (every block proved by sandwich bounds without a random check)"
+    points = max((r.count.points for r in reports), default=2)
     lines = [f"conslaw {version('conslaw')}", f"seed {seed}", prime,
-             "blocks proved once by family laws checked at random points; the others at 2 independent "
-             "random points, which must agree",
-             error + " (Schwartz–Zippel lemma)"]
+             "blocks proved once (sandwich bounds, or the ceiling set by family laws checked at random points); "
+             f"the others at {points} independent random points, which must agree",
+             error + (" (Schwartz–Zippel lemma)" if bound else "")]
     if timings:
         lines.append("seconds: " + ", ".join(f"{escape(r.count.name)} {r.count.seconds:.3f}" for r in reports))
     if _date():

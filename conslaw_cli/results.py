@@ -28,19 +28,24 @@ class CountResult:
     seconds: float
     seed: int
     points: int
-    error_bound: float  # P(a point is special) for the blocks traced at every point, per point
+    error_bound: float  # P(the count at one point is wrong): the family checks plus that point's ranks
     engine: str = "graph"  # where the fields came from: the layer graph or the expanded φ
     certified_blocks: int = 0  # blocks proved once by checked family laws (sandwich bounds or a ceiling)
     estimate_seconds: float | None = None  # what the refusal logic estimated before the work
     estimate_bytes: int | None = None
     prime: int = PRIME
-    check_error_bound: float = 0.0  # P(a checked family law is not a law), counted once
+    check_error_bound: float = 0.0  # the family checks' share of error_bound, done once for all points
+
+    @property
+    def per_point_bound(self) -> float:
+        """P(a point is special) for the blocks traced at every point (not proved by family laws)."""
+        return max(0.0, self.error_bound - self.check_error_bound)
 
     @property
     def wrong_count_bound(self) -> float:
-        """P(the count is wrong): the family checks once, plus every point special at once (the
-        points must agree)."""
-        return self.check_error_bound + self.error_bound ** self.points
+        """P(the count is wrong): a non-law passed a family check, or every point was special at
+        once (the points must agree)."""
+        return self.check_error_bound + self.per_point_bound ** self.points
 
     def to_json(self) -> dict:
         return {"schema": SCHEMA_VERSION, **asdict(self), "seconds": round(self.seconds, 4),

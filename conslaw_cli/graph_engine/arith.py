@@ -45,7 +45,7 @@ def _limbs(a: np.ndarray) -> list[np.ndarray]:
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b mod p (numpy broadcasting of leading axes), exactly, through float64 BLAS."""
     inner = a.shape[-1]
-    lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 1 and b.ndim > 1 else ()
+    lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if b.ndim > 1 else a.shape[:-2]
     multiply_adds = math.prod(lead) * math.prod(a.shape[-2:]) * (b.shape[-1] if b.ndim > 1 else 1)
     if multiply_adds <= SMALL_PRODUCT:
         return ((a.astype(object) @ b.astype(object)) % PRIME).astype(np.uint64)

@@ -1,4 +1,4 @@
-"""Sandwich certificates: the exact count of a large block without a dense rank.
+"""Sandwich certificates: the exact count of a block without a dense rank.
 
 Two bounds that need no dense D × D rank, both evaluated at a random point θ with no zero entry:
 

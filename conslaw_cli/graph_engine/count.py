@@ -162,16 +162,28 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
     if not dense:
         return {}
     from ..families import candidate_families
-    from .lawcheck import check_in_block
+    from .lawcheck import check_in_blocks
 
-    entries = [e for f in candidate_families(graph) for e in f.entries]
+    owner = [-1] * graph.num_params  # the dense block of each parameter (classes share none)
+    for k, (block, _) in enumerate(dense):
+        for v in block.global_of_local.tolist():
+            owner[v] = k
+    laws_of: list[list[int]] = [[] for _ in dense]
+    polys = []
+    for entry in (e for f in candidate_families(graph) for e in f.entries):
+        blocks = {owner[v] for m in entry for v in m}
+        if len(blocks) == 1 and (k := blocks.pop()) >= 0:  # a law living in one dense block
+            laws_of[k].append(len(polys))
+            polys.append(entry)
+    if not polys:
+        return {}
+    checked = check_in_blocks([(b.fields.program, b.global_of_local) for b, _ in dense], polys, graph.num_params, seed)
+    per_law = checked.error_bound / len(polys)
     out = {}
-    for block, _ in dense:
-        inside = set(block.global_of_local.tolist())
-        mine = [e for e in entries if all(v in inside for m in e for v in m)]
-        checked = check_in_block(block.fields.program, block.global_of_local, mine, graph.num_params, seed)
-        if any(checked.passed):
-            out[block.signature] = (block.fields.num_vars - checked.rank_lower_bound(), checked.error_bound)
+    for k, (block, _) in enumerate(dense):
+        passing = [i for i in laws_of[k] if checked.passed[i]]
+        if passing:
+            out[block.signature] = (block.fields.num_vars - checked.rank_lower_bound(passing), per_law * len(laws_of[k]))
     return out
 
 
@@ -205,13 +217,14 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
     total, seen = Cost(0.0, 0), set()
     for piece in piece_layout(graph.layers):
         segments = [piece.layers] if piece.kind == "attention" else _segments(piece.layers)
-        for segment in segments:
+        for k, segment in enumerate(segments):
             if _structure(segment) in seen:  # computed once (see blocks_of)
                 continue
             seen.add(_structure(segment))
             n = _parameters(segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
                 else _parameters(segment)
-            if piece.kind != "attention" and single_path_layers(segment):  # certified (see trace_graph)
+            if piece.kind != "attention" and single_path_layers(segment) and not (k == 0 and piece.values_from):
+                # certified (see trace_graph; a segment fed by an attention's values is not)
                 cost = certificate_cost(segment)
                 if cost.bytes > MAX_BYTES:
                     raise TooLarge(f"counting this network needs {cost.text()} for {edges(segment):,} weight uses "

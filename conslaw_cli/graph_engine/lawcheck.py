@@ -63,10 +63,11 @@ def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2)
     return _check(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
 
 
-def check_in_block(program, glob: np.ndarray, polys: list[dict], num_params: int, seed: int = 0,
-                   samples: int = 2) -> Checked:
-    """`check_laws` against the fields of one block only (polynomials in its variables)."""
-    return _check([(program, glob)], polys, num_params, seed, samples)
+def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, seed: int = 0,
+                    samples: int = 2) -> Checked:
+    """`check_laws` against the fields of these blocks only, (program, global index of each local
+    parameter) pairs; every polynomial lives in their variables."""
+    return _check(blocks, polys, num_params, seed, samples)
 
 
 def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) -> Checked:
