@@ -64,7 +64,7 @@ def _direct_text(poly: dict, names: list[str], latex: bool) -> str:
     symbol = symbol_latex if latex else str
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     square = power.format(2)
-    shown = {v: symbol(names[v]) for mono in poly for v in mono}
+    shown = {v: symbol(names[v]) for v in {v for mono in poly for v in mono}}
     out = []
     for degree in sorted({len(mono) for mono in poly}, reverse=True):
         for mono in sorted(mono for mono in poly if len(mono) == degree):
