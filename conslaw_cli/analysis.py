@@ -163,24 +163,45 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
     checked against the fields of φ at random points (``graph_engine.lawcheck``); a family that
     fails is dropped. When the rank of the passing laws' gradients equals the count, they are all
     the laws (Marcotte et al. 2023, Thm 3.3: every law is a function of D − dim Lie(V) independent
-    ones), and the result is returned; otherwise None (the law system decides). Families with
-    degree-1 laws are left to the law system, which also counts their products."""
+    ones), and the result is returned; otherwise None (the law system decides). When the count's
+    sandwich certificates already checked every family and met, they are not checked again.
+    Families with degree-1 laws are left to the law system, which also counts their products."""
     from .compiler import VariableTable
     from .families import candidate_families
-    from .graph_engine.lawcheck import check_laws
 
     graph = load_graph(path)
     with located(graph):
+        trace = None
         if count is None:
-            count = graph.num_params - _trace(graph, seed, max_block=max_block)[0].dimension
+            trace = _trace(graph, seed, max_block=max_block)[0]
+            count = graph.num_params - trace.dimension
         families = candidate_families(graph)
         if any(len(m) < 2 for f in families for e in f.entries for m in e):
             return None
-        entries = [e for f in families for e in f.entries]
-        try:
-            checked = check_laws(graph, entries, seed)
-        except Unsupported:  # the fields come from the expanded φ: the law system decides
-            return None
+        if trace is not None and trace.families_proved:  # the count's certificates checked them all
+            kept = [f for f in families if f.entries]
+            found = kept, [Law(e, 2, f.name) for f in kept for e in f.entries], trace.check_error_bound
+        else:
+            found = _families_by_check(graph, families, seed, count)
+    if found is None or len(found[1]) != count:
+        return None
+    kept, laws, error_bound = found
+    pieces = [piece.describe() for piece in piece_layout(graph.layers)]
+    return LawsResult(name=graph.name, file=str(path), laws=laws, families=[(f, len(f.entries)) for f in kept],
+                      products=0, independent=count, count=count, degree=2, explained_by_families=True,
+                      variables=VariableTable(graph).names, check_error_bound=error_bound,
+                      exact=pieces_rich(pieces))
+
+
+def _families_by_check(graph: Graph, families: list, seed: int, count: int):
+    """(the families whose laws all pass the field check, their laws, the check's error bound), or
+    None when the rank of these laws is not the count (or the graph engine does not cover φ)."""
+    from .graph_engine.lawcheck import check_laws
+
+    try:
+        checked = check_laws(graph, [e for f in families for e in f.entries], seed)
+    except Unsupported:  # the fields come from the expanded φ: the law system decides
+        return None
     kept, chosen, position = [], [], 0
     for family in families:
         indices = range(position, position + len(family.entries))
@@ -188,14 +209,9 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
         if family.entries and all(checked.passed[k] for k in indices):
             kept.append(family)
             chosen.extend(indices)
-    laws = [Law(e, 2, f.name) for f in kept for e in f.entries]
-    if len(laws) != count or checked.rank_lower_bound(chosen) != count:
+    if checked.rank_lower_bound(chosen) != count:
         return None
-    pieces = [piece.describe() for piece in piece_layout(graph.layers)]
-    return LawsResult(name=graph.name, file=str(path), laws=laws, families=[(f, len(f.entries)) for f in kept],
-                      products=0, independent=count, count=count, degree=2, explained_by_families=True,
-                      variables=VariableTable(graph).names, check_error_bound=checked.error_bound,
-                      exact=pieces_rich(pieces))
+    return kept, [Law(e, 2, f.name) for f in kept for e in f.entries], checked.error_bound
 
 
 def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:

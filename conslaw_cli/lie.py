@@ -151,6 +151,9 @@ class TraceResult:
     certified: int = 0  # blocks proved once: sandwich bounds, or a trace that reached checked laws' ceiling
     estimate: object = None  # the cost estimate made before the work (graph engine)
     check_error_bound: float = 0.0  # P(a checked family law of a proved block is not a law), counted once
+    # every block certified, each once, and every candidate family checked inside one of them: the
+    # families are then all the laws (their rank is the count), already checked
+    families_proved: bool = False
 
     @property
     def dimension(self) -> int:

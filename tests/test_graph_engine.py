@@ -132,3 +132,17 @@ def _certificate(graph, families=None):
     rng = gf.Residues(1)
     return certificate.certify(block.fields.program, block.layers, block.local,
                                _global_of_local(block, tensor_offsets(graph)), families, rng, block.fields.degree)
+
+
+def test_laws_from_the_certificates_are_the_checked_laws(tmp_path):
+    # ReLU 3-4-4-2 with biases: one law per hidden neuron, 8 (Marcotte, Gribonval, Peyré 2023,
+    # eq. (13)). The count's certificate checks every rescaling family, so `laws` does not check
+    # them again (count not given); given the count, they are checked: the same laws either way
+    path = tmp_path / "mlp.yaml"
+    path.write_text(mlp_yaml((3, 4, 4, 2), "relu", True))
+    assert trace_graph(analysis.load_graph(path)).families_proved
+    proved, checked = analysis.family_laws(path), analysis.family_laws(path, count=8)
+    assert [law.poly for law in proved.laws] == [law.poly for law in checked.laws] and len(proved.laws) == 8
+    # a network whose blocks are not all certified (attention) checks its families
+    path.write_text("input: {tokens: 2, dim: 2}\nlayers:\n  - attention: {head_dim: 1}\n")
+    assert not trace_graph(analysis.load_graph(path)).families_proved

@@ -39,6 +39,7 @@ class Certificate:
     peeled_rank: int  # dim V_0(θ) ≥ this (deterministic)
     family_laws: int  # laws ≥ this (families checked at random points)
     error_bound: float
+    families: int = 0  # candidate families inside the segment, every one checked
 
     @property
     def exact(self) -> bool:
@@ -184,4 +185,4 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
             raise AssertionError("internal error: a family law of this segment fails the field check")
     family_rank, _ = peel(cols, n) if len(cols) else (0, None)
     bound = 2 * len(cols) * (degree + 2) / gf.PRIME
-    return Certificate(n, peeled, family_rank, bound)
+    return Certificate(n, peeled, family_rank, bound, len(families))

@@ -283,4 +283,15 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
     once = [t for t, _ in fixed] + list(proved.values())
     return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results,
                            certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved),
-                           estimate=estimate, check_error_bound=sum(t.error_bound for t in once))
+                           estimate=estimate, check_error_bound=sum(t.error_bound for t in once),
+                           families_proved=_families_proved(graph, classes, certified))
+
+
+def _families_proved(graph: Graph, classes, certified: dict[tuple, Certificate]) -> bool:
+    """Were all the candidate families checked by the certificates, which all meet? (Blocks share
+    no parameter, so a family lies in one block at most: the certificates' counts add up.)"""
+    if not all(b.signature in certified and m == 1 for b, m in classes):
+        return False
+    from ..families import candidate_families  # built for the certificates already
+
+    return sum(c.families for c in certified.values()) == len(candidate_families(graph))
