@@ -4,7 +4,6 @@ Exit codes: 0 success; 1 `--expect` did not match; 2 bad input (file:line:col me
 options that do not combine; 3 the two random points disagreed (a non-generic point: rerun with
 another --seed); 4 an internal error (a bug: a one-line message asks to report it)."""
 
-
 # No `from __future__ import annotations` here: typer would compile and eval every command's
 # annotations from strings on each run (10 ms).
 import atexit

@@ -261,16 +261,12 @@ def functional_rank(laws: list[Law], num_vars: int, seed: int = 0) -> int:
     """Number of functionally independent laws: rank of their gradients at a random point, mod p."""
     if not laws:
         return 0
-    point = [int(v) for v in gf.Residues(seed, 99).residues(num_vars)]
+    point = gf.Residues(seed, 99).residues(num_vars).tolist()
     rows = []
     for law in laws:
         row = [0] * num_vars
-        for v in {v for m in law.poly for v in m}:
-            for m, c in derivative(law.poly, v).items():
-                term = c
-                for u in m:
-                    term = term * point[u] % gf.PRIME
-                row[v] = (row[v] + term) % gf.PRIME
+        for v, value in gf.poly_gradient(law.poly, point).items():
+            row[v] = value
         rows.append(row)
     return flint.nmod_mat(rows, gf.PRIME).rank()
 

@@ -33,13 +33,9 @@ def exact_rank(rows: np.ndarray) -> int:
         return 0
     if rows.size <= SMALL_RANK_ENTRIES:
         return small_rank(rows)
-    return _flint_nmod_mat(rows).rank()
-
-
-def _flint_nmod_mat(rows: np.ndarray):
     from .flint_bridge import to_nmod_mat  # python-flint: imported only for a matrix this large
 
-    return to_nmod_mat(rows)
+    return to_nmod_mat(rows).rank()
 
 
 def small_rank(rows: np.ndarray) -> int:

@@ -160,19 +160,17 @@ def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool, mat
     Names from files go through `escape`."""
     bound = max((r.count.wrong_count_bound for r in reports), default=0.0)
     mantissa, exponent = _mantissa_exponent(bound)
-    if math:
-        prime = rf"prime $p = 2^{{61}}-1 = {PRIME}$"
-        error = rf"error bound: $P(\text{{wrong count}}) \le {mantissa}\times 10^{{{exponent}}}$"
-    else:
-        prime = f"prime p = 2^61 − 1 = {PRIME}"
-        error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent}"
+    prime = rf"prime $p = 2^{{61}}-1 = {PRIME}$" if math else f"prime p = 2^61 − 1 = {PRIME}"
     if bound == 0:
         error = "error bound: none (every block proved by sandwich bounds without a random check)"
+    elif math:
+        error = rf"error bound: $P(\text{{wrong count}}) \le {mantissa}\times 10^{{{exponent}}}$ (Schwartz–Zippel lemma)"
+    else:
+        error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent} (Schwartz–Zippel lemma)"
     points = max((r.count.points for r in reports), default=2)
     lines = [f"conslaw {version('conslaw')}", f"seed {seed}", prime,
              "blocks proved once (sandwich bounds, or the ceiling set by family laws checked at random points); "
-             f"the others at {points} independent random points, which must agree",
-             error + (" (Schwartz–Zippel lemma)" if bound else "")]
+             f"the others at {points} independent random points, which must agree", error]
     if timings:
         lines.append("seconds: " + ", ".join(f"{escape(r.count.name)} {r.count.seconds:.3f}" for r in reports))
     if _date():

@@ -149,10 +149,12 @@ def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarr
     (sorted global indices): (column matrix padded with -1, values)."""
     position = {int(v): k for k, v in enumerate(variables)}
     theta = theta_global.tolist()
-    rows = []
-    for family in families:
-        for entry in family.entries:
-            rows.append({position[v]: g for v, g in gf.poly_gradient(entry, theta).items()})
+    return padded_rows([{position[v]: g for v, g in gf.poly_gradient(entry, theta).items()}
+                        for family in families for entry in family.entries])
+
+
+def padded_rows(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse rows {column: value} as a column matrix padded with -1 and the values padded with 0."""
     width = max((len(r) for r in rows), default=0)
     cols = np.full((len(rows), width), -1, dtype=np.int64)
     vals = np.zeros((len(rows), width), dtype=np.uint64)

@@ -60,20 +60,16 @@ class Checked:
 
 def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> Checked:
     """Whether each polynomial passes the field check of every block (see the module's text)."""
-    return _check(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
+    return check_in_blocks(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
 
 
 def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, seed: int = 0,
                     samples: int = 2) -> Checked:
     """`check_laws` against the fields of these blocks only, (program, global index of each local
     parameter) pairs; every polynomial lives in their variables."""
-    return _check(blocks, polys, num_params, seed, samples)
-
-
-def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) -> Checked:
     rng = gf.Residues(seed, 11)
     theta = rng.nonzero(num_params)
-    theta_list = [int(t) for t in theta]
+    theta_list = theta.tolist()
     where_block = np.full(num_params, -1, dtype=np.int64)
     where_local = np.full(num_params, -1, dtype=np.int64)
     fields, depth = [], 1
@@ -102,14 +98,10 @@ def _check(blocks, polys: list[dict], num_params: int, seed: int, samples: int) 
 def gradient_rank_lower_bound(grads: list[dict[int, int]], num_params: int) -> int:
     """The rank of sparse gradients {variable: value} mod p, bounded below: by peeling (see
     ``certificate.peel``) and, for what peeling leaves, an exact dense rank when it is small."""
-    from .certificate import peel
+    from .certificate import padded_rows, peel
     from ..lie import exact_rank
 
-    width = max((len(g) for g in grads), default=0)
-    cols = np.full((len(grads), width), -1, dtype=np.int64)
-    for i, g in enumerate(grads):
-        cols[i, :len(g)] = list(g)
-    peeled, left = peel(cols, num_params)
+    peeled, left = peel(padded_rows(grads)[0], num_params)
     total = peeled
     for group in _connected([g for g, alive in zip(grads, left) if alive]):
         used = sorted({v for g in group for v in g})
