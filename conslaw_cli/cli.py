@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 import typer
 from typer.core import TyperCommand
 
-from . import progress, sanitize
+from . import blas_threads, progress, sanitize
 from .errors import ConslawError
 from .limits import DEFAULT_MAX_TERMS
 from .output import check_target, write_output
@@ -511,7 +511,9 @@ def phi(
 def main() -> None:  # pragma: no cover - console script entry point
     """Run the app, then end the process without tearing the interpreter down: with numpy loaded,
     Python's teardown of its modules takes 25–30 ms here, a tenth of a small count. The outputs
-    are flushed and the atexit handlers run first (that part of an exit is kept)."""
+    are flushed and the atexit handlers run first (that part of an exit is kept). OpenBLAS
+    starts with one thread (`blas_threads`): small inputs never pay for a thread pool."""
+    blas_threads.start_narrow()
     try:
         app(prog_name="conslaw")  # click's standalone mode ends with SystemExit
         code = 0

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from .. import blas_threads
 from ..gf import MASK31, P64, PRIME, S31, add, mul, reduce, sub  # noqa: F401  (sub re-exported)
 
 MASK32, S32 = np.uint64((1 << 32) - 1), np.uint64(32)
@@ -49,6 +50,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     multiply_adds = math.prod(lead) * math.prod(a.shape[-2:]) * (b.shape[-1] if b.ndim > 1 else 1)
     if multiply_adds <= SMALL_PRODUCT:
         return ((a.astype(object) @ b.astype(object)) % PRIME).astype(np.uint64)
+    blas_threads.widen_for(multiply_adds)
     if inner == 1 and a.ndim > 1 and b.ndim > 1:  # outer products: elementwise, no limbs
         return mul(a, b)
     if inner > MAX_INNER:

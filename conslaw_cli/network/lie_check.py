@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import jaxpr_as_fun
 
+from .. import blas_threads
 from ..graph import Graph
 from .model import Network, build_network
 
@@ -90,6 +91,7 @@ def _evaluate(function, args):
 def rank_and_gap(vectors: np.ndarray) -> tuple[int, float]:
     """Numerical rank of the rows and the gap σ_r / σ_{r+1} that decides it."""
     rows = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-300)
+    blas_threads.widen_for(rows.shape[0] * rows.shape[1] * min(rows.shape))
     sigma = np.linalg.svd(rows, compute_uv=False)
     floor = vectors.shape[1] * np.finfo(float).eps * sigma[0]
     padded = np.append(np.maximum(sigma, floor), floor)
