@@ -79,7 +79,7 @@ CASES = {
     "count ReLU 100-200-100": ("count", mlp((100, 200, 100), "relu"), 30, 1024, ("expanded",)),
     "count zoo (12 files)": ("count", "zoo", 2, None, ()),
     "conslaw --help": ("help", "", 0.15, None, ()),
-    "start-up floor: python -c 'import numpy, typer, yaml'": ("floor", "", None, None, ()),
+    "start-up floor: python -c 'import numpy, typer, yaml' (one BLAS thread)": ("floor", "", None, None, ()),
     "laws deg 2 linear 2-3-3-2": ("laws", mlp((2, 3, 3, 2)), 0.5, None, ("sympy",)),
     "laws deg 2 ReLU 3-4-2": ("laws", mlp((3, 4, 2), "relu"), 0.5, None, ("sympy",)),
     "laws deg 2 linear 5-5-5-5": ("laws", mlp((5, 5, 5, 5)), 2, None, ()),
@@ -93,8 +93,9 @@ CASES = {
     "laws deg 2 two transformer blocks": ("laws", TWO_TRANSFORMER_BLOCKS, "count two transformer blocks", None, ()),
 }
 # a target given as a case name: at most twice that case's whole-process time in the same run;
-# no target: a row for context (the floor: the libraries every count imports, and nothing else)
-FLOOR = [sys.executable, "-c", "import numpy, typer, yaml"]
+# no target: a row for context (the floor: the libraries every count imports, as conslaw starts them
+# (OpenBLAS with one thread, see conslaw_cli/blas_threads.py), and nothing else)
+FLOOR = ["env", "OPENBLAS_NUM_THREADS=1", sys.executable, "-c", "import numpy, typer, yaml"]
 
 
 def _files(text: str, folder: Path) -> list[str]:
@@ -247,13 +248,17 @@ def _intro() -> str:
             "the refusal logic predicted from the layer shapes before any work; cases under a second are run "
             f"{REPEATS} times, in rounds over all of them, and the median run is shown (bytecode compiled first, as `pip install` leaves it; "
             "the *start-up floor* row is a Python that only imports the libraries every count needs: numpy, "
-            "typer, pyyaml). `count` results are laws "
+            "typer, pyyaml, with OpenBLAS started on one thread as conslaw starts it). `count` results are laws "
             "(exact mod p = 2^61 − 1, two random points); `laws` results are laws listed + independent "
             "products. References run in the same benchmark, each in its own process, stopped after "
             f"{LIMIT} s: the **expanded-φ engine** is the previous version's algorithm (φ expanded into "
             "monomials, fields evaluated term by term); the **sympy reference** is a straightforward "
             "implementation of the published algorithm (`benchmarks/reference_sympy.py`: symbolic "
             "brackets, float rank). Ratios are reference wall time / ours.\n\n")
+
+
+KEPT_NOTE = ("The references were not run again (`--keep-references`): their seconds are from the last run that "
+             "measured them (a full run or an earlier --update), the ratios are to the new measurement.\n\n")
 
 
 def _update_rows(rows: list[str], references_kept: bool = False) -> None:
@@ -270,10 +275,7 @@ def _update_rows(rows: list[str], references_kept: bool = False) -> None:
     names = [line.split(" | ")[0].removeprefix("| ") for line in merged[2:]]
     again = set(sum(earlier, [])) | {row.split(" | ")[0].removeprefix("| ") for row in rows[2:]}
     note = prefix + "; ".join(name for name in names if name in again) + ".\n\n"
-    if references_kept:
-        note += ("The references were not run again: their seconds are from the last run that measured them (the full run or an earlier --update), the "
-                 "ratios are to the new measurement.\n\n")
-    path.write_text(_intro() + note + "\n".join(merged) + "\n")
+    path.write_text(_intro() + note + (KEPT_NOTE if references_kept else "") + "\n".join(merged) + "\n")
 
 
 def main() -> None:
@@ -327,7 +329,8 @@ def main() -> None:
     if update:
         _update_rows(rows, references_kept=kept is not None)
     elif len(chosen) == len(CASES):
-        (ROOT / "benchmarks" / "results.md").write_text(_intro() + "\n".join(rows) + "\n")
+        kept_note = KEPT_NOTE if kept is not None else ""
+        (ROOT / "benchmarks" / "results.md").write_text(_intro() + kept_note + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

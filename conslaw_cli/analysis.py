@@ -2,7 +2,7 @@
 
 `count` runs on the layer graph and never expands φ; the expanded-φ machinery (law systems, block
 laws, the expanded engine with its compiled kernels) is imported only by the functions that need
-it, so that a count pays neither for numba nor for sympy."""
+it, so that a count never pays for numba."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from .output import check_target, write_output
 if TYPE_CHECKING:
     from rich.console import Console
 
-# numpy, numba, flint and sympy load only when a command runs (analysis, render, report), so that
+# numpy, numba and flint load only when a command runs (analysis, render, report), so that
 # `conslaw --help` and `--version` answer at once.
 EXIT_CODES = ("Exit codes: 0 success; 1 a --expect did not match; 2 bad input (FILE:LINE:COL: message, "
               "then a hint), a refused size or options that do not combine; 3 the two random points disagreed "
@@ -299,8 +299,7 @@ def laws(
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import analysis, render
-    if weight_decay:  # its printing needs sympy: loaded only when asked for
-        from . import weight_decay as decay
+    from . import weight_decay as decay
     from .limits import DEFAULT_MAX_UNKNOWNS
 
     formats = [flag for flag, is_set in (("--json", json), ("--latex", latex), ("--python", python)) if is_set]

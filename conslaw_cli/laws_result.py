@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .polynomial import poly_text
+
 Poly = dict[tuple[int, ...], int]
 
 
@@ -49,8 +51,6 @@ class LawsResult:
         return self.independent == self.count
 
     def to_json(self) -> dict:
-        from .polynomial import poly_text
-
         return {
             "schema": 1, "name": self.name, "file": self.file, "degree": self.degree,
             "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, self.variables, True),

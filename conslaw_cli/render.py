@@ -9,20 +9,14 @@ from typing import TYPE_CHECKING
 from . import sanitize
 from .compiler import Phi
 from .graph import Graph, shape_text
+from .polynomial import poly_text
 from .results import CountResult
 
-if TYPE_CHECKING:  # the law machinery (numba, sympy) is loaded only by the commands that print laws
+if TYPE_CHECKING:  # the law machinery (numba) is loaded only by the commands that print laws
     from rich.table import Table  # imported by the first table (25 ms that --json never needs)
 
     from .blocks import PerBlockRow
     from .laws import LawsResult
-
-
-def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
-    """A polynomial as text or LaTeX (sympy's printers, imported on first use)."""
-    from .polynomial import poly_text as sympy_text
-
-    return sympy_text(poly, names, latex)
 
 
 BLOCK_STATUS = ("the laws that depend only on these parameters, for every value of the others (Marcotte et al. "

@@ -143,6 +143,22 @@ def test_version_and_help_are_clean_and_do_not_load_the_engine():
     assert "--block SPEC" in laws_help and "--seed N" in laws_help and "-k, --degree K" in laws_help
 
 
+def _modules_loaded_by(*args: str) -> str:
+    probe = ("import sys\nfrom conslaw_cli.cli import app\ntry:\n    app(sys.argv[1:], prog_name='conslaw')\n"
+             "except SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numba', 'flint', 'sympy', 'rich') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
+    return loaded.stdout.splitlines()[-1]
+
+
+def test_small_runs_load_only_what_they_use():
+    # a small count needs neither compiled kernels, FLINT (matrices under 4,096 entries), sympy nor
+    # rich (--json); laws are printed without sympy
+    small = str(ROOT / "architectures/mlp_relu.yaml")
+    assert _modules_loaded_by("count", small, "--json") == "[]"
+    assert "sympy" not in _modules_loaded_by("laws", small, "--json")
+
+
 def test_help_states_the_engine_defaults():
     from conslaw_cli.engine import DEFAULT_MAX_BLOCK
     from conslaw_cli.laws import DEFAULT_MAX_UNKNOWNS

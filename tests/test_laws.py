@@ -160,13 +160,14 @@ def test_cli_json_latex_python():
 @settings(max_examples=30, deadline=None)
 @given(st.dictionaries(st.lists(st.integers(0, 5), max_size=3).map(lambda m: tuple(sorted(m))),
                        st.integers(-3, 3).filter(bool), min_size=1, max_size=12))
-def test_the_direct_printer_writes_the_same_polynomial_as_sympy(poly):
-    # large laws (an MNIST layer's rescaling law has 849 terms) are printed without sympy; read
-    # back by sympy, the text must be the polynomial sympy itself builds
-    from conslaw_cli.polynomial import _direct_text, to_sympy
+def test_the_printer_writes_the_polynomial_sympy_reads_back(poly):
+    # laws are printed without sympy (one printer for laws of every size); read back by sympy, the
+    # text must be the polynomial sympy builds from the same terms
+    from conslaw_cli.polynomial import poly_text
 
-    names = [f"x{i}" for i in range(6)]
-    assert sympy.expand(sympy.sympify(_direct_text(poly, names, False)) - to_sympy(poly, names)) == 0
+    x = sympy.symbols("x0:6")
+    built = sympy.Add(*(sympy.Integer(coef) * sympy.Mul(*(x[v] for v in mono)) for mono, coef in poly.items()))
+    assert sympy.expand(sympy.sympify(poly_text(poly, [str(s) for s in x])) - built) == 0
 
 
 def test_attention_interface_families(laws_of):
