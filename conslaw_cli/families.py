@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
+
 from .compiler import Poly, VariableTable, poly_sum
 from .graph import HOMOGENEOUS, Graph, Layer
 from .laws_result import Family
@@ -17,44 +19,43 @@ PASS_THROUGH = ("identity", "flatten")
 
 
 
-def _square_sum(variables: VariableTable, tensor: str, indices, sign: int = 1) -> Poly:
-    poly: Poly = {}
-    for idx in indices:
-        v = variables.index(tensor, *idx)
-        poly[(v, v)] = poly.get((v, v), 0) + sign
-    return poly
+def _ids(v: VariableTable, tensor: str) -> np.ndarray:
+    """The variable index of every entry of `tensor`, as an array of its shape (families index
+    whole rows and columns: one array operation instead of a lookup per entry)."""
+    offset, shape = v.offsets[tensor]
+    return np.arange(offset, offset + math.prod(shape)).reshape(shape)
 
 
-def _inner(variables: VariableTable, tensor: str, pairs, sign: int = 1) -> Poly:
-    """Σ over index pairs (idx_a, idx_b) of sign * tensor[idx_a] * tensor[idx_b]."""
-    poly: Poly = {}
-    for a, b in pairs:
-        m = tuple(sorted((variables.index(tensor, *a), variables.index(tensor, *b))))
-        poly[m] = poly.get(m, 0) + sign
-    return poly
+def _square_sum(ids: np.ndarray, sign: int = 1) -> Poly:
+    """Σ sign · x_i² over the (distinct) variables `ids`."""
+    return {(i, i): sign for i in ids.ravel().tolist()}
 
 
-def _outgoing(b: Layer, k: int, flattened_positions: int) -> list[tuple]:
-    """Indices of b's weights that read unit (or channel) k of the layer before: a column of a
-    linear layer, a conv's input channel, or the columns of channel k's positions after flatten."""
-    out_shape = b.params["weight"]
+def _inner(first: np.ndarray, second: np.ndarray, sign: int = 1) -> Poly:
+    """Σ_i sign · first[i] · second[i] over variable indices (each pair a distinct monomial)."""
+    return {(i, j) if i <= j else (j, i): sign for i, j in zip(first.ravel().tolist(), second.ravel().tolist())}
+
+
+def _outgoing(b: Layer, weights: np.ndarray, k: int, flattened_positions: int) -> np.ndarray:
+    """b's weights that read unit (or channel) k of the layer before: a column of a linear layer, a
+    conv's input channel, or the columns of channel k's positions after flatten."""
     if flattened_positions:
-        return [(o, k * flattened_positions + q) for o in range(out_shape[0]) for q in range(flattened_positions)]
-    return [(o, k, *r) for o in range(out_shape[0]) for r in itertools.product(*map(range, out_shape[2:]))]
+        return weights[:, k * flattened_positions:(k + 1) * flattened_positions]
+    return weights[:, k]
 
 
 def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 0) -> Family:
     """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (Marcotte et al. 2023, Ex. 2.2,
     Marcotte et al. 2025, Thm 3.6); a conv channel read through `flatten` is the set of its positions."""
     units = a.params["weight"][0]
-    in_rest = a.params["weight"][1:]
     bias = "bias" in a.params
+    incoming, outgoing = _ids(v, f"{a.name}.weight"), _ids(v, f"{b.name}.weight")
+    biases = _ids(v, f"{a.name}.bias") if bias else None
     entries = []
     for k in range(units):
-        parts = [_square_sum(v, f"{a.name}.weight", [(k, *r) for r in itertools.product(*map(range, in_rest))]),
-                 _square_sum(v, f"{b.name}.weight", _outgoing(b, k, flattened_positions), -1)]
+        parts = [_square_sum(incoming[k]), _square_sum(_outgoing(b, outgoing, k, flattened_positions), -1)]
         if bias:
-            parts.append(_square_sum(v, f"{a.name}.bias", [(k,)]))
+            parts.append(_square_sum(biases[k]))
         entries.append(poly_sum(parts))
     unit = "c" if a.kind == "conv" else "k"
     wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
@@ -69,16 +70,14 @@ def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 
 def _attention(layer: Layer, v: VariableTable) -> list[Family]:
     """Q_hQ_hᵀ − K_hK_hᵀ and V_hV_hᵀ − O_hO_hᵀ per head (Marcotte et al. 2025, Thm 3.8, Cor 3.10)."""
     heads, head_dim = layer.options["heads"], layer.options["head_dim"]
-    dim = layer.in_shape[2]
     out = []
     for left, right in (("Q", "K"), ("V", "O")):
         entries = []
+        left_ids, right_ids = _ids(v, f"{layer.name}.{left}"), _ids(v, f"{layer.name}.{right}")
         for h in range(heads):
             rows = range(h * head_dim, (h + 1) * head_dim)
             for a, b in itertools.combinations_with_replacement(rows, 2):
-                pairs = [((a, i), (b, i)) for i in range(dim)]
-                entries.append(poly_sum((_inner(v, f"{layer.name}.{left}", pairs),
-                                         _inner(v, f"{layer.name}.{right}", pairs, -1))))
+                entries.append(poly_sum((_inner(left_ids[a], left_ids[b]), _inner(right_ids[a], right_ids[b], -1))))
         l, r = f"{layer.name}.{left}", f"{layer.name}.{right}"
         triangle = head_dim * (head_dim + 1) // 2
         per_head = f", per head: {triangle} per head × {heads} heads" if heads > 1 else ""
@@ -89,27 +88,25 @@ def _attention(layer: Layer, v: VariableTable) -> list[Family]:
     return out
 
 
-Weights = list[tuple[str, tuple]]  # (tensor, index) of the weights that write, or read, one unit
-
-
-def _writers(layer: Layer, k: int) -> Weights:
-    """The weights that write unit k of `layer`'s output, in the same order for every k: a linear
-    layer's row k and bias k, or column k of an attention's O (every head)."""
+def _writers(layer: Layer, v: VariableTable) -> np.ndarray:
+    """Row k: the weights that write unit k of `layer`'s output, in the same order for every k: a
+    linear layer's row k and bias k, or column k of an attention's O (every head)."""
     if layer.kind == "attention":
-        return [(f"{layer.name}.O", (r, k)) for r in range(layer.params["O"][0])]
-    fan_in = layer.params["weight"][1]
-    return ([(f"{layer.name}.weight", (k, i)) for i in range(fan_in)]
-            + ([(f"{layer.name}.bias", (k,))] if "bias" in layer.params else []))
+        return _ids(v, f"{layer.name}.O").T
+    weights = _ids(v, f"{layer.name}.weight")
+    return np.hstack([weights, _ids(v, f"{layer.name}.bias")[:, None]]) if "bias" in layer.params else weights
 
 
-def _readers(layer: Layer, k: int, tokens: int = 0) -> Weights:
-    """The weights that read unit k of the layer before `layer`: column k of a linear layer (after
-    `flatten`, the columns of unit k in each of `tokens` tokens), or column k of Q, K and V."""
+def _readers(layer: Layer, v: VariableTable, tokens: int = 0) -> np.ndarray:
+    """Row k: the weights that read unit k of the layer before `layer`: column k of a linear layer
+    (after `flatten`, the columns of unit k in each of `tokens` tokens), or column k of Q, K and V."""
     if layer.kind == "attention":
-        return [(f"{layer.name}.{t}", (r, k)) for t in "QKV" for r in range(layer.params[t][0])]
-    outputs, columns = layer.params["weight"]
-    per_token = columns // tokens if tokens else 0
-    return [(f"{layer.name}.weight", (o, t * per_token + k)) for o in range(outputs) for t in range(tokens or 1)]
+        return np.hstack([_ids(v, f"{layer.name}.{t}").T for t in "QKV"])
+    weights = _ids(v, f"{layer.name}.weight")  # (outputs, tokens · units) after flatten
+    if not tokens:
+        return weights.T
+    outputs, columns = weights.shape
+    return weights.reshape(outputs, tokens, columns // tokens).transpose(2, 0, 1).reshape(columns // tokens, -1)
 
 
 def _interface(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int = 0) -> Family:
@@ -121,11 +118,8 @@ def _interface(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int
     diagonal G, so only k = l (Ex. 2.2 of the same paper)."""
     units = a.out_shape[-1]
     pairs = [(k, k) for k in range(units)] if diagonal else list(itertools.combinations_with_replacement(range(units), 2))
-    entries = []
-    for k, l in pairs:
-        parts = [_inner_over(v, _writers(a, k), _writers(a, l)),
-                 _inner_over(v, _readers(b, k, tokens), _readers(b, l, tokens), -1)]
-        entries.append(poly_sum(parts))
+    writers, readers = _writers(a, v), _readers(b, v, tokens)
+    entries = [poly_sum((_inner(writers[k], writers[l]), _inner(readers[k], readers[l], -1))) for k, l in pairs]
     writes, writes_tex = _gram_text(a, "writes")
     reads, reads_tex = _gram_text(b, "reads", tokens)
     part = "diagonal" if diagonal else "upper triangle"
@@ -155,20 +149,11 @@ def _gram_text(layer: Layer, role: str, tokens: int = 0) -> tuple[str, str]:
     return f"{w}ᵀ·{w}", rf"{_tex(w)}^\top {_tex(w)}"
 
 
-def _inner_over(v: VariableTable, first: Weights, second: Weights, sign: int = 1) -> Poly:
-    """Σ_i sign · first[i] · second[i] (weights as (tensor, index))."""
-    poly: Poly = {}
-    for (ta, ia), (tb, ib) in zip(first, second):
-        m = tuple(sorted((v.index(ta, *ia), v.index(tb, *ib))))
-        poly[m] = poly.get(m, 0) + sign
-    return poly
-
-
 def _column_sums(layer: Layer, v: VariableTable) -> Family:
     """Σ_c Θ[c, j] for a softmax head (Marcotte et al. 2025, Prop 3.11, Cor 2.8)."""
-    classes, features = layer.params["weight"]
+    features = layer.params["weight"][1]
     w = f"{layer.name}.weight"
-    entries = [{(v.index(w, c, j),): 1 for c in range(classes)} for j in range(features)]
+    entries = [{(entry,): 1 for entry in column} for column in _ids(v, w).T.tolist()]
     return Family(f"column sums Σ_c {w}[c,j], j = 0…{features - 1}",
                   rf"\textstyle\sum_c {_tex(w)}_{{c,j}},\ j = 0,\dots,{features - 1}", entries)
 

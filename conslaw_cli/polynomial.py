@@ -17,13 +17,15 @@ import re
 from .sanitize import latex_mathrm
 
 _TENSOR = re.compile(r"[^\W\d]\w*\.\w+")
-_INDEX = re.compile(r"[\d,]+\]")
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def symbol_latex(name: str) -> str:
-    """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (non-ASCII letters as [U+XXXX])."""
+    """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (non-ASCII letters as [U+XXXX]);
+    remembered: a parameter of a transformer appears in dozens of its laws."""
     tensor, bracket, index = name.partition("[")
-    if bracket and _INDEX.fullmatch(index) and (latex := _tensor_latex(tensor)) is not None:
+    if bracket and index.isascii() and index[-1:] == "]" and index[:-1].replace(",", "").isdigit() \
+            and (latex := _tensor_latex(tensor)) is not None:
         return latex + "_{" + index[:-1] + "}"
     return latex_mathrm(name)
 
