@@ -170,8 +170,10 @@ def case_row(name: str, run: dict) -> dict:
         row["exact"] = "exact" if all(r["exact"] for r in results) else "lower bound"
         est = [r for r in results if r.get("estimate_seconds") is not None]
         if est:
-            row["estimate"] = (f"{sum(r['estimate_seconds'] for r in est):.2f} s, "
-                               f"{max(r['estimate_bytes'] for r in est) / 2**20:.0f} MB")
+            seconds, megabytes = sum(r["estimate_seconds"] for r in est), max(r["estimate_bytes"] for r in est) / 2**20
+            engine = sum(r["seconds"] for r in est)
+            row["estimate"] = (f"{seconds:.2f} s, {megabytes:.0f} MB ({seconds / max(engine, 1e-3):.1f}× / "
+                               f"{megabytes / run['peak_mb']:.1f}×)")
     elif command == "laws" and run["code"] == 0:
         results = json.loads(run["out"])
         row["result"] = str(sum(len(r["laws"]) + r["products"] for r in results))
@@ -245,7 +247,8 @@ def _intro() -> str:
             "number is a fresh process as a user runs it (`conslaw count FILE --json`, imports included): "
             "**whole process s** is the wall time a user waits, **engine s** the `seconds` the command "
             "reports (its own work, without start-up), **peak MB** the process's peak RSS, **estimate** what "
-            "the refusal logic predicted from the layer shapes before any work; cases under a second are run "
+            "the refusal logic predicted from the layer shapes before any work, and in brackets its ratio to what was "
+            "measured (estimated ÷ engine seconds / estimated ÷ peak MB; the refusal logic needs them within 3×); cases under a second are run "
             f"{REPEATS} times, in rounds over all of them, and the median run is shown (bytecode compiled first, as `pip install` leaves it; "
             "the *start-up floor* row is a Python that only imports the libraries every count needs: numpy, "
             "typer, pyyaml, with OpenBLAS started on one thread as conslaw starts it). `count` results are laws "

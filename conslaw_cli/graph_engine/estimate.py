@@ -20,7 +20,9 @@ SAMPLE_SECONDS_PER_USE = 1e-8  # dense engine: one weight use of one sample, jet
 # the ceiling of its Gram laws the trace stops at the last level, at one point: linear 2-4-3-2-3
 # 0.035 s, deep linear 8^6 0.14 s, measured here)
 SECONDS_PER_BLOCK, SECONDS_PER_LEVEL_SQUARED = 0.01, 0.002
-BASE_BYTES = 150 * 2**20  # the process itself: interpreter, numpy, flint
+# the process itself, measured (peak RSS): interpreter, numpy, typer, pyyaml and conslaw 32 MB,
+# python-flint 11 MB more when a rank needs it (numba and sympy are not loaded by a count)
+BASE_BYTES = 40 * 2**20
 MAX_BYTES = 8 * 2**30
 
 
