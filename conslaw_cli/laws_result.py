@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .polynomial import poly_text
+from .polynomial import LatexNames, poly_text
 
 Poly = dict[tuple[int, ...], int]
 
@@ -51,9 +51,10 @@ class LawsResult:
         return self.independent == self.count
 
     def to_json(self) -> dict:
+        latex_names = LatexNames(self.variables)
         return {
             "schema": 1, "name": self.name, "file": self.file, "degree": self.degree,
-            "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, self.variables, True),
+            "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, latex_names, True),
                       "degree": l.degree, "family": l.family} for l in self.laws],
             "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
             "products": self.products, "independent": self.independent, "count": self.count,

@@ -19,10 +19,8 @@ from .sanitize import latex_mathrm
 _TENSOR = re.compile(r"[^\W\d]\w*\.\w+")
 
 
-@functools.lru_cache(maxsize=1 << 18)
 def symbol_latex(name: str) -> str:
-    """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (non-ASCII letters as [U+XXXX]);
-    remembered: a parameter of a transformer appears in dozens of its laws."""
+    """`linear1.weight[0,1]` -> `\\mathrm{linear1.weight}_{0,1}` (non-ASCII letters as [U+XXXX])."""
     tensor, bracket, index = name.partition("[")
     if bracket and index.isascii() and index[-1:] == "]" and index[:-1].replace(",", "").isdigit() \
             and (latex := _tensor_latex(tensor)) is not None:
@@ -37,13 +35,30 @@ def _tensor_latex(tensor: str) -> str | None:
     return latex_mathrm(tensor) if _TENSOR.fullmatch(tensor) else None
 
 
-def poly_text(poly: dict, names: list[str], latex: bool = False) -> str:
+class LatexNames:
+    """The LaTeX of each variable's name, made on first use and kept: one for the laws of a result
+    (a parameter of a transformer appears in dozens of its laws), gone with it."""
+
+    def __init__(self, names: list[str]):
+        self._names: list[str] = names
+        self._made: dict[int, str] = {}
+
+    def __getitem__(self, variable: int) -> str:
+        made = self._made.get(variable)
+        if made is None:
+            made = self._made[variable] = symbol_latex(self._names[variable])
+        return made
+
+
+def poly_text(poly: dict, names: list[str] | LatexNames, latex: bool = False) -> str:
     """The polynomial as text, `c*x*y**2` (sympy's notation), or LaTeX, `c x y^{2}`: terms by
-    decreasing degree, then in the parameters' order."""
-    symbol = symbol_latex if latex else str
+    decreasing degree, then in the parameters' order. For LaTeX, `names` may be a LatexNames
+    shared by the laws of one result."""
+    if latex and not isinstance(names, LatexNames):
+        names = LatexNames(names)
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     square = power.format(2)
-    shown = {v: symbol(names[v]) for v in {v for mono in poly for v in mono}}
+    shown = {v: names[v] for v in {v for mono in poly for v in mono}}
     out = []
     for degree in sorted({len(mono) for mono in poly}, reverse=True):
         for mono in sorted(mono for mono in poly if len(mono) == degree):

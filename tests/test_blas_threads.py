@@ -26,8 +26,9 @@ def _probe(**env: str) -> list[str]:
 
 
 def test_the_pool_starts_with_one_thread_and_widens_to_every_core_for_a_large_product():
-    cores = os.cpu_count()
-    assert _probe() == ["[1]", "[1]", f"[{cores}] None"]
+    from conslaw_cli.blas_threads import usable_cores
+
+    assert _probe() == ["[1]", "[1]", f"[{usable_cores()}] None"]
 
 
 def test_a_thread_count_chosen_by_the_user_is_kept():

@@ -170,6 +170,19 @@ def test_the_printer_writes_the_polynomial_sympy_reads_back(poly):
     assert sympy.expand(sympy.sympify(poly_text(poly, [str(s) for s in x])) - built) == 0
 
 
+def test_the_printer_orders_terms_by_degree_then_by_parameter():
+    from conslaw_cli.polynomial import LatexNames, poly_text, symbol_latex
+
+    names = [f"w[0,{j}]" for j in range(11)]  # parameter order: [0,2] comes before [0,10]
+    poly = {(10, 10): 1, (2, 2): 1, (2, 10): -2, (0,): 3}
+    assert poly_text(poly, names) == "w[0,2]**2 - 2*w[0,2]*w[0,10] + w[0,10]**2 + 3*w[0,0]"
+    latex = poly_text(poly, LatexNames(names), True)
+    assert latex == r"\mathrm{w[0,2]}^{2} - 2 \mathrm{w[0,2]} \mathrm{w[0,10]} + \mathrm{w[0,10]}^{2} + 3 \mathrm{w[0,0]}"
+    # a tensor's entries get an index; only ASCII digits reach LaTeX as one
+    assert symbol_latex("linear1.weight[0,10]") == r"\mathrm{linear1.weight}_{0,10}"
+    assert symbol_latex("linear1.weight[\u0661]") == r"\mathrm{linear1.weight[[U+0661]]}"
+
+
 def test_attention_interface_families(laws_of):
     # attention → attention without a skip: any invertible G on the 2 units between them (O₁ ↦ O₁G,
     # Q₂, K₂, V₂ ↦ ·G⁻ᵀ) is a symmetry, so O₁ᵀO₁ − (Q₂ᵀQ₂ + K₂ᵀK₂ + V₂ᵀV₂) gives 2·3/2 = 3 laws (the

@@ -50,9 +50,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     multiply_adds = math.prod(lead) * math.prod(a.shape[-2:]) * (b.shape[-1] if b.ndim > 1 else 1)
     if multiply_adds <= SMALL_PRODUCT:
         return ((a.astype(object) @ b.astype(object)) % PRIME).astype(np.uint64)
-    blas_threads.widen_for(multiply_adds)
     if inner == 1 and a.ndim > 1 and b.ndim > 1:  # outer products: elementwise, no limbs
         return mul(a, b)
+    blas_threads.widen_for(multiply_adds)
     if inner > MAX_INNER:
         out = None
         for start in range(0, inner, MAX_INNER):
