@@ -59,6 +59,9 @@ def poly_gradient(poly: dict, theta: list[int]) -> dict[int, int]:
     return {v: g for v, g in grad.items() if g}
 
 
+WORDS_PER_DRAW = 1 << 20  # 64-bit words per call of randbytes (8 MB)
+
+
 class Residues:
     """A reproducible stream of uniform random residues mod p, named by a key (seed, purpose…):
     the random points and combinations of Schwartz–Zippel.
@@ -71,9 +74,15 @@ class Residues:
         self._source = random.Random("conslaw:" + ",".join(str(k) for k in key))
 
     def residues(self, shape) -> np.ndarray:
-        """Uniform residues in [0, p), as a uint64 array of `shape` (an int or a tuple)."""
+        """Uniform residues in [0, p), as a uint64 array of `shape` (an int or a tuple). Drawn in
+        chunks (randbytes counts its bits in a C int: one draw of 2^25 words overflows it); the
+        stream is the same whatever the chunks, so results do not depend on them."""
         count = int(np.prod(shape, dtype=np.int64))
-        words = np.frombuffer(self._source.randbytes(8 * count), dtype="<u8").astype(np.uint64, copy=False) >> S3
+        words = np.empty(count, dtype=np.uint64)
+        for start in range(0, count, WORDS_PER_DRAW):
+            size = min(WORDS_PER_DRAW, count - start)
+            words[start:start + size] = np.frombuffer(self._source.randbytes(8 * size), dtype="<u8")
+        words >>= S3
         return np.where(words == P64, ZERO, words).reshape(shape)
 
     def nonzero(self, shape) -> np.ndarray:

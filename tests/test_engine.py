@@ -94,6 +94,13 @@ def test_random_residues_are_reproducible_residues_spread_over_the_field():
     assert gf.Residues(5).nonzero(10_000).all()
 
 
+def test_random_residues_do_not_depend_on_how_they_are_drawn(monkeypatch):
+    # drawn in chunks (one randbytes call of 2^25 words overflows a C int): the stream is the same
+    whole = gf.Residues(6).residues((30, 7))
+    monkeypatch.setattr(gf, "WORDS_PER_DRAW", 4)
+    assert (gf.Residues(6).residues((30, 7)) == whole).all()
+
+
 def test_small_rank_agrees_with_flint_on_matrices_of_known_rank():
     """numpy elimination (small matrices) against python-flint's nmod_mat.rank() on products B·C
     of random factors (rank r, with probability 1 − O(1/p)), zero rows, repeated rows and entries p − 1."""
