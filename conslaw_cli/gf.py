@@ -83,7 +83,8 @@ class Residues:
             size = min(WORDS_PER_DRAW, count - start)
             words[start:start + size] = np.frombuffer(self._source.randbytes(8 * size), dtype="<u8")
         words >>= S3
-        return np.where(words == P64, ZERO, words).reshape(shape)
+        words[words == P64] = ZERO
+        return words.reshape(shape)
 
     def nonzero(self, shape) -> np.ndarray:
         """Uniform residues in [1, p) (points with no zero coordinate), zeros drawn again."""

@@ -51,10 +51,12 @@ class LatexNames(dict):
 
 def poly_text(poly: dict, names: list[str] | LatexNames, latex: bool = False) -> str:
     """The polynomial as text, `c*x*y**2` (sympy's notation), or LaTeX, `c x y^{2}`: terms by
-    decreasing degree, then in the parameters' order. For LaTeX, `names` may be a LatexNames
-    shared by the laws of one result."""
+    decreasing degree, then in the parameters' order. `names` may be a LatexNames shared by the
+    laws of one result (its plain names are used for text)."""
     if latex and not isinstance(names, LatexNames):
         names = LatexNames(names)
+    elif not latex and isinstance(names, LatexNames):
+        names = names.names
     times, power = (" ", "^{{{}}}") if latex else ("*", "**{}")
     square = power.format(2)
     out = []

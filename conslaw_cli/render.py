@@ -136,9 +136,9 @@ def phi_status(phi: Phi) -> str:
 
 def phi_components(phi: Phi, limit: int, latex: bool) -> list[str]:
     """The first `limit` components as text or LaTeX, with provenance."""
-    lines = []
+    lines, names = [], LatexNames(phi.variables) if latex else phi.variables
     for i, comp in enumerate(phi.components[:limit]):
-        lines.append(sanitize.terminal(f"φ_{i + 1} = {poly_text(comp.poly, phi.variables, latex)}    [{comp.provenance}]"))
+        lines.append(sanitize.terminal(f"φ_{i + 1} = {poly_text(comp.poly, names, latex)}    [{comp.provenance}]"))
     if len(phi.components) > limit:
         lines.append(f"… {len(phi.components) - limit} more (use --components N)")
     return lines

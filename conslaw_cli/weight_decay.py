@@ -10,7 +10,7 @@ O(τ²) per step (this is what `conslaw verify --weight-decay` checks).
 from __future__ import annotations
 
 from .laws_result import Law, LawsResult
-from .polynomial import poly_text
+from .polynomial import LatexNames, poly_text
 
 HEADER = ("under weight decay θ' + λ(t)θ = −∇L, with Λ(t) = ∫_0^t λ (Marcotte, Gribonval, Peyré 2025, "
           "Thm 2.1): a law h of degree k gives h(θ(t)) = e^(−kΛ(t)) h(θ(0)); discrete steps: "
@@ -28,7 +28,7 @@ def _times(k: int) -> str:
     return "" if k == 1 else str(k)
 
 
-def decayed_form(law: Law, names: list[str], style: str = "text") -> str:
+def decayed_form(law: Law, names: list[str] | LatexNames, style: str = "text") -> str:
     """The law's time-dependent form: e^{kΛ(t)} h(θ(t)) = h(θ(0)) for a homogeneous law of degree
     k, h(e^{Λ(t)} θ(t)) = h(θ(0)) otherwise. `style`: text, latex or python (sympy-parsable)."""
     k = homogeneous_degree(law)
@@ -57,7 +57,7 @@ def family_lines(result: LawsResult) -> list[str]:
     return lines
 
 
-def law_json(law: Law, names: list[str]) -> dict:
+def law_json(law: Law, names: list[str] | LatexNames) -> dict:
     """The JSON fields added to a law: its degree of homogeneity and its decayed forms."""
     k = homogeneous_degree(law)
     return {"homogeneous_degree": k, "conserved": decayed_form(law, names, "python"),
@@ -68,16 +68,17 @@ def law_json(law: Law, names: list[str]) -> dict:
 
 def to_json(result: LawsResult) -> dict:
     """`laws --json` for one file, each law with a `weight_decay` object."""
-    data = result.to_json()
+    data, names = result.to_json(), LatexNames(result.variables)
     for entry, law in zip(data["laws"], result.laws):
-        entry["weight_decay"] = law_json(law, result.variables)
+        entry["weight_decay"] = law_json(law, names)
     data["weight_decay_theorem"] = "Marcotte, Gribonval, Peyré 2025, Thm 2.1; Lambda_t = integral of lambda over [0, t]"
     return data
 
 
 def latex_items(result: LawsResult) -> str:
     """A LaTeX fragment: every law in its conserved, time-dependent form."""
-    items = "\n".join(rf"\item ${decayed_form(law, result.variables, 'latex')}$" for law in result.laws)
+    names = LatexNames(result.variables)
+    items = "\n".join(rf"\item ${decayed_form(law, names, 'latex')}$" for law in result.laws)
     return ("% under weight decay (Marcotte, Gribonval, Peyre 2025, Thm 2.1), "
             r"$\Lambda(t) = \int_0^t \lambda$; each quantity is conserved" + "\n"
             r"\begin{itemize}" + "\n" + (items or r"\item no polynomial law of this degree") + "\n" + r"\end{itemize}")

@@ -127,3 +127,27 @@ def test_wide_linear_before_attention_stays_apart(tmp_path):
     path = tmp_path / "wide.yaml"
     path.write_text("input: {tokens: 4, dim: 32}\nlayers:\n  - linear: {out: 32}\n  - attention: {heads: 2, head_dim: 16}\n")
     assert [p.inputs for p in piece_layout(load_graph(path).layers)] == [[], []]
+
+
+def test_parameter_names_are_the_index_tuples_of_each_tensor():
+    # names are built one axis at a time; they must be `tensor[i,j,…]` in row-major order, as
+    # formatting every index tuple gives (checked on shapes of 0 to 4 axes, empty ones included)
+    import itertools
+    from types import SimpleNamespace
+
+    from hypothesis import given, settings, strategies as st
+
+    from conslaw_cli.compiler import VariableTable
+
+    shapes = st.lists(st.lists(st.integers(0, 5), max_size=4).map(tuple), min_size=1, max_size=4)
+
+    @settings(max_examples=200, deadline=None)
+    @given(shapes)
+    def check(tensor_shapes):
+        tensors = [(f"layer{k}.weight", shape) for k, shape in enumerate(tensor_shapes)]
+        table = VariableTable(SimpleNamespace(parameter_tensors=lambda: tensors))
+        expected = [f"{name}[{','.join(map(str, idx))}]" for name, (_, shape) in table.offsets.items()
+                    for idx in itertools.product(*map(range, shape))]
+        assert table.names == expected
+
+    check()
