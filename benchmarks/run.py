@@ -220,6 +220,8 @@ def _reference_cell(run: dict, ours: dict) -> tuple[str, str]:
     if run["code"] == "timeout":
         return f"> {LIMIT}", f"> {LIMIT / ours['wall']:.0f}×"
     if run["code"] != 0:
+        if "polynomial terms (limit" in run["err"]:  # its own size guard, before any work
+            return "refused: " + run["err"].split("needs about ", 1)[1].split(" (limit")[0], ""
         return "failed" + (" (memory cap)" if "MemoryError" in run["err"] else ""), ""
     agree = "" if run["out"].strip() == ours["result"] else f" (says {run['out'].strip()})"
     return f"{run['wall']:.2f}{agree}", f"{run['wall'] / ours['wall']:.1f}×"
@@ -280,7 +282,8 @@ def _update_rows(rows: list[str], references_kept: bool = False) -> None:
     names = [line.split(" | ")[0].removeprefix("| ") for line in merged[2:]]
     again = set(sum(earlier, [])) | {row.split(" | ")[0].removeprefix("| ") for row in rows[2:]}
     note = prefix + "; ".join(name for name in names if name in again) + ".\n\n"
-    path.write_text(_intro() + note + (KEPT_NOTE if references_kept else "") + "\n".join(merged) + "\n")
+    kept = references_kept or KEPT_NOTE.strip() in lines  # other rows may keep theirs from before
+    path.write_text(_intro() + note + (KEPT_NOTE if kept else "") + "\n".join(merged) + "\n")
 
 
 def main() -> None:
