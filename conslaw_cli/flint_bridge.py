@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
 
 import flint
 import numpy as np
 
+from .blas_threads import usable_cores
 from .gf import PRIME
 
 # FLINT's dense elimination runs on every core it is given (a 1600×2400 rank: 1.8 s on one core,
 # 1.0 s on two, measured here).
-flint.ctx.threads = len(os.sched_getaffinity(0))
+flint.ctx.threads = usable_cores()
 
 _WORDS_SCANNED = 16  # the object header, the vtable pointer and the nmod_mat struct fit in these
 

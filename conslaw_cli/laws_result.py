@@ -3,6 +3,7 @@ that the family fast path and the renderers stay light)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .polynomial import LatexNames, poly_text
@@ -50,11 +51,16 @@ class LawsResult:
     def complete(self) -> bool:
         return self.independent == self.count
 
+    @functools.cached_property
+    def latex_names(self) -> LatexNames:
+        """The variables' LaTeX names, made as the laws are printed and shared by every printer of
+        this result (JSON, LaTeX, weight-decay forms)."""
+        return LatexNames(self.variables)
+
     def to_json(self) -> dict:
-        latex_names = LatexNames(self.variables)
         return {
             "schema": 1, "name": self.name, "file": self.file, "degree": self.degree,
-            "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, latex_names, True),
+            "laws": [{"expr": poly_text(l.poly, self.variables), "latex": poly_text(l.poly, self.latex_names, True),
                       "degree": l.degree, "family": l.family} for l in self.laws],
             "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
             "products": self.products, "independent": self.independent, "count": self.count,

@@ -191,8 +191,7 @@ def law_items(result: LawsResult, with_products: bool = True) -> list[str]:
     """The laws as list items with $…$ math (LaTeX and Markdown alike): families as matrix
     expressions, other laws as polynomials, then the number of products not listed."""
     items = [f"{n} law{'s' if n != 1 else ''}: {math_with_note(family.latex)}" for family, n in result.families]
-    latex_names = LatexNames(result.variables)
-    items += [f"${poly_text(law.poly, latex_names, True)}$" for law in result.laws if law.family is None]
+    items += [f"${poly_text(law.poly, result.latex_names, True)}$" for law in result.laws if law.family is None]
     if with_products and result.products:
         items.append(f"and {result.products} independent products of lower-degree laws (not listed)")
     return items

@@ -68,17 +68,16 @@ def law_json(law: Law, names: list[str] | LatexNames) -> dict:
 
 def to_json(result: LawsResult) -> dict:
     """`laws --json` for one file, each law with a `weight_decay` object."""
-    data, names = result.to_json(), LatexNames(result.variables)
+    data = result.to_json()
     for entry, law in zip(data["laws"], result.laws):
-        entry["weight_decay"] = law_json(law, names)
+        entry["weight_decay"] = law_json(law, result.latex_names)
     data["weight_decay_theorem"] = "Marcotte, Gribonval, Peyré 2025, Thm 2.1; Lambda_t = integral of lambda over [0, t]"
     return data
 
 
 def latex_items(result: LawsResult) -> str:
     """A LaTeX fragment: every law in its conserved, time-dependent form."""
-    names = LatexNames(result.variables)
-    items = "\n".join(rf"\item ${decayed_form(law, names, 'latex')}$" for law in result.laws)
+    items = "\n".join(rf"\item ${decayed_form(law, result.latex_names, 'latex')}$" for law in result.laws)
     return ("% under weight decay (Marcotte, Gribonval, Peyre 2025, Thm 2.1), "
             r"$\Lambda(t) = \int_0^t \lambda$; each quantity is conserved" + "\n"
             r"\begin{itemize}" + "\n" + (items or r"\item no polynomial law of this degree") + "\n" + r"\end{itemize}")
