@@ -282,8 +282,8 @@ def _update_rows(rows: list[str], references_kept: bool = False) -> None:
     names = [line.split(" | ")[0].removeprefix("| ") for line in merged[2:]]
     again = set(sum(earlier, [])) | {row.split(" | ")[0].removeprefix("| ") for row in rows[2:]}
     note = prefix + "; ".join(name for name in names if name in again) + ".\n\n"
-    kept = references_kept or KEPT_NOTE.strip() in lines  # other rows may keep theirs from before
-    path.write_text(_intro() + note + (KEPT_NOTE if kept else "") + "\n".join(merged) + "\n")
+    references_kept = references_kept or KEPT_NOTE.strip() in lines  # other rows may keep theirs from before
+    path.write_text(_intro() + note + (KEPT_NOTE if references_kept else "") + "\n".join(merged) + "\n")
 
 
 def main() -> None:
@@ -301,7 +301,7 @@ def main() -> None:
     # the numba kernels cached
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "conslaw_cli")], capture_output=True)
     subprocess.run([CONSLAW, "count", str(ROOT / "architectures/mlp_linear.yaml")], capture_output=True)
-    print("measuring every case (the sub-second ones in rounds), then the references …", flush=True)
+    print(f"measuring every case (those under {REPEAT_BELOW:g} s in rounds), then the references …", flush=True)
     header = ("| case | D | result | status | whole process s | engine s | peak MB | estimate (before work) "
               "| target | met | expanded-φ engine s | ratio | sympy reference s | ratio |")
     rows = [header, "|" + "---|" * 14]
