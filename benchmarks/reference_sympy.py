@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from conslaw_cli.compiler import Phi
+from conslaw_cli.phi.compiler import Phi
 
 
 def reference_trace_dims(phi: Phi, seed: int = 0) -> list[int]:

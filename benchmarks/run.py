@@ -197,7 +197,7 @@ def case_row(name: str, run: dict) -> dict:
 
 def run_expanded(files: list[str]) -> dict:
     """The previous version's engine (φ expanded into monomials), whole process."""
-    code = ("import sys\nfrom conslaw_cli import analysis, engine\n"
+    code = ("import sys\nfrom conslaw_cli import analysis\nfrom conslaw_cli.counting import expanded_phi as engine\n"
             "total = 0\n"
             "for f in sys.argv[1:]:\n"
             "    graph, phi = analysis.load(f, max_terms=10**9)\n"

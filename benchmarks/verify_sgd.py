@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from conslaw_cli.network.plot import plot_results  # noqa: E402
-from conslaw_cli.verify import Settings, slope_text, verify  # noqa: E402
+from conslaw_cli.training.plot import plot_results  # noqa: E402
+from conslaw_cli.training.verify import Settings, slope_text, verify  # noqa: E402
 
 FILES = [ROOT / "architectures" / "resnet_block.yaml", ROOT / "architectures" / "attention.yaml"]
 SETTINGS = Settings(optimizer="sgd", learning_rates=(1e-3, 2e-3, 5e-3), steps=50, batch=16, seeds=10)

@@ -12,19 +12,19 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from .compiler import DEFAULT_MAX_TERMS, Phi, compile_phi, piece_layout, pieces_rich, pieces_richness
+from conslaw_cli.phi.compiler import DEFAULT_MAX_TERMS, Phi, compile_phi, piece_layout, pieces_rich, pieces_richness
 from .errors import ConslawError, TooLarge
 from .graph import Graph, build_graph
-from .graph_engine.count import trace_graph
-from .graph_engine.network import Unsupported
-from .lie import TraceResult
+from conslaw_cli.counting.graph.count import trace_graph
+from conslaw_cli.counting.graph.network import Unsupported
+from conslaw_cli.counting.lie import TraceResult
 from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_UNKNOWNS
-from .laws_result import Law, LawsResult
-from .results import CountResult
-from .spec import load_spec
+from conslaw_cli.results.laws import Law, LawsResult
+from conslaw_cli.results.count import CountResult
+from .spec import ArchSpec, load_spec
 
 if TYPE_CHECKING:
-    from .blocks import PerBlockRow
+    from conslaw_cli.phi.blocks import PerBlockRow
 
 
 
@@ -38,24 +38,33 @@ def located(graph: Graph):
         raise ConslawError(str(exc), graph.file, first.line, first.col, exc.hint) from None
 
 
-def load_graph(path: str | Path) -> Graph:
-    """Validate a file and build its layer graph (raises ConslawError on bad input)."""
-    return build_graph(load_spec(path))
+Source = str | Path | ArchSpec  # an architecture file, or a spec already validated (the Python API's)
 
 
-def load(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi]:
-    """Validate a file and compile it (raises ConslawError on bad input or hopeless size)."""
-    graph = load_graph(path)
+def source_file(source: Source) -> str:
+    """The file name that results and messages give for `source` (a spec's own label)."""
+    return source.file if isinstance(source, ArchSpec) else str(source)
+
+
+def load_graph(source: Source) -> Graph:
+    """Validate a file (or take a validated spec) and build its layer graph (raises ConslawError
+    on bad input)."""
+    return build_graph(source if isinstance(source, ArchSpec) else load_spec(source))
+
+
+def load(source: Source, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi]:
+    """Validate a file (or take a spec) and compile it (raises ConslawError on bad input or hopeless size)."""
+    graph = load_graph(source)
     return graph, compile_phi(graph, max_terms)
 
 
-def load_block(path: str | Path, block: str | None,
+def load_block(source: Source, block: str | None,
                max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Graph, Phi, set[int], str]:
     """(graph, φ, parameters, name): with `block`, φ restricted to the parameters it names (laws of
-    a subset of parameters, Marcotte et al. 2025, Prop 4.3; see blocks.py) and the name says so."""
-    from .blocks import resolve, restrict
+    a subset of parameters, Marcotte et al. 2025, Prop 4.3; see phi/blocks.py) and the name says so."""
+    from conslaw_cli.phi.blocks import resolve, restrict
 
-    graph, phi = load(path, max_terms)
+    graph, phi = load(source, max_terms)
     if block is None:
         return graph, phi, set(range(graph.num_params)), graph.name
     variables = resolve(graph, block)
@@ -72,7 +81,7 @@ def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_
     try:
         return trace_graph(graph, seed=seed, progress=progress, max_block=max_block), "graph"
     except Unsupported:
-        from .engine import flatten, trace_of_terms
+        from conslaw_cli.counting.expanded_phi import flatten, trace_of_terms
 
         terms = flatten(compile_phi(graph, max_terms))
         return trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block), "expanded φ"
@@ -83,22 +92,22 @@ SMALL_PHI_TERMS = 50_000
 
 def _component_count(graph: Graph, max_terms: int) -> int | None:
     """Number of components of φ, for small networks only: counting never needs φ expanded."""
-    from .compiler import estimate_terms
+    from conslaw_cli.phi.compiler import estimate_terms
 
     if graph.num_params > SMALL_PHI_PARAMETERS or estimate_terms(graph) > SMALL_PHI_TERMS:
         return None
     return len(compile_phi(graph, max_terms).components)
 
 
-def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
+def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
           block: str | None = None, max_block: int = DEFAULT_MAX_BLOCK) -> CountResult:
     """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
     laws that depend only on those parameters."""
     start = time.perf_counter()
     if block is not None:
-        from .engine import flatten, trace_of_terms
+        from conslaw_cli.counting.expanded_phi import flatten, trace_of_terms
 
-        graph, phi, variables, name = load_block(path, block, max_terms)
+        graph, phi, variables, name = load_block(source, block, max_terms)
         parameters, components, engine = len(variables), len(phi.components), "expanded φ"
         exact, richness = phi.rich, phi.richness
         terms = flatten(phi) if phi.components else None
@@ -106,7 +115,7 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
         with located(graph):
             trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
     else:
-        graph = load_graph(path)
+        graph = load_graph(source)
         name, parameters = graph.name, graph.num_params
         pieces = [piece.describe() for piece in piece_layout(graph.layers)]
         exact, richness = pieces_rich(pieces), pieces_richness(pieces)
@@ -114,7 +123,7 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
             trace, engine = _trace(graph, seed, progress, max_block, max_terms)
             components = _component_count(graph, max_terms)
     return CountResult(
-        name=name, file=str(path), parameters=parameters,
+        name=name, file=source_file(source), parameters=parameters,
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
         trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
@@ -125,19 +134,19 @@ def count(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, p
     )
 
 
-def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
+def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
          count: int | None = None, block: str | None = None,
          max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
     against `count` (computed here when not given); with `block`, the block laws."""
     if block is None and degree == 2:
-        fast = family_laws(path, seed, count)
+        fast = family_laws(source, seed, count)
         if fast is not None:
             return fast
-    from .engine import trace_dimension  # the law system's machinery (numba kernels), only when needed
-    from .families import candidate_families
-    from .laws import find_laws, functional_rank, name_with_families, select_generators
-    graph, phi, block_vars, name = load_block(path, block, max_terms)
+    from conslaw_cli.counting.expanded_phi import trace_dimension  # the law system's machinery (numba kernels), only when needed
+    from conslaw_cli.lawfinding.families import candidate_families
+    from conslaw_cli.lawfinding.system import find_laws, functional_rank, name_with_families, select_generators
+    graph, phi, block_vars, name = load_block(source, block, max_terms)
     with located(graph):
         if count is None and block is None:
             count = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
@@ -149,27 +158,27 @@ def laws(path: str | Path, degree: int = 2, seed: int = 0, max_terms: int = DEFA
     families = [f for f in candidate_families(graph) if all(v in block_vars for e in f.entries for m in e for v in m)]
     shown, families, explained = name_with_families(generators, products, families,
                                                     [c.poly for c in phi.components], degree)
-    return LawsResult(name=name, file=str(path), laws=shown, families=families, products=len(products),
+    return LawsResult(name=name, file=source_file(source), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
                       degree=degree, explained_by_families=explained, variables=phi.variables, exact=phi.rich)
 
 
-def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
+def family_laws(source: Source, seed: int = 0, count: int | None = None,
                 max_block: int = DEFAULT_MAX_BLOCK) -> LawsResult | None:
     """Degree-2 laws from the named families alone, when they are complete (issue of scale: no law
     system is built, φ is never expanded).
 
     Every candidate family (per-neuron and per-channel rescaling, Gram laws, attention Gram laws) is
-    checked against the fields of φ at random points (``graph_engine.lawcheck``); a family that
+    checked against the fields of φ at random points (``counting.graph.lawcheck``); a family that
     fails is dropped. When the rank of the passing laws' gradients equals the count, they are all
     the laws (Marcotte et al. 2023, Thm 3.3: every law is a function of D − dim Lie(V) independent
     ones), and the result is returned; otherwise None (the law system decides). When the count's
     sandwich certificates already checked every family and met, they are not checked again.
     Families with degree-1 laws are left to the law system, which also counts their products."""
-    from .compiler import VariableTable
-    from .families import candidate_families
+    from conslaw_cli.phi.compiler import VariableTable
+    from conslaw_cli.lawfinding.families import candidate_families
 
-    graph = load_graph(path)
+    graph = load_graph(source)
     with located(graph):
         trace = None
         if count is None:
@@ -187,7 +196,7 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
         return None
     kept, laws, error_bound = found
     pieces = [piece.describe() for piece in piece_layout(graph.layers)]
-    return LawsResult(name=graph.name, file=str(path), laws=laws, families=[(f, len(f.entries)) for f in kept],
+    return LawsResult(name=graph.name, file=source_file(source), laws=laws, families=[(f, len(f.entries)) for f in kept],
                       products=0, independent=count, count=count, degree=2, explained_by_families=True,
                       variables=VariableTable(graph).names, check_error_bound=error_bound,
                       exact=pieces_rich(pieces))
@@ -196,7 +205,7 @@ def family_laws(path: str | Path, seed: int = 0, count: int | None = None,
 def _families_by_check(graph: Graph, families: list, seed: int, count: int):
     """(the families whose laws all pass the field check, their laws, the check's error bound), or
     None when the rank of these laws is not the count (or the graph engine does not cover φ)."""
-    from .graph_engine.lawcheck import check_laws
+    from conslaw_cli.counting.graph.lawcheck import check_laws
 
     try:
         checked = check_laws(graph, [e for f in families for e in f.entries], seed)
@@ -214,11 +223,11 @@ def _families_by_check(graph: Graph, families: list, seed: int, count: int):
     return kept, [Law(e, 2, f.name) for f in kept for e in f.entries], checked.error_bound
 
 
-def per_block(path: str | Path, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:
+def per_block(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:
     """(name, block laws of every residual block and layer, total count) — `count --per-block`."""
-    from .blocks import per_block as per_block_rows
+    from conslaw_cli.phi.blocks import per_block as per_block_rows
 
-    graph, phi = load(path, max_terms)
+    graph, phi = load(source, max_terms)
     with located(graph):
         total = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
         return graph.name, per_block_rows(graph, phi, seed), total

@@ -21,7 +21,7 @@ from typer.core import TyperCommand
 from . import blas_threads, progress, sanitize
 from .errors import ConslawError
 from .limits import DEFAULT_MAX_TERMS
-from .output import check_target, write_output
+from conslaw_cli.render.output import check_target, write_output
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -130,7 +130,7 @@ def architecture_files(files: Optional[list[Path]]) -> list[Path]:
 def user_errors():
     """Bad input -> 'file:line:col: message' on stderr, exit 2; a non-generic point, exit 3; any
     other exception is a bug: one line asking to report it, exit 4. Never a traceback."""
-    from .lie import EngineDisagreement
+    from conslaw_cli.counting.lie import EngineDisagreement
 
     try:
         yield
@@ -187,8 +187,8 @@ class Flow(str, Enum):
 
 
 def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[int], seed: int) -> None:
-    """`count --flow sign`: D − dim span{sign(∂φ(θ)ᵀw)} (see sign_flow.py)."""
-    from . import sign_flow
+    """`count --flow sign`: D − dim span{sign(∂φ(θ)ᵀw)} (see flows/sign.py)."""
+    from .flows import sign as sign_flow
 
     results = for_each_file(files, lambda path, say: sign_flow.count(path, seed))
     if json:
@@ -210,9 +210,9 @@ def _exit_unless_expected(results: list, expect: Optional[int]) -> None:
 
 
 def _numerical_check(result, seed: int) -> dict:
-    """`count --check`: the network's own numerical Lie trace next to φ's count (lie_check.py)."""
+    """`count --check`: the network's own numerical Lie trace next to φ's count (training/lie_check.py)."""
     from . import analysis
-    from .network.lie_check import check_status
+    from conslaw_cli.training.lie_check import check_status
 
     return check_status(analysis.load_graph(result.file), result.laws, result.exact, seed)
 
@@ -239,7 +239,8 @@ def count(
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from . import analysis, render
+    from . import analysis
+    from .render import terminal as render
     from .limits import DEFAULT_MAX_BLOCK
 
     if flow is Flow.sign:
@@ -298,8 +299,9 @@ def laws(
     """The polynomial conservation laws, exact, named by family, with a completeness verdict.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from . import analysis, render
-    from . import weight_decay as decay
+    from . import analysis
+    from .render import terminal as render
+    from .flows import weight_decay as decay
     from .limits import DEFAULT_MAX_UNKNOWNS
 
     formats = [flag for flag, is_set in (("--json", json), ("--latex", latex), ("--python", python)) if is_set]
@@ -361,11 +363,11 @@ def report(
     """A report (one file) or a catalog (several): layers, φ, count, polynomial laws, provenance.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from . import report as report_module
+    from .render import report as report_module
 
     training = None
     if verify:
-        from .verify import Settings
+        from conslaw_cli.training.verify import Settings
 
         training = Settings()
 
@@ -379,7 +381,7 @@ def report(
         check_target(figure, architecture_files(files))
     reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms, say, training))
     if figures:
-        from .network.plot import plot_results
+        from conslaw_cli.training.plot import plot_results
 
         for report_, figure in zip(reports, figures):
             write_output(plot_results([report_.training]), figure, architecture_files(files))
@@ -442,7 +444,7 @@ def verify(
     """Train the network and check every listed law on the runs (exit 1 when a law fails).
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from . import verify as verify_module
+    from .training import verify as verify_module
 
     if lr and min(lr) <= 0:
         raise typer.BadParameter("learning rates must be positive", param_hint="--lr")
@@ -459,7 +461,7 @@ def verify(
             for line in verify_module.verify_footer(r):
                 out.print(sanitize.terminal(line), markup=False)
     if plot is not None:
-        from .network.plot import plot_results
+        from conslaw_cli.training.plot import plot_results
 
         write_output(plot_results(results), plot, architecture_files(files))
     failed = [r for r in results if not r.passed]
@@ -478,7 +480,8 @@ def show(file: FileArg) -> None:
     """Print the intermediate graph: layers, shapes, parameter tensors, number of parameters, D.
 
     FILE: an architecture YAML file."""
-    from . import analysis, render
+    from . import analysis
+    from .render import terminal as render
 
     graph = analysis.load_graph(file)
     out.print(render.graph_table(graph))
@@ -497,7 +500,8 @@ def phi(
     """Summarize the factorization φ (pieces, components, backing theorem) and print components.
 
     FILE: an architecture YAML file."""
-    from . import analysis, render
+    from . import analysis
+    from .render import terminal as render
 
     refuse_combination("--latex", {"--components 0 (add -c N)": latex and components == 0})
     _, factorization = analysis.load(file, max_terms)

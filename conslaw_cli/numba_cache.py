@@ -1,6 +1,6 @@
 """Where numba keeps conslaw's compiled kernels, and recovery from a damaged cache.
 
-Imported by kernels.py before numba itself, because numba reads NUMBA_CACHE_DIR when it is
+Imported by counting/kernels.py before numba itself, because numba reads NUMBA_CACHE_DIR when it is
 imported. Unless the user chose a directory, the cache goes to ``$XDG_CACHE_HOME/conslaw/numba``
 (default ``~/.cache/conslaw/numba``), not into the source tree of an editable install.
 

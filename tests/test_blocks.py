@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conslaw_cli import analysis, blocks, engine
+from conslaw_cli import analysis
+from conslaw_cli.phi import blocks
+from conslaw_cli.counting import expanded_phi as engine
 from conslaw_cli.cli import app
-from conslaw_cli.compiler import full_path_lifting
+from conslaw_cli.phi.compiler import full_path_lifting
 
 ROOT = Path(__file__).parent.parent
 runner = CliRunner()

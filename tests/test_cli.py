@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -158,8 +159,8 @@ def test_small_runs_load_only_what_they_use():
 
 
 def test_help_states_the_engine_defaults():
-    from conslaw_cli.engine import DEFAULT_MAX_BLOCK
-    from conslaw_cli.laws import DEFAULT_MAX_UNKNOWNS
+    from conslaw_cli.counting.expanded_phi import DEFAULT_MAX_BLOCK
+    from conslaw_cli.lawfinding.system import DEFAULT_MAX_UNKNOWNS
 
     assert f"[default: {DEFAULT_MAX_BLOCK}]" in runner.invoke(app, ["count", "--help"]).stdout
     assert f"[default: {DEFAULT_MAX_UNKNOWNS}]" in runner.invoke(app, ["laws", "--help"]).stdout
@@ -179,10 +180,11 @@ def test_piped_output_is_never_wrapped_cut_or_coloured(tmp_path):
 def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
     from rich.console import Console
 
-    from conslaw_cli import analysis, render
+    from conslaw_cli import analysis
+    from conslaw_cli.render import terminal as render
 
-    result = analysis.count(ROOT / "architectures/resnet_block.yaml")
-    result.name = "resnet_block_with_a_name_much_longer_than_the_first_column_can_hold"
+    result = dataclasses.replace(analysis.count(ROOT / "architectures/resnet_block.yaml"),
+                                 name="resnet_block_with_a_name_much_longer_than_the_first_column_can_hold")
     console = Console(width=80, record=True)
     console.print(render.count_table([result]))
     text = console.export_text()

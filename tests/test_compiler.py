@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conslaw_cli import analysis, engine
+from conslaw_cli import analysis
+from conslaw_cli.counting import expanded_phi as engine
 from conslaw_cli.analysis import load_graph
-from conslaw_cli.compiler import Phi, compile_phi, estimate_terms, full_path_lifting, piece_layout
+from conslaw_cli.phi.compiler import Phi, compile_phi, estimate_terms, full_path_lifting, piece_layout
 from conftest import mlp_yaml
 
 
@@ -137,7 +138,7 @@ def test_parameter_names_are_the_index_tuples_of_each_tensor():
 
     from hypothesis import given, settings, strategies as st
 
-    from conslaw_cli.compiler import VariableTable
+    from conslaw_cli.phi.compiler import VariableTable
 
     shapes = st.lists(st.lists(st.integers(0, 5), max_size=4).map(tuple), min_size=1, max_size=4)
 

@@ -8,12 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import mlp_yaml
-from conslaw_cli import analysis, engine, gf, lie
+from conslaw_cli import analysis
+from conslaw_cli.counting import expanded_phi as engine
+from conslaw_cli.counting import gf
+from conslaw_cli.counting import lie
 
-from conslaw_cli.families import candidate_families
-from conslaw_cli.graph_engine import certificate
-from conslaw_cli.graph_engine.count import _global_of_local, blocks_of, tensor_offsets, trace_graph
-from conslaw_cli.laws import Family
+from conslaw_cli.lawfinding.families import candidate_families
+from conslaw_cli.counting.graph import certificate
+from conslaw_cli.counting.graph.count import _global_of_local, blocks_of, tensor_offsets, trace_graph
+from conslaw_cli.lawfinding.system import Family
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -176,14 +176,14 @@ def run_python(code: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_numba_cache_goes_to_the_user_cache_directory(tmp_path):
-    code = "import os, conslaw_cli.kernels; print(os.environ['NUMBA_CACHE_DIR'])"
+    code = "import os, conslaw_cli.counting.kernels; print(os.environ['NUMBA_CACHE_DIR'])"
     assert run_python(code, {"XDG_CACHE_HOME": str(tmp_path)}).stdout.strip() == str(tmp_path / "conslaw" / "numba")
     assert run_python(code, {"NUMBA_CACHE_DIR": str(tmp_path / "mine")}).stdout.strip() == str(tmp_path / "mine")
 
 
 def test_a_damaged_numba_cache_is_rebuilt(tmp_path):
     path = write(tmp_path, "net.yaml", MLP)
-    code = (f"from conslaw_cli import analysis, engine; graph, phi = analysis.load({str(path)!r}); "
+    code = (f"from conslaw_cli import analysis; from conslaw_cli.counting import expanded_phi as engine; graph, phi = analysis.load({str(path)!r}); "
             "print(graph.num_params - engine.trace_dimension(phi).dimension)")  # the engine with numba kernels
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     first = run_python(code, env)

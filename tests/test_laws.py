@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conslaw_cli import analysis, laws
+from conslaw_cli import analysis
+from conslaw_cli.lawfinding import system as laws
 from conslaw_cli.cli import app
 from conftest import mlp_yaml
 from test_engine import make_phi
@@ -131,7 +132,7 @@ def test_higher_degree_reports_products_not_new_generators(laws_of):
 def test_incomplete_verdict_when_degree_is_too_low(laws_of):
     # deep linear at degree 1 finds nothing; the verdict says how many are missing
     result = laws_of(mlp_yaml((2, 3, 2)), degree=1)
-    assert result.laws == [] and not result.complete and result.count == 6
+    assert result.laws == () and not result.complete and result.count == 6
 
 
 def test_rational_reconstruction():
@@ -163,7 +164,7 @@ def test_cli_json_latex_python():
 def test_the_printer_writes_the_polynomial_sympy_reads_back(poly):
     # laws are printed without sympy (one printer for laws of every size); read back by sympy, the
     # text must be the polynomial sympy builds from the same terms
-    from conslaw_cli.polynomial import poly_text
+    from conslaw_cli.render.polynomial import poly_text
 
     x = sympy.symbols("x0:6")
     built = sympy.Add(*(sympy.Integer(coef) * sympy.Mul(*(x[v] for v in mono)) for mono, coef in poly.items()))
@@ -171,7 +172,7 @@ def test_the_printer_writes_the_polynomial_sympy_reads_back(poly):
 
 
 def test_the_printer_orders_terms_by_degree_then_by_parameter():
-    from conslaw_cli.polynomial import LatexNames, poly_text, symbol_latex
+    from conslaw_cli.render.polynomial import LatexNames, poly_text, symbol_latex
 
     names = [f"w[0,{j}]" for j in range(11)]  # parameter order: [0,2] comes before [0,10]
     poly = {(10, 10): 1, (2, 2): 1, (2, 10): -2, (0,): 3}
@@ -200,8 +201,8 @@ def test_a_relu_before_attention_allows_only_the_diagonal(laws_of, tmp_path):
     # through a ReLU only positive diagonal rescalings are symmetries (Marcotte et al. 2023, Ex. 2.2):
     # the squared-norm laws hold, the off-diagonal entries of the Gram family are deliberately wrong
     # candidates that the exact check must reject
-    from conslaw_cli.compiler import VariableTable
-    from conslaw_cli.families import _interface
+    from conslaw_cli.phi.compiler import VariableTable
+    from conslaw_cli.lawfinding.families import _interface
 
     text = "input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2, bias: true}\n  - relu\n  - attention: {head_dim: 1}\n"
     result = laws_of(text)
@@ -230,8 +231,8 @@ def test_leftover_laws_are_reduced_against_the_families_and_each_other(tmp_path)
     # laws left are the rescaling laws of the two ReLU neurons, ‖W_k‖² + b_k² − ‖Q[:,k]‖² − ‖K[:,k]‖²
     # − ‖V[:,k]‖² (Marcotte et al. 2023, Ex. 2.2: rescale neuron k, divide column k of Q, K, V).
     # As solved, one of them came out mixed with the Gram laws (9 terms); reduced, each is 6 terms.
-    from conslaw_cli.compiler import VariableTable
-    from conslaw_cli.families import _interface, candidate_families
+    from conslaw_cli.phi.compiler import VariableTable
+    from conslaw_cli.lawfinding.families import _interface, candidate_families
 
     path = tmp_path / "arch.yaml"
     path.write_text("input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2, bias: true}\n  - relu\n"

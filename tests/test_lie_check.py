@@ -1,4 +1,4 @@
-"""The numerical Lie trace from the network itself (conslaw_cli.network.lie_check) and
+"""The numerical Lie trace from the network itself (conslaw_cli.training.lie_check) and
 `count --check`. Expected counts: the issue's example (attention then linear without a skip) has
 5 laws by an independent float64 audit of the network (φ alone sees 2); the two-layer ReLU
 network has one law per hidden neuron (Marcotte, Gribonval, Peyré 2023, Ex. 2.2); the two-layer
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from conslaw_cli import analysis
 from conslaw_cli.analysis import load_graph
 from conslaw_cli.cli import app
-from conslaw_cli.network.lie_check import MIN_GAP, check_status, rank_and_gap
+from conslaw_cli.training.lie_check import MIN_GAP, check_status, rank_and_gap
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "architectures"
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""The JAX network (conslaw_cli.network) against the YAML semantics and the symmetries behind
+"""The JAX network (conslaw_cli.training) against the YAML semantics and the symmetries behind
 each law family, on every zoo architecture, in float64.
 
 Symmetries (each leaves g(θ, ·) unchanged, which is why the family is conserved):
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from conslaw_cli.analysis import load_graph
-from conslaw_cli.compiler import VariableTable
+from conslaw_cli.phi.compiler import VariableTable
 from conslaw_cli.graph import HOMOGENEOUS
-from conslaw_cli.network.model import build_network
+from conslaw_cli.training.model import build_network
 
 ZOO = sorted(Path(__file__).resolve().parents[1].joinpath("architectures").glob("*.yaml"))
 RNG_SEED = 7

@@ -11,7 +11,7 @@ import pytest
 
 from conslaw_cli import sanitize
 from conslaw_cli.errors import ConslawError
-from conslaw_cli.output import write_output
+from conslaw_cli.render.output import write_output
 
 HOSTILE = "a\x1b[31m\x07\n\r\t\u202e\u2028\ud800<img>#`|$\\_{}é层"
 

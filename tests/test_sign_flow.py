@@ -10,7 +10,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conslaw_cli import sign_flow
+from conslaw_cli.flows import sign as sign_flow
 from conslaw_cli.cli import app
 
 runner = CliRunner()

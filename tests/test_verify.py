@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from conslaw_cli import analysis
 from conslaw_cli.cli import app
-from conslaw_cli.verify import CONTROL, CROSS_CHECK_TOLERANCE, SLOPE_THRESHOLD, Settings, verify
+from conslaw_cli.training.verify import CONTROL, CROSS_CHECK_TOLERANCE, SLOPE_THRESHOLD, Settings, verify
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "architectures"
 ZOO = sorted(ZOO_DIR.glob("*.yaml"))

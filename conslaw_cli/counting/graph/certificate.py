@@ -1,0 +1,190 @@
+"""Sandwich certificates: the exact count of a block without a dense rank.
+
+Two bounds that need no dense D × D rank, both evaluated at a random point θ with no zero entry:
+
+* **above** (on the number of laws): the gradient of a single path component φ_c = Π_{w ∈ c} θ_w
+  has one nonzero entry per layer, Π_{u ≠ w} θ_u ≠ 0. One path is chosen through every weight
+  (through reference edges), duplicates removed, and the rank of these sparse rows is bounded
+  below by *peeling*: a row that is alone in some column is independent of all the others, so it
+  is counted and removed, again and again. A nonzero minor mod p is a nonzero integer minor, and a
+  rank at one point is at most the generic rank, so dim Lie(V) ≥ dim V_0 ≥ peeled rows and
+  laws ≤ D − peeled, deterministically.
+* **below**: the laws of the families named in the papers (per-neuron rescaling, Marcotte,
+  Gribonval, Peyré 2023, Ex. 2.2 and 2025, Thm 3.6; Gram laws, 2023, Prop 4.1) are checked to be
+  laws of this φ, ∇h · ∇(α·φ) = 0 at random (θ, gains) (a polynomial identity: Schwartz–Zippel),
+  and the rank of their gradients at θ (by peeling as well) bounds the number of laws from below.
+
+When the bounds meet, the count is exact (with the error bound of the family check). Applies to
+segments whose components are single paths: linear or conv layers separated by homogeneous
+activations (identity and flatten in between are transparent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from conslaw_cli.counting import gf
+from conslaw_cli.graph import HOMOGENEOUS, Layer
+from . import arith
+from .network import Program, gradient, layer_connections
+
+
+@dataclass
+class Certificate:
+    """The two bounds for one segment; `exact` when they meet."""
+
+    parameters: int
+    peeled_rank: int  # dim V_0(θ) ≥ this (deterministic)
+    family_laws: int  # laws ≥ this (families checked at random points)
+    error_bound: float
+    families: int = 0  # candidate families inside the segment, every one checked
+
+    @property
+    def exact(self) -> bool:
+        return self.parameters - self.peeled_rank == self.family_laws
+
+
+def single_path_layers(layers: list[Layer]) -> list[Layer] | None:
+    """The weighted layers of a segment whose components are single paths, or None."""
+    weighted, previous = [], None
+    for layer in layers:
+        if layer.kind in ("linear", "conv"):
+            if previous in ("linear", "conv"):
+                return None  # contracted linear maps: components are sums of paths
+            weighted.append(layer)
+            previous = layer.kind
+        elif layer.kind in HOMOGENEOUS:
+            previous = layer.kind
+        elif layer.kind not in ("identity", "flatten"):
+            return None
+    return weighted or None
+
+
+def candidate_paths(weighted: list) -> np.ndarray:
+    """One path through every weight and bias, as rows of parameter indices (one column per
+    weighted layer, -1 before a bias's layer), duplicates removed; dead ends dropped.
+
+    The path through a weight's reference edge goes back along each unit's first incoming edge
+    and forward along each unit's first outgoing edge (``references()`` of `Dense`, `Patches`)."""
+    depth = len(weighted)
+    refs = [e.references() for e in weighted]
+    # back[l]: for the input units of layer l, the parameters of the reference path to a source
+    back = [np.full((weighted[0].in_units, depth), -1, dtype=np.int64)]
+    for l, (first_in, _, _) in enumerate(refs[:-1]):
+        src, par = first_in
+        chain = np.where(src[:, None] >= 0, back[l][np.maximum(src, 0)], -2)
+        chain[:, l] = np.where(src >= 0, par, -2)
+        back.append(chain)
+    # fwd[l]: for the output units of layer l, the parameters of the reference path to a sink
+    fwd = [None] * depth
+    fwd[-1] = np.full((weighted[-1].out_units, depth), -1, dtype=np.int64)
+    for l in range(depth - 2, -1, -1):
+        dst, par = refs[l + 1][1]
+        chain = np.where(dst[:, None] >= 0, fwd[l + 1][np.maximum(dst, 0)], -2)
+        chain[:, l + 1] = np.where(dst >= 0, par, -2)
+        fwd[l] = chain
+    rows = []
+    for l, (e, (_, _, (params, i, o))) in enumerate(zip(weighted, refs)):
+        path = np.maximum(back[l][i], fwd[l][o])  # the two chains fill disjoint columns
+        path[(back[l][i] == -2).any(1) | (fwd[l][o] == -2).any(1)] = -2
+        path[:, l] = params
+        rows.append(path)
+        if e.bias is not None:
+            biases, units = np.unique(e.bias, return_index=True)
+            path = fwd[l][units].copy()
+            path[:, :l] = -1
+            path[:, l] = biases
+            rows.append(path)
+    paths = np.concatenate(rows)
+    paths = paths[~(paths == -2).any(1)]
+    return distinct(paths, axis=0)
+
+
+def distinct(a: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """np.unique, sorted; asking for the indices too keeps numpy 2 from importing numpy.ma (10 ms of
+    a small count) to test for masked arrays."""
+    return np.unique(a, return_index=True, axis=axis)[0]
+
+
+def path_gradients(paths: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Entry of ∇φ_c at each parameter of path c: the product of the path's other weights."""
+    values = np.where(paths >= 0, theta[np.maximum(paths, 0)], np.uint64(1))
+    depth = paths.shape[1]
+    prefix = [np.ones(len(paths), dtype=np.uint64)]
+    for l in range(depth - 1):
+        prefix.append(arith.mul(prefix[-1], values[:, l]))
+    suffix = [np.ones(len(paths), dtype=np.uint64)]
+    for l in range(depth - 1, 0, -1):
+        suffix.append(arith.mul(suffix[-1], values[:, l]))
+    suffix.reverse()
+    return np.stack([arith.mul(prefix[l], suffix[l]) for l in range(depth)], axis=1)
+
+
+def peel(columns: np.ndarray, num_columns: int) -> tuple[int, np.ndarray]:
+    """Lower bound on the rank of sparse rows with the given nonzero columns (-1 = none) and
+    nonzero values there: (rows peeled, mask of the rows left over).
+
+    A row alone in a column is outside the span of the others: count it, remove it, repeat."""
+    alive = np.ones(len(columns), dtype=bool)
+    flat_rows = np.repeat(np.arange(len(columns)), columns.shape[1])
+    flat_cols = columns.reshape(-1)
+    valid = flat_cols >= 0
+    flat_rows, flat_cols = flat_rows[valid], flat_cols[valid]
+    peeled = 0
+    while True:
+        live = alive[flat_rows]
+        counts = np.bincount(flat_cols[live], minlength=num_columns)
+        single = live & (counts[flat_cols] == 1)
+        rows = distinct(flat_rows[single])
+        if len(rows) == 0:
+            return peeled, alive
+        peeled += len(rows)
+        alive[rows] = False
+
+
+def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients at θ of family laws (quadratic polynomials), as sparse rows over `variables`
+    (sorted global indices): (column matrix padded with -1, values)."""
+    position = {int(v): k for k, v in enumerate(variables)}
+    theta = theta_global.tolist()
+    return padded_rows([{position[v]: g for v, g in gf.poly_gradient(entry, theta).items()}
+                        for family in families for entry in family.entries])
+
+
+def padded_rows(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse rows {column: value} as a column matrix padded with -1 and the values padded with 0."""
+    width = max((len(r) for r in rows), default=0)
+    cols = np.full((len(rows), width), -1, dtype=np.int64)
+    vals = np.zeros((len(rows), width), dtype=np.uint64)
+    for i, r in enumerate(rows):
+        cols[i, :len(r)] = list(r)
+        vals[i, :len(r)] = list(r.values())
+    return cols, vals
+
+
+def certify(program: Program, layers: list[Layer], local: dict[str, int], global_of_local: np.ndarray,
+            families, rng: gf.Residues, degree: int) -> Certificate:
+    """Both bounds for one segment (see the module docstring)."""
+    weighted = [layer_connections(layer, local) for layer in single_path_layers(layers)]
+    n = program.num_params
+    theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
+    paths = candidate_paths(weighted)
+    peeled, _ = peel(paths, n)
+    # the families, in local numbering, checked against random fields of this segment
+    inside = set(global_of_local.tolist())
+    families = [f for f in families if all(v in inside for e in f.entries for m in e for v in m)]
+    theta_global = np.zeros(int(global_of_local.max()) + 1, dtype=np.uint64)
+    theta_global[global_of_local] = theta
+    cols, vals = family_law_gradients(families, theta_global, global_of_local)
+    gains = rng.residues((2, program.num_gains))
+    fields = gradient(program, np.broadcast_to(theta[None, None, :], (2, 1, n)).copy(), gains)[:, 0, :]
+    for row_cols, row_vals in zip(cols, vals):
+        keep = row_cols >= 0
+        products = arith.mul(fields[:, row_cols[keep]], row_vals[keep][None, :])
+        if arith.sum_mod(products, axis=1).any():
+            raise AssertionError("internal error: a family law of this segment fails the field check")
+    family_rank, _ = peel(cols, n) if len(cols) else (0, None)
+    bound = 2 * len(cols) * (degree + 2) / gf.PRIME
+    return Certificate(n, peeled, family_rank, bound, len(families))

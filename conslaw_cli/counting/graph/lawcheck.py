@@ -1,0 +1,140 @@
+"""Candidate laws checked against the fields of φ, from the layer graph (φ is never expanded).
+
+h is a law of φ iff ∇h(θ) · ∇(α·φ)(θ) = 0 for all θ and α (Marcotte, Gribonval, Peyré 2023,
+§2.4). With rank-one α (the gains of the gated network, see ``network``), this is a polynomial in
+θ and the gains; it is evaluated at a random point mod p for every block of φ. A nonzero
+polynomial of degree δ vanishes there with probability ≤ δ/p (Schwartz–Zippel), so a law that
+passes is a law except with that probability, and one that fails is certainly not a law.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from conslaw_cli.counting import gf
+from conslaw_cli.graph import Graph
+from . import arith
+from .count import _attention_block, _global_of_local, _segment_block, _segments, covered_pieces, tensor_offsets
+from .network import gradient
+
+
+def blocks_with_variables(graph: Graph):
+    """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
+    offsets = tensor_offsets(graph)
+    for piece in covered_pieces(graph):
+        if piece.kind == "attention":
+            layer = piece.layers[0]
+            block = _attention_block(layer)
+            head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
+            rows = head_dim * dim
+            for h in range(layer.options["heads"]):
+                for left, right in (("Q", "K"),) if piece.carries_values else (("Q", "K"), ("V", "O")):
+                    first = [offsets[f"{layer.name}.{t}"] + h * rows for t in (left, right)]
+                    yield block.fields.program, np.concatenate([f + np.arange(rows) for f in first])
+            continue
+        for k, segment in enumerate(_segments(piece.layers)):
+            block = _segment_block(segment, offsets, piece.values_from if k == 0 else None)
+            yield block.fields.program, _global_of_local(block, offsets)
+
+
+@dataclass
+class Checked:
+    """The field check of candidate laws: which passed, the probability that a non-law passed,
+    and each candidate's gradient at the check's point θ (no zero entry), from which the rank of
+    the passing laws is read without a second evaluation."""
+
+    passed: list[bool]
+    error_bound: float
+    gradients: list[dict[int, int]]
+    num_params: int
+
+    def rank_lower_bound(self, chosen: list[int] | None = None) -> int:
+        """A lower bound on the number of functionally independent laws among the passing ones
+        (or among `chosen` indices): the rank of their gradients at θ, with certainty (a rank at
+        one point is at most the generic rank)."""
+        chosen = [k for k, ok in enumerate(self.passed) if ok] if chosen is None else chosen
+        return gradient_rank_lower_bound([self.gradients[k] for k in chosen], self.num_params)
+
+
+def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> Checked:
+    """Whether each polynomial passes the field check of every block (see the module's text)."""
+    return check_in_blocks(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
+
+
+def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, seed: int = 0,
+                    samples: int = 2) -> Checked:
+    """`check_laws` against the fields of these blocks only, (program, global index of each local
+    parameter) pairs; every polynomial lives in their variables."""
+    rng = gf.Residues(seed, 11)
+    theta = rng.nonzero(num_params)
+    theta_list = theta.tolist()
+    where_block = np.full(num_params, -1, dtype=np.int64)
+    where_local = np.full(num_params, -1, dtype=np.int64)
+    fields, depth = [], 1
+    for k, (program, glob) in enumerate(blocks):
+        gains = rng.residues((samples, program.num_gains))
+        fields.append(gradient(program, theta[glob][None, None, :], gains)[:, 0, :])
+        where_block[glob], where_local[glob] = k, np.arange(len(glob))
+        depth = max(depth, len(program.ops))
+    passed, gradients = [], []
+    for poly in polys:
+        grad = gf.poly_gradient(poly, theta_list)
+        gradients.append(grad)
+        variables = np.fromiter(grad, dtype=np.int64, count=len(grad))
+        values = np.fromiter(grad.values(), dtype=np.uint64, count=len(grad))
+        ok = bool((where_block[variables] >= 0).all()) if len(grad) else True
+        if ok:
+            for k in set(where_block[variables].tolist()):
+                mine = where_block[variables] == k
+                dots = arith.sum_mod(arith.mul(fields[k][:, where_local[variables[mine]]], values[mine][None, :]), 1)
+                ok = ok and not dots.any()
+        passed.append(ok)
+    degree = max((len(m) for p in polys for m in p), default=1)
+    return Checked(passed, len(polys) * (degree + 2 * depth + 2) / gf.PRIME, gradients, num_params)
+
+
+def gradient_rank_lower_bound(grads: list[dict[int, int]], num_params: int) -> int:
+    """The rank of sparse gradients {variable: value} mod p, bounded below: by peeling (see
+    ``certificate.peel``) and, for what peeling leaves, an exact dense rank when it is small."""
+    from .certificate import padded_rows, peel
+    from conslaw_cli.counting.lie import exact_rank
+
+    peeled, left = peel(padded_rows(grads)[0], num_params)
+    total = peeled
+    for group in _connected([g for g, alive in zip(grads, left) if alive]):
+        used = sorted({v for g in group for v in g})
+        if len(group) * len(used) > DENSE_ENTRIES:
+            continue  # too large for a dense rank: the bound stays a bound
+        position = {v: k for k, v in enumerate(used)}
+        rows = np.zeros((len(group), len(used)), dtype=np.uint64)
+        for i, g in enumerate(group):
+            for v, value in g.items():
+                rows[i, position[v]] = value
+        total += exact_rank(rows)
+    return total
+
+
+DENSE_ENTRIES = 4_000_000
+
+
+def _connected(rows: list[dict]) -> list[list[dict]]:
+    """Rows grouped by shared variables (rows of different groups are independent of each other,
+    so ranks add up): union–find over the variables."""
+    parent: dict[int, int] = {}
+
+    def find(v: int) -> int:
+        while parent.setdefault(v, v) != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for row in rows:
+        first = find(next(iter(row)))
+        for v in row:
+            parent[find(v)] = first
+    groups: dict[int, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(find(next(iter(row))), []).append(row)
+    return list(groups.values())

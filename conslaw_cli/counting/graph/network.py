@@ -1,0 +1,392 @@
+"""A piece of φ as a *gated network*: the function α·φ for rank-one α, and its gradient, on jets.
+
+Why this is enough (Marcotte, Gribonval, Peyré 2023, Prop 3.1 and Thm 3.3 need the span of the
+fields ∇(α·φ) and of their brackets): span{∇(α·φ) : α} is the same for every set of α that spans
+the coefficient space.  A component of a path-lifting piece is indexed by its chain (source unit,
+homogeneous neurons passed, sink unit), every chain has at most one element per layer and distinct
+chains are distinct sets, so the products α(chain) = Π_{e ∈ chain} g_e of random per-element
+*gains* g span all coefficient vectors (the monomials Π g_e are linearly independent).  With these
+α, α·φ is the network itself with the input replaced by the source gains, every homogeneous
+activation replaced by multiplication with its neurons' gains, biases fed by a constant unit with
+its own gain, skips as edges of weight 1, the softmax head's logits projected on sum-zero vectors,
+read out with the sink gains.  One forward and one backward pass give the field's value: the cost
+is proportional to the number of connections, whatever the number of paths.
+
+Layers with weights are matrix products: `Dense` (linear layers, shared over tokens) and `Patches`
+(convolutions: each output position reads a patch of input units, filter weights shared).
+Values are jets (see ``arith``): θ carries the directions of the Lie brackets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from conslaw_cli.graph import HOMOGENEOUS, Layer
+from . import arith
+
+
+@dataclass
+class Dense:
+    """A linear map W (out × in, parameters in C order from `first`), applied to every token.
+
+    `transposed`: the parameters are laid out as Wᵀ (in × out), e.g. Q_h in v ↦ Q_hᵀ(K_h v)."""
+
+    first: int
+    out: int
+    inn: int
+    tokens: int = 1
+    bias: np.ndarray | None = None  # (out_units,) local parameter of each output unit's bias
+    transposed: bool = False
+    per_token: bool = False  # one matrix per token (attention heads' V_h), laid out token-major
+
+    @property
+    def in_units(self) -> int:
+        return self.tokens * self.inn
+
+    @property
+    def out_units(self) -> int:
+        return self.tokens * self.out
+
+    @property
+    def uses(self) -> int:
+        """Weight uses (multiply–adds of one pass)."""
+        return self.tokens * self.out * self.inn
+
+    def matrix(self, theta: np.ndarray) -> np.ndarray:
+        """W as jets (B or 1, J, out, in), or (B or 1, J, tokens, out, in) `per_token`."""
+        if self.per_token:
+            block = theta[:, :, self.first:self.first + self.tokens * self.out * self.inn]
+            return block.reshape(theta.shape[0], theta.shape[1], self.tokens, self.out, self.inn)
+        block = theta[:, :, self.first:self.first + self.out * self.inn]
+        if self.transposed:
+            return np.swapaxes(block.reshape(theta.shape[0], theta.shape[1], self.inn, self.out), 2, 3)
+        return block.reshape(theta.shape[0], theta.shape[1], self.out, self.inn)
+
+    def param(self, o, i):
+        return self.first + (i * self.out + o if self.transposed else o * self.inn + i)
+
+    def apply(self, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """(B, J, in units) -> (B, J, out units), biases excluded."""
+        if self.per_token:  # a row vector per token times its own matrix
+            w = np.swapaxes(self.matrix(theta), 3, 4)
+            return _units(arith.jet_product(_per_token(h, self.tokens)[..., None, :], w, arith.matmul, 1, 1, 1))
+        w = np.swapaxes(self.matrix(theta), 2, 3)
+        return _units(arith.jet_product(_per_token(h, self.tokens), w, arith.matmul, 1, 1, 1))
+
+    def apply_transpose(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        rows = _per_token(delta, self.tokens)[..., None, :] if self.per_token else _per_token(delta, self.tokens)
+        return _units(arith.jet_product(rows, self.matrix(theta), arith.matmul, 1, 1, 1))
+
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
+        """∂(δ · W h)/∂θ: Σ over tokens of δ[out] h[in] (per token when `per_token`), at the weights."""
+        if self.per_token:
+            outer = arith.jet_product(_per_token(delta, self.tokens)[..., :, None], _per_token(h, self.tokens)[..., None, :],
+                                      arith.mul, 1, 1, 1)
+            size = self.tokens * self.out * self.inn
+            grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
+            grad[:, :, self.first:self.first + size] = outer.reshape(outer.shape[0], outer.shape[1], -1)
+            return grad
+        outer = arith.jet_product(np.swapaxes(_per_token(delta, self.tokens), 2, 3), _per_token(h, self.tokens),
+                                  arith.matmul, 1, 1, 1)
+        if self.transposed:
+            outer = np.swapaxes(outer, 2, 3)
+        grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
+        grad[:, :, self.first:self.first + self.out * self.inn] = outer.reshape(outer.shape[0], outer.shape[1], -1)
+        return grad
+
+    def references(self):
+        """Reference edges for the certificate (see ``certificate.candidate_paths``): per output unit
+        its first incoming edge, per input unit its first outgoing edge, per weight one edge."""
+        t_out, o = np.divmod(np.arange(self.out_units), self.out)
+        t_in, i = np.divmod(np.arange(self.in_units), self.inn)
+        first_in = (t_out * self.inn, self.param(o, 0))
+        first_out = (t_in * self.out, self.param(0, i))
+        wo, wi = np.divmod(np.arange(self.out * self.inn), self.inn)
+        return first_in, first_out, (self.param(wo, wi), wi, wo)
+
+
+@dataclass
+class Patches:
+    """A convolution: output unit (c, q) = Σ_m W[c, m] · in[patch[q, m]], m over (in channel,
+    kernel offsets); one weight is used at every position (weight sharing)."""
+
+    first: int
+    out_channels: int
+    patch: np.ndarray  # (positions, in_channels · kernel) input unit of each patch entry
+    in_units: int
+    bias: np.ndarray | None = None
+
+    @property
+    def out_units(self) -> int:
+        return self.out_channels * self.patch.shape[0]
+
+    @property
+    def uses(self) -> int:
+        return self.out_channels * self.patch.size
+
+    def matrix(self, theta: np.ndarray) -> np.ndarray:
+        size = self.out_channels * self.patch.shape[1]
+        return theta[:, :, self.first:self.first + size].reshape(theta.shape[0], theta.shape[1], self.out_channels, -1)
+
+    def apply(self, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        patches = h[:, :, self.patch]  # (B, J, positions, C·K)
+        out = arith.jet_product(patches, np.swapaxes(self.matrix(theta), 2, 3), arith.matmul, 1, 1, 1)
+        return _units(np.swapaxes(out, 2, 3))  # channel-major units, like the graph's shapes
+
+    def apply_transpose(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        per_position = np.swapaxes(delta.reshape(delta.shape[0], delta.shape[1], self.out_channels, -1), 2, 3)
+        spread = arith.jet_product(per_position, self.matrix(theta), arith.matmul, 1, 1, 1)
+        return arith.scatter_add(_units(spread), self.patch.reshape(-1), self.in_units)
+
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
+        per_channel = delta.reshape(delta.shape[0], delta.shape[1], self.out_channels, -1)
+        outer = arith.jet_product(per_channel, h[:, :, self.patch], arith.matmul, 1, 1, 1)
+        grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
+        grad[:, :, self.first:self.first + outer.shape[2] * outer.shape[3]] = _units(outer)
+        return grad
+
+    def references(self):
+        positions, width = self.patch.shape
+        c, q = np.divmod(np.arange(self.out_units), positions)
+        m_first = np.argmin(self.patch, axis=1)  # per position, the entry reading the smallest unit
+        first_in = (self.patch[q, m_first[q]], self.first + c * width + m_first[q])
+        q_of, m_of = np.divmod(np.arange(positions * width), width)
+        unit = self.patch.reshape(-1)
+        order = np.lexsort((q_of, unit))
+        keep = np.ones(len(order), dtype=bool)
+        keep[1:] = unit[order][1:] != unit[order][:-1]
+        chosen = order[keep]
+        dst = np.full(self.in_units, -1, dtype=np.int64)
+        par = np.full(self.in_units, -1, dtype=np.int64)
+        dst[unit[chosen]], par[unit[chosen]] = q_of[chosen], self.first + m_of[chosen]  # channel 0
+        wc, wm = np.divmod(np.arange(self.out_channels * width), width)
+        return first_in, (dst, par), (self.first + wc * width + wm, self.patch[0, wm], wc * positions)
+
+
+def _per_token(x: np.ndarray, tokens: int) -> np.ndarray:
+    return x.reshape(x.shape[0], x.shape[1], tokens, -1)
+
+
+def _units(x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def layer_connections(layer: Layer, offset_of: dict[str, int]):
+    """A linear, conv or softmax_head layer as `Dense` or `Patches`; parameters numbered through
+    `offset_of` (tensor name -> first local index, entries in C order like the variable table)."""
+    first = offset_of[f"{layer.name}.weight"]
+    if layer.kind == "conv":
+        patch = _conv_patches(layer)
+        connections = Patches(first, layer.out_shape[1], patch, math.prod(layer.in_shape[1:]))
+    else:
+        out_size, in_size = layer.params["weight"]
+        tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
+        connections = Dense(first, out_size, in_size, tokens)
+    if "bias" in layer.params:
+        channels = layer.params["bias"][0]
+        units = np.arange(connections.out_units)
+        per_unit = units // (connections.out_units // channels) if layer.kind == "conv" else units % channels
+        connections.bias = offset_of[f"{layer.name}.bias"] + per_unit
+    return connections
+
+
+def _conv_patches(layer: Layer) -> np.ndarray:
+    """The input unit read by each output position and (in channel, kernel offsets) entry, with
+    the README's semantics: output position q reads input position q·stride + j − ⌊k/2⌋ mod size
+    (circular) or q·stride + j (valid) at kernel offset j."""
+    in_channels, *in_spatial = layer.in_shape[1:]
+    out_spatial = layer.out_shape[2:]
+    kernel, stride = layer.options["kernel"], layer.options["stride"]
+    circular = layer.options["padding"] == "circular"
+    grids = np.meshgrid(*map(np.arange, out_spatial), np.arange(in_channels), *map(np.arange, kernel), indexing="ij")
+    qs, ci, js = grids[:len(out_spatial)], grids[len(out_spatial)], grids[len(out_spatial) + 1:]
+    in_pos = 0
+    for q, j, k, s, n_in in zip(qs, js, kernel, stride, in_spatial):
+        source = (q * s + j - k // 2) % n_in if circular else q * s + j
+        in_pos = in_pos * n_in + source
+    unit = ci * math.prod(in_spatial) + in_pos
+    return unit.reshape(math.prod(out_spatial), -1)
+
+
+# --- the program of a piece --------------------------------------------------------------------
+
+@dataclass
+class Affine:
+    edges: Dense | Patches
+
+
+@dataclass
+class Gains:
+    """Homogeneous neurons: multiplication by their gains (`first` = index of the first gain)."""
+
+    units: int
+    first: int
+
+
+@dataclass
+class Tile:
+    """The same values for every token (attention values reach every token alike)."""
+
+    tokens: int
+
+
+@dataclass
+class Skip:
+    """A residual block lifted inline: x + body(x), the skip an edge of weight 1."""
+
+    body: list
+
+
+@dataclass
+class SumZero:
+    """The softmax head's projection of the logits on sum-zero vectors, times n (symmetric)."""
+
+    units: int
+
+
+@dataclass
+class Program:
+    """A path-lifting segment as operations on unit vectors, with its gains laid out as
+    [source units | constant | homogeneous neurons… | sink units]."""
+
+    ops: list
+    sources: int
+    sinks: int
+    num_params: int
+    num_gains: int = 0
+    has_constant: bool = False
+
+
+class Unsupported(Exception):
+    """A piece the gated-network form does not cover (the expanded-φ engine takes it)."""
+
+
+def attention_values_ops(layer: Layer, offset_of: dict[str, int]) -> tuple[list, int]:
+    """Ops from the value sources (head h, input i) of an attention layer to its output units
+    (token, j): (V_hᵀO_h)[i, j], the same for every token; and the number of sources."""
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    tokens, dim = layer.in_shape[1], layer.in_shape[2]
+    values = Dense(offset_of[f"{layer.name}.V"], head_dim, dim, tokens=heads, per_token=True)
+    mix = Dense(offset_of[f"{layer.name}.O"], dim, heads * head_dim, transposed=True)
+    return [Affine(values), Affine(mix), Tile(tokens)], heads * dim
+
+
+def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: int,
+                  values_from: Layer | None = None) -> Program:
+    """The gated-network program of a path-lifting segment (no smooth activation inside); with
+    `values_from`, the paths start at that attention's value sources."""
+    counter = {"gains": 0, "constant": False}
+
+    def build(seq: list[Layer], units: int) -> tuple[list, int]:
+        ops = []
+        for layer in seq:
+            if layer.kind in ("linear", "conv", "softmax_head"):
+                edges = layer_connections(layer, offset_of)
+                counter["constant"] |= edges.bias is not None
+                ops.append(Affine(edges))
+                units = edges.out_units
+                if layer.kind == "softmax_head":
+                    ops.append(SumZero(units))
+            elif layer.kind in HOMOGENEOUS:
+                ops.append(Gains(units, counter["gains"]))
+                counter["gains"] += units
+            elif layer.kind == "residual":
+                body, _ = build(layer.body, units)
+                ops.append(Skip(body))
+            elif layer.kind not in ("identity", "flatten"):
+                raise Unsupported(layer.kind)
+        return ops, units
+
+    sources = math.prod(layers[0].in_shape[1:])
+    prelude = []
+    if values_from is not None:
+        prelude, sources = attention_values_ops(values_from, offset_of)
+    ops, sinks = build(layers, math.prod(layers[0].in_shape[1:]))
+    program = Program(prelude + ops, sources, sinks, num_params, has_constant=counter["constant"])
+    program.num_gains = sources + 1 + counter["gains"] + sinks
+    return program
+
+
+# --- evaluation on jets -------------------------------------------------------------------------
+# shapes: θ (B, J, n) per-sample jet points; activations (B, J, units); gains (B, num_gains)
+
+@dataclass
+class _Tape:
+    saved: list = field(default_factory=list)
+
+
+def forward(program: Program, theta: np.ndarray, gains: np.ndarray, tape: _Tape) -> np.ndarray:
+    """Sink values of the gated network (B, J, sinks); inputs are the source gains. θ may have a
+    batch axis of 1 (one point for every sample: then dense layers are plain matrix products)."""
+    batch, jets = gains.shape[0], theta.shape[1]
+    h = np.zeros((batch, jets, program.sources), dtype=np.uint64)
+    h[:, 0, :] = gains[:, :program.sources]
+    constant = gains[:, program.sources]
+    first_gain = program.sources + 1
+    return _run(program.ops, h, theta, gains, constant, first_gain, tape)
+
+
+def _run(ops, h, theta, gains, constant, first_gain, tape):
+    for op in ops:
+        if isinstance(op, Affine):
+            tape.saved.append(h)
+            e = op.edges
+            out = e.apply(theta, h)
+            if e.bias is not None:
+                out = arith.add(out, arith.mul(theta[:, :, e.bias], constant[:, None, None]))
+            h = out
+        elif isinstance(op, Gains):
+            g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
+            h = arith.mul(h, g[:, None, :])
+        elif isinstance(op, Skip):
+            h = arith.add(h, _run(op.body, h, theta, gains, constant, first_gain, tape))
+        elif isinstance(op, SumZero):
+            h = _sum_zero(h, op.units)
+        elif isinstance(op, Tile):
+            h = np.concatenate([h] * op.tokens, axis=2)
+    return h
+
+
+def _sum_zero(h: np.ndarray, n: int) -> np.ndarray:
+    """z -> n z − (Σ z) 1."""
+    total = arith.sum_mod(h, axis=2)[:, :, None]
+    return arith.sub(arith.mul(h, np.uint64(n)), total)
+
+
+def gradient(program: Program, theta: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """∇_θ (α·φ) at the jet points θ (B, J, n) for the rank-one α of each row of `gains`."""
+    tape = _Tape()
+    forward(program, theta, gains, tape)
+    batch, jets = gains.shape[0], theta.shape[1]
+    delta = np.zeros((batch, jets, program.sinks), dtype=np.uint64)
+    delta[:, 0, :] = gains[:, program.num_gains - program.sinks:]
+    grad = np.zeros((batch, jets, theta.shape[2]), dtype=np.uint64)
+    constant = gains[:, program.sources]
+    _back(program.ops, delta, theta, gains, constant, program.sources + 1, tape, grad)
+    return grad
+
+
+def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
+    for op in reversed(ops):
+        if isinstance(op, Affine):
+            e = op.edges
+            h = tape.saved.pop()
+            # ∂/∂θ[param]: δ[out] · h[in]; ∂/∂h[in]: θ[param] · δ[out]
+            grad[:] = arith.add(grad, e.weight_gradient(delta, h, grad.shape[2]))
+            if e.bias is not None:
+                bias_grad = arith.mul(delta, constant[:, None, None])
+                grad[:] = arith.add(grad, arith.scatter_add(bias_grad, e.bias, grad.shape[2]))
+            delta = e.apply_transpose(theta, delta)
+        elif isinstance(op, Gains):
+            g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
+            delta = arith.mul(delta, g[:, None, :])
+        elif isinstance(op, Skip):
+            delta = arith.add(delta, _back(op.body, delta, theta, gains, constant, first_gain, tape, grad))
+        elif isinstance(op, SumZero):
+            delta = _sum_zero(delta, op.units)
+        elif isinstance(op, Tile):
+            delta = arith.sum_mod(delta.reshape(delta.shape[0], delta.shape[1], op.tokens, -1), axis=2)
+    return delta

@@ -1,0 +1,2 @@
+"""Finding the laws: the candidate named families (`families`) and the law system with its
+solver, basis and naming (`system`)."""

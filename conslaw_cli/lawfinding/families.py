@@ -1,0 +1,212 @@
+"""The law families the papers name (docs/method.md §5), built from the graph as candidate polynomials.
+
+They are only candidates: `laws.name_with_families` checks exactly that every entry is a law and
+uses a family only for the part of the law space it spans."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from conslaw_cli.phi.compiler import Poly, VariableTable, poly_sum
+from conslaw_cli.graph import HOMOGENEOUS, Graph, Layer
+from conslaw_cli.results.laws import Family
+from conslaw_cli.sanitize import latex_mathrm as _tex
+
+PASS_THROUGH = ("identity", "flatten")
+
+
+
+def _ids(v: VariableTable, tensor: str) -> np.ndarray:
+    """The variable index of every entry of `tensor`, as an array of its shape (families index
+    whole rows and columns: one array operation instead of a lookup per entry)."""
+    offset, shape = v.offsets[tensor]
+    return np.arange(offset, offset + math.prod(shape)).reshape(shape)
+
+
+def _square_sum(ids: np.ndarray, sign: int = 1) -> Poly:
+    """Σ sign · x_i² over the (distinct) variables `ids`."""
+    return {(i, i): sign for i in ids.ravel().tolist()}
+
+
+def _inner(first: np.ndarray, second: np.ndarray, sign: int = 1) -> Poly:
+    """Σ_i sign · first[i] · second[i] over variable indices (each pair a distinct monomial)."""
+    return {(i, j) if i <= j else (j, i): sign for i, j in zip(first.ravel().tolist(), second.ravel().tolist())}
+
+
+def _outgoing(b: Layer, weights: np.ndarray, k: int, flattened_positions: int) -> np.ndarray:
+    """b's weights that read unit (or channel) k of the layer before: a column of a linear layer, a
+    conv's input channel, or the columns of channel k's positions after flatten."""
+    if flattened_positions:
+        return weights[:, k * flattened_positions:(k + 1) * flattened_positions]
+    return weights[:, k]
+
+
+def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 0) -> Family:
+    """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (Marcotte et al. 2023, Ex. 2.2,
+    Marcotte et al. 2025, Thm 3.6); a conv channel read through `flatten` is the set of its positions."""
+    units = a.params["weight"][0]
+    bias = "bias" in a.params
+    incoming, outgoing = _ids(v, f"{a.name}.weight"), _ids(v, f"{b.name}.weight")
+    biases = _ids(v, f"{a.name}.bias") if bias else None
+    entries = []
+    for k in range(units):
+        parts = [_square_sum(incoming[k]), _square_sum(_outgoing(b, outgoing, k, flattened_positions), -1)]
+        if bias:
+            parts.append(_square_sum(biases[k]))
+        entries.append(poly_sum(parts))
+    unit = "c" if a.kind == "conv" else "k"
+    wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
+    read = f"[:,{unit}·{flattened_positions}:({unit}+1)·{flattened_positions}]" if flattened_positions else f"[:,{unit}]"
+    name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− ‖{wb}{read}‖², "
+            f"{unit} = 0…{units - 1}" + (" (per hidden channel)" if a.kind == "conv" else " (per hidden neuron)"))
+    latex = (rf"\|{_tex(wa)}_{{{unit}}}\|^2" + (rf" + {_tex(ba)}_{{{unit}}}^2" if bias else "")
+             + rf" - \|{_tex(wb)}_{{:,{unit}}}\|^2,\ {unit} = 0,\dots,{units - 1}")
+    return Family(name, latex, entries)
+
+
+def _attention(layer: Layer, v: VariableTable) -> list[Family]:
+    """Q_hQ_hᵀ − K_hK_hᵀ and V_hV_hᵀ − O_hO_hᵀ per head (Marcotte et al. 2025, Thm 3.8, Cor 3.10)."""
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    out = []
+    for left, right in (("Q", "K"), ("V", "O")):
+        entries = []
+        left_ids, right_ids = _ids(v, f"{layer.name}.{left}"), _ids(v, f"{layer.name}.{right}")
+        for h in range(heads):
+            rows = range(h * head_dim, (h + 1) * head_dim)
+            for a, b in itertools.combinations_with_replacement(rows, 2):
+                entries.append(poly_sum((_inner(left_ids[a], left_ids[b]), _inner(right_ids[a], right_ids[b], -1))))
+        l, r = f"{layer.name}.{left}", f"{layer.name}.{right}"
+        triangle = head_dim * (head_dim + 1) // 2
+        per_head = f", per head: {triangle} per head × {heads} heads" if heads > 1 else ""
+        out.append(Family(f"upper triangle of {l}_h·{l}_hᵀ − {r}_h·{r}_hᵀ{per_head}" if heads > 1 else
+                          f"upper triangle of {l}·{l}ᵀ − {r}·{r}ᵀ",
+                          rf"{_tex(l)}\,{_tex(l)}^\top - {_tex(r)}\,{_tex(r)}^\top\ \text{{(upper triangle{per_head})}}",
+                          entries))
+    return out
+
+
+def _writers(layer: Layer, v: VariableTable) -> np.ndarray:
+    """Row k: the weights that write unit k of `layer`'s output, in the same order for every k: a
+    linear layer's row k and bias k, or column k of an attention's O (every head)."""
+    if layer.kind == "attention":
+        return _ids(v, f"{layer.name}.O").T
+    weights = _ids(v, f"{layer.name}.weight")
+    return np.hstack([weights, _ids(v, f"{layer.name}.bias")[:, None]]) if "bias" in layer.params else weights
+
+
+def _readers(layer: Layer, v: VariableTable, tokens: int = 0) -> np.ndarray:
+    """Row k: the weights that read unit k of the layer before `layer`: column k of a linear layer
+    (after `flatten`, the columns of unit k in each of `tokens` tokens), or column k of Q, K and V."""
+    if layer.kind == "attention":
+        return np.hstack([_ids(v, f"{layer.name}.{t}").T for t in "QKV"])
+    weights = _ids(v, f"{layer.name}.weight")  # (outputs, tokens · units) after flatten
+    if not tokens:
+        return weights.T
+    outputs, columns = weights.shape
+    return weights.reshape(outputs, tokens, columns // tokens).transpose(2, 0, 1).reshape(columns // tokens, -1)
+
+
+def _interface(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int = 0) -> Family:
+    """Laws of the symmetry of the units between a and b (linear layers or attention): with nothing
+    between, any invertible G on the units (a's writers ↦ G·, b's readers ↦ ·G⁻¹) leaves the network
+    unchanged, so ⟨writers_k, writers_l⟩ − ⟨readers_k, readers_l⟩ are laws: the Gram laws
+    W_aW_aᵀ + b_ab_aᵀ − W_bᵀW_b of Marcotte et al. 2023, Prop 4.1 (Zhao et al. 2023, App.), and the
+    same across an attention's Q, K, V or O; through a homogeneous activation only positive
+    diagonal G, so only k = l (Ex. 2.2 of the same paper)."""
+    units = a.out_shape[-1]
+    pairs = [(k, k) for k in range(units)] if diagonal else list(itertools.combinations_with_replacement(range(units), 2))
+    writers, readers = _writers(a, v), _readers(b, v, tokens)
+    entries = [poly_sum((_inner(writers[k], writers[l]), _inner(readers[k], readers[l], -1))) for k, l in pairs]
+    writes, writes_tex = _gram_text(a, "writes")
+    reads, reads_tex = _gram_text(b, "reads", tokens)
+    part = "diagonal" if diagonal else "upper triangle"
+    name = f"{part} of {writes} − {reads}" + (" (per unit: the activation between allows only rescaling)" if diagonal else "")
+    latex = rf"{writes_tex} - {reads_tex}\ \text{{({part})}}"
+    return Family(name, latex, entries)
+
+
+def _gram_text(layer: Layer, role: str, tokens: int = 0) -> tuple[str, str]:
+    """The Gram matrix of the weights that write (or read) the units, as text and LaTeX."""
+    if layer.kind == "attention" and role == "writes":
+        o = f"{layer.name}.O"
+        return f"{o}ᵀ·{o}", rf"{_tex(o)}^\top {_tex(o)}"
+    if layer.kind == "attention":
+        names = [f"{layer.name}.{t}" for t in "QKV"]
+        return ("(" + " + ".join(f"{n}ᵀ·{n}" for n in names) + ")",
+                "(" + " + ".join(rf"{_tex(n)}^\top {_tex(n)}" for n in names) + ")")
+    w = f"{layer.name}.weight"
+    if role == "writes":
+        b = f"{layer.name}.bias"
+        bias = "bias" in layer.params
+        return (f"{w}·{w}ᵀ" + (f" + {b}·{b}ᵀ" if bias else ""),
+                rf"{_tex(w)}\,{_tex(w)}^\top" + (rf" + {_tex(b)}\,{_tex(b)}^\top" if bias else ""))
+    if tokens:
+        return (f"Σ_t {w}_tᵀ·{w}_t ({w}_t: the columns that read token t)",
+                rf"\textstyle\sum_t {_tex(w)}_t^\top {_tex(w)}_t")
+    return f"{w}ᵀ·{w}", rf"{_tex(w)}^\top {_tex(w)}"
+
+
+def _column_sums(layer: Layer, v: VariableTable) -> Family:
+    """Σ_c Θ[c, j] for a softmax head (Marcotte et al. 2025, Prop 3.11, Cor 2.8)."""
+    features = layer.params["weight"][1]
+    w = f"{layer.name}.weight"
+    entries = [{(entry,): 1 for entry in column} for column in _ids(v, w).T.tolist()]
+    return Family(f"column sums Σ_c {w}[c,j], j = 0…{features - 1}",
+                  rf"\textstyle\sum_c {_tex(w)}_{{c,j}},\ j = 0,\dots,{features - 1}", entries)
+
+
+_LAST_BUILT: list = [None, None]  # [graph, its families]: `count` and then `laws` need them for one graph
+
+
+def candidate_families(graph: Graph) -> list[Family]:
+    """Every family the papers name that the layer sequence makes possible (built once for the
+    graph asked last; the list is shared, callers do not change it)."""
+    if _LAST_BUILT[0] is not graph:
+        _LAST_BUILT[:] = [graph, _build_families(graph)]
+    return _LAST_BUILT[1]
+
+
+def _build_families(graph: Graph) -> list[Family]:
+    variables = VariableTable(graph)
+    families: list[Family] = []
+
+    def walk(layers: list[Layer]):
+        previous, between = None, []
+        for layer in layers:
+            walk(layer.body)
+            if layer.kind == "attention":
+                families.extend(_attention(layer, variables))
+            if layer.kind == "softmax_head":
+                families.append(_column_sums(layer, variables))
+            if layer.kind in ("linear", "conv", "softmax_head", "attention"):
+                if previous is not None:
+                    _pair(previous, layer, between)
+                previous, between = layer, []
+            elif layer.kind in PASS_THROUGH or layer.kind in HOMOGENEOUS:
+                between.append(layer.kind)
+            else:
+                previous, between = None, []
+
+    def _pair(a: Layer, b: Layer, between: list[str]):
+        homogeneous = [k for k in between if k in HOMOGENEOUS]
+        flattened = "flatten" in between
+        if "attention" in (a.kind, b.kind):
+            if a.kind in ("linear", "attention") and b.kind in ("linear", "softmax_head", "attention") \
+                    and len(homogeneous) <= 1 and not (flattened and (b.kind == "attention" or homogeneous)):
+                tokens = a.out_shape[1] if flattened else 0
+                families.append(_interface(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
+        elif a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
+            if not homogeneous and b.kind == "linear":
+                families.append(_interface(a, b, variables, diagonal=False))
+            elif len(homogeneous) == 1:
+                families.append(_rescaling(a, b, variables))
+        elif a.kind == b.kind == "conv" and len(homogeneous) == 1:
+            families.append(_rescaling(a, b, variables))
+        elif a.kind == "conv" and b.kind in ("linear", "softmax_head") and flattened and len(homogeneous) == 1:
+            families.append(_rescaling(a, b, variables, flattened_positions=math.prod(a.out_shape[2:])))
+
+    walk(graph.layers)
+    return families

@@ -1,0 +1,2 @@
+"""Result objects of the engines, independent of how they are rendered: `count.CountResult`,
+`laws.Law`, `laws.Family`, `laws.LawsResult` (each with `to_json()`, the documented schema)."""

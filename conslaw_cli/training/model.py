@@ -1,0 +1,200 @@
+"""The layer graph as a differentiable function g(θ, x) in JAX, float64.
+
+θ is one flat vector whose entries follow `compiler.VariableTable(graph).names`, the order in
+which laws name variables, so a law {monomial: coefficient} evaluates directly on θ. The forward
+pass follows the YAML semantics of the README:
+
+* linear: `W x + b` on a vector, applied to every token with shared weights on tokens;
+* conv: output position q reads input position `q·stride + j` (valid) or
+  `(q·stride + j − ⌊k/2⌋) mod size` (circular) for kernel offset j, per spatial dimension,
+  exactly as `compiler._conv_connections`;
+* attention: `Σ_h softmax(X Q_hᵀ K_h Xᵀ) X V_hᵀ O_h`, softmax over each row, head h the rows
+  h·head_dim … (h+1)·head_dim − 1 (Marcotte, Gribonval, Peyré 2025, eq. 19);
+* softmax head: logits `W x`; the loss is cross-entropy;
+* residual: `x + body(x)`; flatten: C order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from conslaw_cli.phi.compiler import VariableTable
+from conslaw_cli.graph import Graph, Layer
+
+jax.config.update("jax_enable_x64", True)
+
+Forward = Callable[[dict, jnp.ndarray], jnp.ndarray]  # (tensors by name, one example) -> output
+
+ACTIVATIONS: dict[str, Callable] = {
+    "relu": jax.nn.relu,
+    "abs": jnp.abs,
+    "identity": lambda x: x,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "silu": jax.nn.silu,
+}
+
+
+def conv_gather_indices(layer: Layer) -> np.ndarray:
+    """For each output position (C order) and kernel offset (C order): the flat input position
+    it reads, with the padding and stride rules of `compiler._conv_connections`."""
+    in_spatial, out_spatial = layer.in_shape[2:], layer.out_shape[2:]
+    kernel, stride = layer.options["kernel"], layer.options["stride"]
+    circular = layer.options["padding"] == "circular"
+    rows = []
+    for q in itertools.product(*map(range, out_spatial)):
+        row = []
+        for offsets in itertools.product(*map(range, kernel)):
+            source = [(qd * sd + jd - kd // 2) % nd if circular else qd * sd + jd
+                      for qd, jd, kd, sd, nd in zip(q, offsets, kernel, stride, in_spatial)]
+            row.append(int(np.ravel_multi_index(source, in_spatial)))
+        rows.append(row)
+    return np.array(rows, dtype=np.int64)
+
+
+def _linear(layer: Layer) -> Forward:
+    weight, bias = f"{layer.name}.weight", f"{layer.name}.bias"
+
+    def forward(params, x):
+        y = x @ params[weight].T  # a vector, or tokens (N, in) -> (N, out)
+        return y + params[bias] if bias in params else y
+
+    return forward
+
+
+def _conv(layer: Layer) -> Forward:
+    weight, bias = f"{layer.name}.weight", f"{layer.name}.bias"
+    gather = conv_gather_indices(layer)
+    out_shape = layer.out_shape[1:]
+
+    def forward(params, x):
+        channels = x.reshape(x.shape[0], -1)  # (C_in, input positions)
+        patches = channels[:, gather]  # (C_in, output positions, kernel offsets)
+        w = params[weight].reshape(params[weight].shape[0], params[weight].shape[1], -1)
+        y = jnp.einsum("cqk,ock->oq", patches, w)
+        if bias in params:
+            y = y + params[bias][:, None]
+        return y.reshape(out_shape)
+
+    return forward
+
+
+def _attention(layer: Layer) -> Forward:
+    heads, head_dim = layer.options["heads"], layer.options["head_dim"]
+    q, k, v, o = (f"{layer.name}.{t}" for t in "QKVO")
+
+    def forward(params, x):
+        out = jnp.zeros_like(x)
+        for h in range(heads):
+            rows = slice(h * head_dim, (h + 1) * head_dim)
+            scores = (x @ params[q][rows].T) @ (params[k][rows] @ x.T)
+            out = out + jax.nn.softmax(scores, axis=-1) @ (x @ params[v][rows].T) @ params[o][rows]
+        return out
+
+    return forward
+
+
+def _residual(layer: Layer) -> Forward:
+    body = _sequence(layer.body)
+    return lambda params, x: x + body(params, x)
+
+
+def _layer(layer: Layer) -> Forward:
+    if layer.kind in ("linear", "softmax_head"):
+        return _linear(layer)
+    if layer.kind == "conv":
+        return _conv(layer)
+    if layer.kind == "attention":
+        return _attention(layer)
+    if layer.kind == "residual":
+        return _residual(layer)
+    if layer.kind == "flatten":
+        return lambda params, x: x.reshape(-1)
+    if layer.kind == "leaky_relu":
+        slope = layer.options.get("slope", 0.01)
+        return lambda params, x: jnp.where(x >= 0, x, slope * x)
+    activation = ACTIVATIONS[layer.kind]
+    return lambda params, x: activation(x)
+
+
+def _sequence(layers: list[Layer]) -> Forward:
+    steps = [_layer(layer) for layer in layers]
+
+    def forward(params, x):
+        for step in steps:
+            x = step(params, x)
+        return x
+
+    return forward
+
+
+@dataclass
+class Network:
+    """g(θ, x) for one architecture, θ flat in the laws' variable order."""
+
+    graph: Graph
+    names: list[str]
+    tensors: dict[str, tuple[int, tuple[int, ...]]]  # tensor name -> (offset in θ, shape)
+    forward: Forward
+
+    @property
+    def num_params(self) -> int:
+        return len(self.names)
+
+    @property
+    def classifier(self) -> bool:
+        """Ends with a softmax head: g gives logits, trained with cross-entropy."""
+        return self.graph.layers[-1].kind == "softmax_head"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.graph.input_shape[1:])
+
+    def unflatten(self, theta: jnp.ndarray) -> dict:
+        """θ -> {tensor name: array}, C order (the order of `VariableTable.index`)."""
+        return {name: theta[offset:offset + math.prod(shape)].reshape(shape)
+                for name, (offset, shape) in self.tensors.items()}
+
+    def apply(self, theta: jnp.ndarray, x: jnp.ndarray) -> jnp.ndarray:
+        """g(θ, x) for one example x of the input shape (logits for a classifier)."""
+        return self.forward(self.unflatten(theta), x)
+
+    def batch(self, theta: jnp.ndarray, xs: jnp.ndarray) -> jnp.ndarray:
+        """g(θ, x) for a batch of examples (first axis)."""
+        return jax.vmap(lambda x: self.apply(theta, x))(xs)
+
+    def predict(self, theta: jnp.ndarray, xs: jnp.ndarray) -> jnp.ndarray:
+        """What the network computes for a user: class probabilities for a classifier (the
+        softmax makes logits that differ by a constant equivalent), else g itself."""
+        out = self.batch(theta, xs)
+        return jax.nn.softmax(out, axis=-1) if self.classifier else out
+
+    def loss(self, theta: jnp.ndarray, xs: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
+        """Mean cross-entropy (integer labels) for a classifier, else half the squared error
+        averaged over examples and output entries (PyTorch's MSELoss convention)."""
+        out = self.batch(theta, xs)
+        if self.classifier:
+            log_probs = jax.nn.log_softmax(out, axis=-1)
+            return -jnp.mean(jnp.take_along_axis(log_probs, targets[:, None], axis=-1))
+        return 0.5 * jnp.mean((out - targets) ** 2)
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        """A random θ: each tensor Gaussian with standard deviation 1/√fan-in (biases 1/2).
+        (numpy, not jax.random: no compilation per tensor shape.)"""
+        parts = [rng.standard_normal(math.prod(shape)) * (0.5 if len(shape) == 1 else 1 / math.sqrt(math.prod(shape[1:])))
+                 for _, shape in self.tensors.values()]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def build_network(graph: Graph) -> Network:
+    """The differentiable network of a layer graph (see the module docstring for the semantics)."""
+    table = VariableTable(graph)
+    return Network(graph, table.names, dict(table.offsets), _sequence(graph.layers))
