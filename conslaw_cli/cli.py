@@ -1,7 +1,7 @@
 """The `conslaw` command line (typer).
 
-Exit codes: 0 success; 1 `--expect` did not match; 2 bad input (file:line:col message) or
-options that do not combine; 3 the two random points disagreed (a non-generic point: rerun with
+Exit codes: 0 success; 1 `count --expect` did not match or a `verify` check failed; 2 bad input
+(file:line:col message) or options that do not combine; 3 the two random points disagreed (a non-generic point: rerun with
 another --seed); 4 an internal error (a bug: a one-line message asks to report it)."""
 
 # No `from __future__ import annotations` here: typer would compile and eval every command's
@@ -28,9 +28,23 @@ if TYPE_CHECKING:
 
 # numpy, numba and flint load only when a command runs (analysis, render, report), so that
 # `conslaw --help` and `--version` answer at once.
-EXIT_CODES = ("Exit codes: 0 success; 1 a --expect did not match; 2 bad input (FILE:LINE:COL: message, "
-              "then a hint), a refused size or options that do not combine; 3 the two random points disagreed "
-              "(rerun with another --seed); 4 an internal error (a bug: please report it).")
+BAD_INPUT = "2 bad input (FILE:LINE:COL: message, then a hint), a refused size or options that do not combine"
+RANDOM_POINTS = "3 the two random points disagreed (rerun with another --seed)"
+INTERNAL = "4 an internal error (a bug: please report it)"
+
+
+def exit_codes(*codes: str) -> str:
+    """The epilog line listing the exit codes a command can return (each command lists its own)."""
+    return "Exit codes: " + "; ".join(codes) + "."
+
+
+EXIT_CODES = exit_codes("0 success", "1 count --expect did not match or a verify check failed", BAD_INPUT,
+                        RANDOM_POINTS, INTERNAL)
+COUNT_EXIT_CODES = exit_codes("0 success", "1 a --expect did not match", BAD_INPUT, RANDOM_POINTS, INTERNAL)
+COMPUTE_EXIT_CODES = exit_codes("0 success", BAD_INPUT, RANDOM_POINTS, INTERNAL)
+NO_POINTS_EXIT_CODES = exit_codes("0 success", BAD_INPUT, INTERNAL)
+VERIFY_EXIT_CODES = exit_codes("0 every check passed", "1 a listed law failed its check, the control looked "
+                               "conserved, or the second-order check failed", BAD_INPUT, RANDOM_POINTS, INTERNAL)
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, epilog=EXIT_CODES,
                   help="Exact conservation laws of gradient flows for neural network architectures.")
 
@@ -94,9 +108,9 @@ class Command(TyperCommand):
         return [self.options_metavar] + [p.metavar for p in self.get_params(ctx) if p.param_type_name == "argument"]
 
 
-def _examples(*lines: str) -> str:
-    """A command's epilog: examples (kept as written, no rewrapping) and the exit codes."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" + EXIT_CODES
+def _examples(*lines: str, codes: str = COMPUTE_EXIT_CODES) -> str:
+    """A command's epilog: examples (kept as written, no rewrapping) and the exit codes it can return."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" + codes
 
 
 def _version(value: bool) -> None:
@@ -220,7 +234,7 @@ def _numerical_check(result, seed: int) -> dict:
 @app.command(cls=Command, short_help="Count the independent conservation laws.", epilog=_examples(
     "conslaw count architectures/mlp_relu.yaml --expect 5",
     "conslaw count --json > counts.json",
-    "conslaw count architectures/resnet.yaml --block residual1"))
+    "conslaw count architectures/resnet.yaml --block residual1", codes=COUNT_EXIT_CODES))
 @guarded
 def count(
     files: FilesArg = None,
@@ -415,14 +429,10 @@ class Data(str, Enum):
     digits = "digits"
 
 
-VERIFY_EXIT_CODES = ("Exit codes: 0 every check passed; 1 a listed law failed its check, the control looked "
-                     "conserved, or the second-order check failed; 2 bad input (FILE:LINE:COL: message, then a hint).")
-
-
-@app.command(cls=Command, short_help="Train the network and check its laws on the runs.", epilog=(
-    "\b\nExamples:\n  conslaw verify architectures/resnet_block.yaml --plot fig.png\n"
-    "  conslaw verify architectures/attention.yaml --optimizer sgd --lr 1e-3 --lr 2e-3 --lr 5e-3\n\n"
-    + VERIFY_EXIT_CODES))
+@app.command(cls=Command, short_help="Train the network and check its laws on the runs.", epilog=_examples(
+    "conslaw verify architectures/resnet_block.yaml --plot fig.png",
+    "conslaw verify architectures/attention.yaml --optimizer sgd --lr 1e-3 --lr 2e-3 --lr 5e-3",
+    codes=VERIFY_EXIT_CODES))
 @guarded
 def verify(
     files: FilesArg = None,
@@ -474,7 +484,7 @@ def verify(
 
 
 @app.command(cls=Command, short_help="The layers, shapes, parameters and D (never compiles).",
-             epilog=_examples("conslaw show architectures/resnet.yaml"))
+             epilog=_examples("conslaw show architectures/resnet.yaml", codes=NO_POINTS_EXIT_CODES))
 @guarded
 def show(file: FileArg) -> None:
     """Print the intermediate graph: layers, shapes, parameter tensors, number of parameters, D.
@@ -488,7 +498,8 @@ def show(file: FileArg) -> None:
 
 
 @app.command(cls=Command, short_help="The factorization φ and the theorem backing it.", epilog=_examples(
-    "conslaw phi architectures/mlp_linear.yaml -c 3", "conslaw phi architectures/attention.yaml -c 2 --latex"))
+    "conslaw phi architectures/mlp_linear.yaml -c 3", "conslaw phi architectures/attention.yaml -c 2 --latex",
+    codes=NO_POINTS_EXIT_CODES))
 @guarded
 def phi(
     file: FileArg,

@@ -48,14 +48,56 @@ INPUT_FORMS = {
 }
 TOP_KEYS = ("name", "description", "input", "layers")
 SIZE_HINT = "sizes are whole numbers >= 1, e.g. 'out: 4'"
-KIND_HINTS = {"softmax": "there is no softmax layer: softmax_head is a linear classifier followed by softmax "
-                         "and the cross-entropy loss, written as the last layer, e.g. '- softmax_head: {classes: 10}'"}
+# Unknown kinds are answered by meaning before spelling: a synonym names the kind conslaw uses,
+# and a known layer it cannot express yet is said to be one (spelling alone would suggest
+# 'relu' for 'prelu' and 'silu' for 'selu').
+KIND_SYNONYMS = {
+    "dense": "linear", "fc": "linear", "fully_connected": "linear", "affine": "linear",
+    "conv1d": "conv", "conv2d": "conv", "convolution": "conv",
+    "swish": "silu", "logistic": "sigmoid", "lrelu": "leaky_relu", "linear_activation": "identity",
+    "mha": "attention", "multi_head_attention": "attention", "multihead_attention": "attention",
+    "self_attention": "attention",
+    "skip": "residual", "shortcut": "residual", "residual_block": "residual", "resblock": "residual",
+    "reshape": "flatten", "classifier": "softmax_head", "cross_entropy": "softmax_head",
+}
+KINDS_NOT_SUPPORTED_YET = {
+    "activation": ("prelu", "selu", "elu", "celu", "mish", "softplus", "softsign", "hardtanh", "relu6",
+                   "hard_swish", "hard_sigmoid", "square", "power"),
+    "gated unit": ("glu", "swiglu", "geglu", "reglu"),
+    "normalization layer": ("batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"),
+    "pooling layer": ("max_pool", "avg_pool", "average_pool", "global_avg_pool", "adaptive_avg_pool"),
+    "embedding layer": ("embedding", "positional_encoding"),
+    "layer": ("dropout", "lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
+}
+SOFTMAX_HINT = ("there is no softmax layer: softmax_head is a linear classifier followed by softmax and the "
+                "cross-entropy loss, written as the last layer, e.g. '- softmax_head: {classes: 10}'")
 
 MAX_FILE_BYTES = 1 << 20
 MAX_YAML_DEPTH = 100
 MAX_LAYERS = 5_000
 MAX_RESIDUAL_DEPTH = 30
 MAX_NAME_LENGTH = 200
+
+
+def _kind_key(kind: str) -> str:
+    """A kind as compared by meaning: case, '_', '-' and spaces ignored ('LayerNorm' = 'layer_norm')."""
+    return "".join(ch for ch in kind.lower() if ch not in "_- ")
+
+
+def unknown_kind_hint(kind: str) -> str:
+    """The hint for a layer kind conslaw does not know: by meaning first, then by spelling."""
+    key = _kind_key(kind)
+    if key == "softmax":
+        return SOFTMAX_HINT
+    if known := next((k for k in LAYER_KINDS if _kind_key(k) == key), None):
+        return f"kinds are written in lower case with underscores: '{known}'"
+    if synonym := next((v for k, v in KIND_SYNONYMS.items() if _kind_key(k) == key), None):
+        return f"conslaw calls this layer '{synonym}'"
+    for family, kinds in KINDS_NOT_SUPPORTED_YET.items():
+        if any(_kind_key(k) == key for k in kinds):
+            supported = f"; the activations it supports: {', '.join(ACTIVATIONS)}" if family == "activation" else ""
+            return f"a known {family} that conslaw does not support yet{supported}"
+    return did_you_mean(kind, LAYER_KINDS) or f"known kinds: {', '.join(LAYER_KINDS)}"
 
 
 @dataclass(frozen=True)
@@ -255,8 +297,7 @@ class _Validator:
             kind, (key_node, body_node) = next(iter(entries.items()))
             node = key_node
         if kind not in LAYER_KINDS:
-            raise self.error(node, f"unknown layer kind {_shown(kind)}", KIND_HINTS.get(kind)
-                             or did_you_mean(kind, LAYER_KINDS) or f"known kinds: {', '.join(LAYER_KINDS)}")
+            raise self.error(node, f"unknown layer kind {_shown(kind)}", unknown_kind_hint(kind))
         schema = LAYER_OPTIONS.get(kind, {})
         if body_node is None or (isinstance(body_node, yaml.ScalarNode) and body_node.value == ""):
             entries = {}

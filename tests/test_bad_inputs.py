@@ -74,3 +74,22 @@ def test_hopeless_engine_work_is_refused_with_an_estimate():
     assert laws.exit_code == 2
     assert "laws of degree <= 3 here have 1,770 unknown coefficients (limit 100)" in laws.stderr
     assert "--max-unknowns" in laws.stderr
+
+
+@pytest.mark.parametrize("kind, hint", [
+    ("prelu", "a known activation that conslaw does not support yet"),  # spelling alone says 'relu'
+    ("selu", "a known activation that conslaw does not support yet"),  # spelling alone says 'silu'
+    ("LayerNorm", "a known normalization layer that conslaw does not support yet"),
+    ("max_pool", "a known pooling layer that conslaw does not support yet"),
+    ("dense", "conslaw calls this layer 'linear'"),
+    ("swish", "conslaw calls this layer 'silu'"),
+    ("Leaky-ReLU", "kinds are written in lower case with underscores: 'leaky_relu'"),
+    ("reul", "did you mean 'relu'?"),
+])
+def test_an_unknown_kind_is_answered_by_meaning_then_by_spelling(tmp_path, kind, hint):
+    path = tmp_path / "net.yaml"
+    path.write_text(f"input: 3\nlayers:\n  - linear: {{out: 4}}\n  - {kind}\n")
+    result = runner.invoke(app, ["count", str(path)])
+    assert result.exit_code == 2
+    message, hint_line = result.stderr.splitlines()
+    assert message == f"{path}:4:5: unknown layer kind '{kind}'" and hint_line.startswith(f"  hint: {hint}")

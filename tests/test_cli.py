@@ -126,6 +126,10 @@ def test_count_footer_gives_the_reason_of_each_lower_bound():
         in result.stdout
 
 
+def _unwrapped_help(command: str) -> str:
+    return " ".join(runner.invoke(app, [command, "--help"]).stdout.split())
+
+
 def _modules_loaded_by(args: list[str], modules: tuple[str, ...]) -> list[str]:
     """Which of `modules` a fresh process running `conslaw ARGS` has loaded when it is done."""
     probe = ("import sys\nfrom conslaw_cli.cli import app\ntry:\n    app(sys.argv[2:], prog_name='conslaw')\n"
@@ -147,6 +151,11 @@ def test_version_and_help_are_clean_and_do_not_load_the_engine():
     assert " count [OPTIONS] [FILE…]\n" in runner.invoke(app, ["count", "--help"]).stdout
     assert " show [OPTIONS] FILE\n" in runner.invoke(app, ["show", "--help"]).stdout
     laws_help = runner.invoke(app, ["laws", "--help"]).stdout
+    # only count has --expect, only verify has checks that fail: the others never exit 1 (cli.py)
+    for command in ("laws", "report", "show", "phi"):
+        assert " 1 " not in _unwrapped_help(command).split("Exit codes:")[1], command
+    assert "1 a --expect did not match" in _unwrapped_help("count")
+    assert " 3 " not in _unwrapped_help("show").split("Exit codes:")[1]
     assert "--block SPEC" in laws_help and "--seed N" in laws_help and "-k, --degree K" in laws_help
 
 
