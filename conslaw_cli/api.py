@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from conslaw_cli.results.count import CountResult
     from conslaw_cli.flows.sign import SignFlowResult
     from conslaw_cli.training.verify import VerifyResult
+    from conslaw_cli.render.report import ArchitectureReport
+    from conslaw_cli.phi.compiler import Phi
 
 Progress = Callable[[int, int], None]  # (bracket step, dimension so far)
 REPORT_FORMATS = ("markdown", "latex", "json")
@@ -179,6 +181,12 @@ def count(architecture: Architecture | str | Path | Mapping, *, seed: int = 0, b
                           max_block=max_block)
 
 
+def factorization(architecture: Architecture | str | Path | Mapping, *, max_terms: int = DEFAULT_MAX_TERMS) -> "Phi":
+    """The factorization φ the counts are computed from (`conslaw phi`): its pieces, components
+    and the theorem backing it (refused above `max_terms` polynomial terms)."""
+    return analysis.load(_source(architecture), max_terms)[1]
+
+
 def sign_flow_count(architecture: Architecture | str | Path | Mapping, *, seed: int = 0) -> "SignFlowResult":
     """`conslaw count --flow sign`: laws of the sign flow θ' = −sign(∇L) (an upper bound)."""
     from .flows import sign as sign_flow
@@ -209,17 +217,36 @@ def laws(architecture: Architecture | str | Path | Mapping, *, degree: int = 2, 
                          max_unknowns=max_unknowns)
 
 
+def architecture_report(architecture: Architecture | str | Path | Mapping, *, degree: int = 2, seed: int = 0,
+                        max_terms: int = DEFAULT_MAX_TERMS, verify: bool = False,
+                        progress: Callable[[str], None] | None = None) -> "ArchitectureReport":
+    """What a report says of one architecture: layers, φ, count and laws, and with `verify` the
+    checks of training runs at `verify`'s defaults; `progress(text)` says what is being computed."""
+    from .render import report as report_module
+    from .training.verify import Settings
+
+    return report_module.build(_source(architecture), degree, seed, max_terms, progress or (lambda text: None),
+                               Settings() if verify else None)
+
+
 def report(architectures: Architecture | str | Path | Mapping | Iterable, *, format: str = "markdown",
-           degree: int = 2, seed: int = 0, timings: bool = False, max_terms: int = DEFAULT_MAX_TERMS) -> str:
+           degree: int = 2, seed: int = 0, timings: bool = False, max_terms: int = DEFAULT_MAX_TERMS,
+           fragment: bool = False, heading: str = "section", verify: bool = False) -> str:
     """The text of `conslaw report`: a report of one architecture or a catalog of several, in
-    Markdown, LaTeX (a whole document) or JSON."""
+    Markdown, LaTeX (a whole document, or with `fragment` its body for \\input, each architecture
+    under a `heading`: section, subsection or none) or JSON. Items may be reports already built
+    by `architecture_report`."""
     from .render import report as report_module
 
     _check_choice("format", format, REPORT_FORMATS)
+    _check_choice("heading", heading, ("section", "subsection", "none"))
+    if fragment and format != "latex":
+        raise ValueError("fragment is a LaTeX option (format='latex')")
     items = [architectures] if isinstance(architectures, (Architecture, str, Path, Mapping)) else list(architectures)
-    reports = [report_module.build(_source(a), degree, seed, max_terms) for a in items]
+    reports = [a if isinstance(a, report_module.ArchitectureReport)
+               else architecture_report(a, degree=degree, seed=seed, max_terms=max_terms, verify=verify) for a in items]
     if format == "latex":
-        return report_module.to_latex(reports, seed, timings=timings)
+        return report_module.to_latex(reports, seed, fragment, timings, heading)
     if format == "markdown":
         return report_module.to_markdown(reports, seed, timings)
     return report_module.to_json(reports, seed, timings)

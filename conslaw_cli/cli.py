@@ -26,7 +26,7 @@ from conslaw_cli.render.output import check_target, write_output
 if TYPE_CHECKING:
     from rich.console import Console
 
-# numpy, numba and flint load only when a command runs (analysis, render, report), so that
+# numpy, numba and flint load only when a command runs (api, render), so that
 # `conslaw --help` and `--version` answer at once.
 BAD_INPUT = "2 bad input (FILE:LINE:COL: message, then a hint), a refused size or options that do not combine"
 RANDOM_POINTS = "3 the two random points disagreed (rerun with another --seed)"
@@ -202,9 +202,10 @@ class Flow(str, Enum):
 
 def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[int], seed: int) -> None:
     """`count --flow sign`: D − dim span{sign(∂φ(θ)ᵀw)} (see flows/sign.py)."""
+    from . import api
     from .flows import sign as sign_flow
 
-    results = for_each_file(files, lambda path, say: sign_flow.count(path, seed))
+    results = for_each_file(files, lambda path, say: api.sign_flow_count(path, seed=seed))
     if json:
         print(sanitize.json_text([r.to_json() for r in results]))
     else:
@@ -222,13 +223,6 @@ def _exit_unless_expected(results: list, expect: Optional[int]) -> None:
     if wrong:
         raise typer.Exit(1)
 
-
-def _numerical_check(result, seed: int) -> dict:
-    """`count --check`: the network's own numerical Lie trace next to φ's count (training/lie_check.py)."""
-    from . import analysis
-    from conslaw_cli.training.lie_check import check_status
-
-    return check_status(analysis.load_graph(result.file), result.laws, result.exact, seed)
 
 
 @app.command(cls=Command, short_help="Count the independent conservation laws.", epilog=_examples(
@@ -253,7 +247,7 @@ def count(
     """Count the independent conservation laws: D − dim Lie(span ∇φ_i) at a generic point.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from . import analysis
+    from . import api
     from .render import terminal as render
     from .limits import DEFAULT_MAX_BLOCK
 
@@ -269,15 +263,15 @@ def count(
 
         def block_table(path, say):
             say("block laws of every residual block and layer")
-            return render.per_block_table(*analysis.per_block(path, seed, max_terms))
+            return render.per_block_table(*api.per_block(path, seed=seed, max_terms=max_terms))
 
         for table in for_each_file(files, block_table):
             out.print(table)
         return
-    results = for_each_file(files, lambda path, say: analysis.count(
+    results = for_each_file(files, lambda path, say: api.count(
         path, seed=seed, max_terms=max_terms, block=block, max_block=max_block or DEFAULT_MAX_BLOCK,
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
-    checks = [_numerical_check(r, seed) for r in results] if check else [None] * len(results)
+    checks = [api.numerical_check(r.file, r, seed=seed) for r in results] if check else [None] * len(results)
     if json:
         print(sanitize.json_text([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)]))
     else:
@@ -313,7 +307,7 @@ def laws(
     """The polynomial conservation laws, exact, named by family, with a completeness verdict.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from . import analysis
+    from . import api
     from .render import terminal as render
     from .flows import weight_decay as decay
     from .limits import DEFAULT_MAX_UNKNOWNS
@@ -324,8 +318,8 @@ def laws(
 
     def find(path, say):
         say(f"polynomial laws of degree ≤ {degree}")
-        return analysis.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block,
-                             max_unknowns=max_unknowns or DEFAULT_MAX_UNKNOWNS)
+        return api.laws(path, degree=degree, seed=seed, max_terms=max_terms, block=block,
+                        max_unknowns=max_unknowns or DEFAULT_MAX_UNKNOWNS)
 
     results = for_each_file(files, find)
     if json:
@@ -377,13 +371,7 @@ def report(
     """A report (one file) or a catalog (several): layers, φ, count, polynomial laws, provenance.
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
-    from .render import report as report_module
-
-    training = None
-    if verify:
-        from conslaw_cli.training.verify import Settings
-
-        training = Settings()
+    from . import api
 
     refuse_combination("--fragment", {f"--format {format.value}": fragment and format is not ReportFormat.latex})
     refuse_combination("--heading", {f"--format {format.value}": heading is not Heading.section
@@ -393,19 +381,16 @@ def report(
     figures = _figure_paths(output, len(architecture_files(files))) if verify else []
     for figure in figures:
         check_target(figure, architecture_files(files))
-    reports = for_each_file(files, lambda path, say: report_module.build(path, degree, seed, max_terms, say, training))
+    reports = for_each_file(files, lambda path, say: api.architecture_report(
+        path, degree=degree, seed=seed, max_terms=max_terms, verify=verify, progress=say))
     if figures:
         from conslaw_cli.training.plot import plot_results
 
         for report_, figure in zip(reports, figures):
             write_output(plot_results([report_.training]), figure, architecture_files(files))
             report_.figure = figure.name
-    if format is ReportFormat.latex:
-        text = report_module.to_latex(reports, seed, fragment, timings, heading.value)
-    elif format is ReportFormat.markdown:
-        text = report_module.to_markdown(reports, seed, timings)
-    else:
-        text = report_module.to_json(reports, seed, timings)
+    text = api.report(reports, format=format.value, seed=seed, timings=timings, fragment=fragment,
+                      heading=heading.value)
     write_output(text, output, architecture_files(files))
 
 
@@ -454,15 +439,16 @@ def verify(
     """Train the network and check every listed law on the runs (exit 1 when a law fails).
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
+    from . import api
     from .training import verify as verify_module
 
     if lr and min(lr) <= 0:
         raise typer.BadParameter("learning rates must be positive", param_hint="--lr")
     if plot is not None:
         check_target(plot, architecture_files(files))  # before training: never replace an input
-    settings = verify_module.Settings(optimizer.value, tuple(lr) if lr else verify_module.Settings.learning_rates,
-                                      steps, batch, weight_decay, seeds, data.value)
-    results = for_each_file(files, lambda path, say: verify_module.verify(path, settings))
+    results = for_each_file(files, lambda path, say: api.verify(
+        path, optimizer=optimizer.value, learning_rates=lr or verify_module.Settings.learning_rates, steps=steps,
+        batch=batch, weight_decay=weight_decay, seeds=seeds, data=data.value))
     if json:
         print(sanitize.json_text([r.to_json() for r in results]))
     else:
@@ -490,10 +476,10 @@ def show(file: FileArg) -> None:
     """Print the intermediate graph: layers, shapes, parameter tensors, number of parameters, D.
 
     FILE: an architecture YAML file."""
-    from . import analysis
+    from . import api
     from .render import terminal as render
 
-    graph = analysis.load_graph(file)
+    graph = api.Architecture.from_file(file).graph()
     out.print(render.graph_table(graph))
 
 
@@ -511,11 +497,11 @@ def phi(
     """Summarize the factorization φ (pieces, components, backing theorem) and print components.
 
     FILE: an architecture YAML file."""
-    from . import analysis
+    from . import api
     from .render import terminal as render
 
     refuse_combination("--latex", {"--components 0 (add -c N)": latex and components == 0})
-    _, factorization = analysis.load(file, max_terms)
+    factorization = api.factorization(file, max_terms=max_terms)
     out.print(render.phi_summary(factorization))
     out.print(render.phi_status(factorization), markup=False)
     for line in render.phi_components(factorization, components, latex):

@@ -55,6 +55,13 @@ class Layer:
         return self.own_params + sum(l.num_params for l in self.body)
 
 
+def walk_layers(layers: list[Layer]):
+    """Every layer of `layers` in file order, residual bodies included."""
+    for layer in layers:
+        yield layer
+        yield from walk_layers(layer.body)
+
+
 @dataclass
 class Graph:
     """The network: its layers in order and the total number of parameters D."""

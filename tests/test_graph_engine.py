@@ -15,7 +15,8 @@ from conslaw_cli.counting import lie
 
 from conslaw_cli.lawfinding.families import candidate_families
 from conslaw_cli.counting.graph import certificate
-from conslaw_cli.counting.graph.count import _global_of_local, blocks_of, tensor_offsets, trace_graph
+from conslaw_cli.counting.graph.blocks import blocks_of, global_of_local, tensor_offsets
+from conslaw_cli.counting.graph.count import trace_graph
 from conslaw_cli.lawfinding.system import Family
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -134,7 +135,7 @@ def _certificate(graph, families=None):
     families = candidate_families(graph) if families is None else families
     rng = gf.Residues(1)
     return certificate.certify(block.fields.program, block.layers, block.local,
-                               _global_of_local(block, tensor_offsets(graph)), families, rng, block.fields.degree)
+                               global_of_local(block, tensor_offsets(graph)), families, rng, block.fields.degree)
 
 
 def test_laws_from_the_certificates_are_the_checked_laws(tmp_path):

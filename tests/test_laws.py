@@ -202,7 +202,7 @@ def test_a_relu_before_attention_allows_only_the_diagonal(laws_of, tmp_path):
     # the squared-norm laws hold, the off-diagonal entries of the Gram family are deliberately wrong
     # candidates that the exact check must reject
     from conslaw_cli.phi.compiler import VariableTable
-    from conslaw_cli.lawfinding.families import _interface
+    from conslaw_cli.lawfinding.families import interface_family
 
     text = "input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2, bias: true}\n  - relu\n  - attention: {head_dim: 1}\n"
     result = laws_of(text)
@@ -210,7 +210,7 @@ def test_a_relu_before_attention_allows_only_the_diagonal(laws_of, tmp_path):
     path = tmp_path / "arch.yaml"
     graph, phi = analysis.load(path)
     linear, _, attention = graph.layers
-    gram = _interface(linear, attention, VariableTable(graph), diagonal=False)
+    gram = interface_family(linear, attention, VariableTable(graph), diagonal=False)
     polys = [c.poly for c in phi.components]
     off_diagonal = gram.entries[1]  # (k, l) = (0, 1)
     assert [laws.is_law(e, polys) for e in gram.entries] == [True, False, True]
@@ -232,7 +232,7 @@ def test_leftover_laws_are_reduced_against_the_families_and_each_other(tmp_path)
     # − ‖V[:,k]‖² (Marcotte et al. 2023, Ex. 2.2: rescale neuron k, divide column k of Q, K, V).
     # As solved, one of them came out mixed with the Gram laws (9 terms); reduced, each is 6 terms.
     from conslaw_cli.phi.compiler import VariableTable
-    from conslaw_cli.lawfinding.families import _interface, candidate_families
+    from conslaw_cli.lawfinding.families import interface_family, candidate_families
 
     path = tmp_path / "arch.yaml"
     path.write_text("input: {tokens: 2, dim: 2}\nlayers:\n  - linear: {out: 2, bias: true}\n  - relu\n"
@@ -243,7 +243,7 @@ def test_leftover_laws_are_reduced_against_the_families_and_each_other(tmp_path)
     grams = [f for f in candidate_families(graph) if f.name.startswith("upper triangle of attention1")]
     shown, used, explained = laws.name_with_families(generators, products, grams, polys, 2)
     leftovers = [law.poly for law in shown if law.family is None]
-    neurons = _interface(graph.layers[0], graph.layers[2], VariableTable(graph), diagonal=True).entries
+    neurons = interface_family(graph.layers[0], graph.layers[2], VariableTable(graph), diagonal=True).entries
     assert sorted(map(_up_to_sign, leftovers)) == sorted(map(_up_to_sign, neurons))
     assert all(laws.is_law(p, polys) for p in leftovers) and not explained and len(used) == 2
 

@@ -85,8 +85,8 @@ def latex_items(result: LawsResult) -> str:
 
 def python_lines(result: LawsResult) -> list[str]:
     """`h1_weight_decay = exp(k*Lambda_t)*(…)`: conserved under weight decay (Lambda_t = ∫λ)."""
-    from conslaw_cli.render.terminal import _python_name
+    from conslaw_cli.render.terminal import python_name
 
-    names = [_python_name(n) for n in result.variables]
+    names = [python_name(n) for n in result.variables]
     return ["# under weight decay: conserved quantities, Lambda_t = integral of lambda over [0, t]"] + [
         f"h{i + 1}_weight_decay = {decayed_form(law, names, 'python')}" for i, law in enumerate(result.laws)]

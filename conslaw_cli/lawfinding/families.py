@@ -109,7 +109,7 @@ def _readers(layer: Layer, v: VariableTable, tokens: int = 0) -> np.ndarray:
     return weights.reshape(outputs, tokens, columns // tokens).transpose(2, 0, 1).reshape(columns // tokens, -1)
 
 
-def _interface(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int = 0) -> Family:
+def interface_family(a: Layer, b: Layer, v: VariableTable, diagonal: bool, tokens: int = 0) -> Family:
     """Laws of the symmetry of the units between a and b (linear layers or attention): with nothing
     between, any invertible G on the units (a's writers ↦ G·, b's readers ↦ ·G⁻¹) leaves the network
     unchanged, so ⟨writers_k, writers_l⟩ − ⟨readers_k, readers_l⟩ are laws: the Gram laws
@@ -197,10 +197,10 @@ def _build_families(graph: Graph) -> list[Family]:
             if a.kind in ("linear", "attention") and b.kind in ("linear", "softmax_head", "attention") \
                     and len(homogeneous) <= 1 and not (flattened and (b.kind == "attention" or homogeneous)):
                 tokens = a.out_shape[1] if flattened else 0
-                families.append(_interface(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
+                families.append(interface_family(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
         elif a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
             if not homogeneous and b.kind == "linear":
-                families.append(_interface(a, b, variables, diagonal=False))
+                families.append(interface_family(a, b, variables, diagonal=False))
             elif len(homogeneous) == 1:
                 families.append(_rescaling(a, b, variables))
         elif a.kind == b.kind == "conv" and len(homogeneous) == 1:

@@ -144,7 +144,7 @@ def phi_components(phi: Phi, limit: int, latex: bool) -> list[str]:
     return lines
 
 
-def _python_name(name: str) -> str:
+def python_name(name: str) -> str:
     """`linear1.weight[0,1]` -> `linear1_weight_0_1`: an identifier sympy can parse."""
     return name.replace(".", "_").replace("[", "_").replace("]", "").replace(",", "_")
 
@@ -210,6 +210,6 @@ def laws_python(result: LawsResult) -> list[str]:
     """Laws as Python/sympy expressions; variables as identifiers (see the comment line)."""
     lines = [f"# {sanitize.python_comment(result.name)}: laws of degree <= {result.degree}; "
              "linear1.weight[i,j] is written linear1_weight_i_j"]
-    names = [_python_name(n) for n in result.variables]
+    names = [python_name(n) for n in result.variables]
     lines += [f"h{i + 1} = {poly_text(law.poly, names)}" for i, law in enumerate(result.laws)]
     return lines

@@ -1,157 +1,23 @@
-"""The count from the layer graph: pieces → blocks → dimension of Lie(V)(θ), mod p, at two points.
+"""The count from the layer graph: blocks (``blocks``) → dimension of Lie(V)(θ), mod p.
 
-Blocks (Marcotte, Gribonval, Peyré 2025, App. G): pieces of φ use disjoint parameters, so their
-fields commute and the trace dimensions add up; a path-lifting piece is cut further at smooth
-activations (which end paths), and attention splits into (Q_h, K_h) and (V_h, O_h) per head,
-all identical up to renaming. Blocks with the same structure are computed once.
+Blocks use disjoint parameters, so their fields commute and the trace dimensions add up
+(Marcotte, Gribonval, Peyré 2025, App. G); blocks with the same structure are computed once.
+Each block is certified by sandwich bounds (``certificate``), proved when its trace reaches the
+ceiling set by checked family laws (``lawcheck``), or traced at two independent points.
+Receives a Graph, returns a lie.TraceResult.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import numpy as np
-
 from conslaw_cli.counting import gf, lie
-from conslaw_cli.phi.compiler import merges_tokens, piece_layout
 from conslaw_cli.errors import TooLarge
-from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer
+from conslaw_cli.graph import Graph
+from conslaw_cli.limits import DEFAULT_MAX_BLOCK
+from conslaw_cli.phi.compiler import piece_layout
+from .blocks import blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
 from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges, linear_chain
-from .fields import GraphFields
-from .network import Affine, Dense, Program, Unsupported, build_program
-
-from conslaw_cli.limits import DEFAULT_MAX_BLOCK  # noqa: E402
-
-
-@dataclass
-class DenseBlock:
-    """A block whose trace is computed from sampled fields and exact dense ranks, or certified
-    (see ``certificate``) when it is a single-path segment too large for dense ranks."""
-
-    signature: tuple
-    fields: GraphFields
-    layers: list[Layer] | None = None  # a segment's layers (None: attention)
-    local: dict[str, int] | None = None  # tensor -> first local parameter
-    sizes: dict[str, int] | None = None  # tensor -> number of parameters
-    values_from: Layer | None = None  # the segment's paths start at this attention's values
-    global_of_local: np.ndarray | None = None  # of the block computed (the first of its class)
-
-
-def tensor_offsets(graph: Graph) -> dict[str, int]:
-    """First variable index of every parameter tensor (the variable table's order, no names)."""
-    offsets, total = {}, 0
-    for name, shape in graph.parameter_tensors():
-        offsets[name] = total
-        total += math.prod(shape)
-    return offsets
-
-
-def _structure(layers: list[Layer]) -> tuple:
-    """What makes two segments the same up to renaming parameters."""
-    return tuple((l.kind, l.in_shape, l.out_shape, tuple(sorted((k, str(v)) for k, v in l.options.items()
-                                                                 if k != "name")),
-                  tuple(sorted(l.params.items())), _structure(l.body)) for l in layers)
-
-
-def _segments(layers: list[Layer]) -> list[list[Layer]]:
-    """A path-lifting piece cut at its smooth activations (each ends the paths through it)."""
-    out, run = [], []
-    for layer in layers:
-        if layer.kind in SMOOTH:
-            out.append(run)
-            run = []
-        elif any(inner.kind in SMOOTH for inner in _walk(layer.body)):
-            raise Unsupported("smooth activation inside an inline residual block")
-        else:
-            run.append(layer)
-    out.append(run)
-    return [seg for seg in out if any(l.params or l.body for l in seg)]
-
-
-def _walk(layers: list[Layer]):
-    for layer in layers:
-        yield layer
-        yield from _walk(layer.body)
-
-
-def _segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Layer | None = None) -> DenseBlock:
-    """The dense block of one segment, its parameters numbered from 0 (with `values_from`, the
-    attention's V and O first: the segment's paths start at its values)."""
-    local, sizes, size = {}, {}, 0
-    tensors = [(f"{values_from.name}.{t}", values_from.params[t]) for t in "VO"] if values_from else []
-    tensors += [(f"{layer.name}.{p}", shape) for layer in _walk(layers) for p, shape in layer.params.items()]
-    for tensor, shape in tensors:
-        local[tensor], sizes[tensor] = size, math.prod(shape)
-        size += sizes[tensor]
-    program = build_program(layers, local, size, values_from)
-    affine = [op for op in _ops(program.ops) if isinstance(op, Affine)]
-    homogeneous = any(l.kind in HOMOGENEOUS for l in _walk(layers))
-    chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
-    edges = sum(op.edges.uses for op in affine)
-    signature = ("segment", _structure(layers), _structure([values_from]) if values_from else None)
-    return DenseBlock(signature, GraphFields(program, len(affine), chains, edges), layers, local, sizes, values_from)
-
-
-def _ops(ops):
-    for op in ops:
-        yield op
-        yield from _ops(getattr(op, "body", []))
-
-
-def _attention_block(layer: Layer) -> DenseBlock:
-    """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
-    is the same block up to renaming (Marcotte et al. 2025, Thm 3.8)."""
-    head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
-    entries = head_dim * dim
-    into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
-    out_of_head = Dense(0, dim, head_dim, transposed=True)  # Q_hᵀ: Q_h[a, j] at a·dim + j
-    program = Program([Affine(into_head), Affine(out_of_head)], dim, dim, 2 * entries)
-    program.num_gains = 2 * dim + 1
-    return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries))
-
-
-def covered_pieces(graph: Graph) -> list:
-    """The pieces of φ (compiler.piece_layout); raises Unsupported where linear layers are composed
-    into an attention's bilinear forms (the pieces then share parameters) or its values reach a
-    flatten (sources per token): the expanded engine takes these."""
-    pieces = piece_layout(graph.layers)
-    if any(piece.composed or (piece.upstream and piece.upstream.composed) for piece in pieces):
-        raise Unsupported("layers composed into attention")
-    if any(piece.values_from is not None and merges_tokens(piece.layers) for piece in pieces):
-        raise Unsupported("attention values through flatten (sources per token)")
-    return pieces
-
-
-def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
-    """Distinct blocks with their multiplicities (raises Unsupported for what this engine lacks)."""
-    offsets = tensor_offsets(graph)
-    found: dict[tuple, list] = {}
-    for piece in covered_pieces(graph):
-        if piece.kind == "attention":
-            layer = piece.layers[0]
-            block = _attention_block(layer)
-            if block.signature not in found:  # its parameters: Q and K of head 0
-                rows = layer.options["head_dim"] * layer.in_shape[2]
-                block.global_of_local = np.concatenate([offsets[f"{layer.name}.{t}"] + np.arange(rows) for t in "QK"])
-            entry = found.setdefault(block.signature, [block, 0])
-            entry[1] += (1 if piece.carries_values else 2) * layer.options["heads"]
-            continue
-        for k, segment in enumerate(_segments(piece.layers)):
-            block = _segment_block(segment, offsets, piece.values_from if k == 0 else None)
-            if block.signature not in found:
-                block.global_of_local = _global_of_local(block, offsets)
-                found[block.signature] = [block, 0]
-            found[block.signature][1] += 1
-    return [(block, mult) for block, mult in found.values()]
-
-
-def _global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
-    out = np.zeros(block.fields.num_vars, dtype=np.int64)
-    for tensor, start in block.local.items():
-        out[start:start + block.sizes[tensor]] = offsets[tensor] + np.arange(block.sizes[tensor])
-    return out
+from .lawcheck import check_in_blocks
 
 
 def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
@@ -162,7 +28,6 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
     if not dense:
         return {}
     from conslaw_cli.lawfinding.families import candidate_families
-    from .lawcheck import check_in_blocks
 
     owner = [-1] * graph.num_params  # the dense block of each parameter (classes share none)
     for k, (block, _) in enumerate(dense):
@@ -207,22 +72,18 @@ def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     return out
 
 
-def _parameters(layers: list[Layer]) -> int:
-    return sum(l.own_params for l in _walk(layers))
-
-
 def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
     """Estimate the work from the layer shapes (O(layers), nothing of size D allocated) and raise
     TooLarge when it is hopeless; returns the estimate."""
     total, seen = Cost(0.0, 0), set()
     for piece in piece_layout(graph.layers):
-        segments = [piece.layers] if piece.kind == "attention" else _segments(piece.layers)
-        for k, segment in enumerate(segments):
-            if _structure(segment) in seen:  # computed once (see blocks_of)
+        parts = [piece.layers] if piece.kind == "attention" else segments(piece.layers)
+        for k, segment in enumerate(parts):
+            if structure(segment) in seen:  # computed once (see blocks_of)
                 continue
-            seen.add(_structure(segment))
-            n = _parameters(segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
-                else _parameters(segment)
+            seen.add(structure(segment))
+            n = sum(l.num_params for l in segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
+                else sum(l.num_params for l in segment)
             if piece.kind != "attention" and single_path_layers(segment) and not (k == 0 and piece.values_from):
                 # certified (see trace_graph; a segment fed by an attention's values is not)
                 cost = certificate_cost(segment)

@@ -61,15 +61,9 @@ def _index_entries(layers: list[Layer]) -> int:
 
 def certificate_cost(layers: list[Layer]) -> Cost:
     """Index arrays and sparse path rows, plus two field samples for the family check."""
-    entries, params = _index_entries(layers), sum(l.own_params for l in _walk(layers))
+    entries, params = _index_entries(layers), sum(l.num_params for l in layers)
     return Cost(CERTIFICATE_SECONDS + params * SECONDS_PER_PARAMETER + entries * SECONDS_PER_ENTRY
                 + edges(layers) * SECONDS_PER_USE, BASE_BYTES + params * BYTES_PER_PARAMETER + entries * BYTES_PER_ENTRY)
-
-
-def _walk(layers: list[Layer]):
-    for layer in layers:
-        yield layer
-        yield from _walk(layer.body)
 
 
 def dense_cost(parameters: int, layers_edges: int, depth: int, linear_chain: int = 1) -> Cost:

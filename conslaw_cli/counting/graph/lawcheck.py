@@ -16,27 +16,8 @@ import numpy as np
 from conslaw_cli.counting import gf
 from conslaw_cli.graph import Graph
 from . import arith
-from .count import _attention_block, _global_of_local, _segment_block, _segments, covered_pieces, tensor_offsets
+from .blocks import blocks_with_variables
 from .network import gradient
-
-
-def blocks_with_variables(graph: Graph):
-    """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
-    offsets = tensor_offsets(graph)
-    for piece in covered_pieces(graph):
-        if piece.kind == "attention":
-            layer = piece.layers[0]
-            block = _attention_block(layer)
-            head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
-            rows = head_dim * dim
-            for h in range(layer.options["heads"]):
-                for left, right in (("Q", "K"),) if piece.carries_values else (("Q", "K"), ("V", "O")):
-                    first = [offsets[f"{layer.name}.{t}"] + h * rows for t in (left, right)]
-                    yield block.fields.program, np.concatenate([f + np.arange(rows) for f in first])
-            continue
-        for k, segment in enumerate(_segments(piece.layers)):
-            block = _segment_block(segment, offsets, piece.values_from if k == 0 else None)
-            yield block.fields.program, _global_of_local(block, offsets)
 
 
 @dataclass

@@ -1,0 +1,162 @@
+"""The blocks of φ on the layer graph: which parameters are coupled, and each block's program.
+
+Pieces of φ use disjoint parameters (Marcotte, Gribonval, Peyré 2025, App. G); a path-lifting
+piece is cut further at smooth activations, which end its paths, and an attention layer splits
+into (Q_h, K_h) and (V_h, O_h) per head. Blocks with the same structure up to renaming share a
+signature, so that the count computes each once. Used by the count (``count``) and the law check
+(``lawcheck``); receives a Graph, returns DenseBlocks with their parameters' global indices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer, walk_layers
+from conslaw_cli.phi.compiler import merges_tokens, piece_layout
+from .fields import GraphFields
+from .network import Affine, Dense, Program, Unsupported, build_program
+
+
+@dataclass
+class DenseBlock:
+    """A block whose trace is computed from sampled fields and exact dense ranks, or certified
+    (see ``certificate``) when it is a single-path segment too large for dense ranks."""
+
+    signature: tuple
+    fields: GraphFields
+    layers: list[Layer] | None = None  # a segment's layers (None: attention)
+    local: dict[str, int] | None = None  # tensor -> first local parameter
+    sizes: dict[str, int] | None = None  # tensor -> number of parameters
+    values_from: Layer | None = None  # the segment's paths start at this attention's values
+    global_of_local: np.ndarray | None = None  # of the block computed (the first of its class)
+
+
+def tensor_offsets(graph: Graph) -> dict[str, int]:
+    """First variable index of every parameter tensor (the variable table's order, no names)."""
+    offsets, total = {}, 0
+    for name, shape in graph.parameter_tensors():
+        offsets[name] = total
+        total += math.prod(shape)
+    return offsets
+
+
+def structure(layers: list[Layer]) -> tuple:
+    """What makes two segments the same up to renaming parameters."""
+    return tuple((l.kind, l.in_shape, l.out_shape, tuple(sorted((k, str(v)) for k, v in l.options.items()
+                                                                 if k != "name")),
+                  tuple(sorted(l.params.items())), structure(l.body)) for l in layers)
+
+
+def segments(layers: list[Layer]) -> list[list[Layer]]:
+    """A path-lifting piece cut at its smooth activations (each ends the paths through it)."""
+    out, run = [], []
+    for layer in layers:
+        if layer.kind in SMOOTH:
+            out.append(run)
+            run = []
+        elif any(inner.kind in SMOOTH for inner in walk_layers(layer.body)):
+            raise Unsupported("smooth activation inside an inline residual block")
+        else:
+            run.append(layer)
+    out.append(run)
+    return [seg for seg in out if any(l.params or l.body for l in seg)]
+
+
+def segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Layer | None = None) -> DenseBlock:
+    """The dense block of one segment, its parameters numbered from 0 (with `values_from`, the
+    attention's V and O first: the segment's paths start at its values)."""
+    local, sizes, size = {}, {}, 0
+    tensors = [(f"{values_from.name}.{t}", values_from.params[t]) for t in "VO"] if values_from else []
+    tensors += [(f"{layer.name}.{p}", shape) for layer in walk_layers(layers) for p, shape in layer.params.items()]
+    for tensor, shape in tensors:
+        local[tensor], sizes[tensor] = size, math.prod(shape)
+        size += sizes[tensor]
+    program = build_program(layers, local, size, values_from)
+    affine = [op for op in program_ops(program.ops) if isinstance(op, Affine)]
+    homogeneous = any(l.kind in HOMOGENEOUS for l in walk_layers(layers))
+    chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
+    edges = sum(op.edges.uses for op in affine)
+    signature = ("segment", structure(layers), structure([values_from]) if values_from else None)
+    return DenseBlock(signature, GraphFields(program, len(affine), chains, edges), layers, local, sizes, values_from)
+
+
+def program_ops(ops):
+    for op in ops:
+        yield op
+        yield from program_ops(getattr(op, "body", []))
+
+
+def attention_block(layer: Layer) -> DenseBlock:
+    """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
+    is the same block up to renaming (Marcotte et al. 2025, Thm 3.8)."""
+    head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
+    entries = head_dim * dim
+    into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
+    out_of_head = Dense(0, dim, head_dim, transposed=True)  # Q_hᵀ: Q_h[a, j] at a·dim + j
+    program = Program([Affine(into_head), Affine(out_of_head)], dim, dim, 2 * entries)
+    program.num_gains = 2 * dim + 1
+    return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries))
+
+
+def covered_pieces(graph: Graph) -> list:
+    """The pieces of φ (compiler.piece_layout); raises Unsupported where linear layers are composed
+    into an attention's bilinear forms (the pieces then share parameters) or its values reach a
+    flatten (sources per token): the expanded engine takes these."""
+    pieces = piece_layout(graph.layers)
+    if any(piece.composed or (piece.upstream and piece.upstream.composed) for piece in pieces):
+        raise Unsupported("layers composed into attention")
+    if any(piece.values_from is not None and merges_tokens(piece.layers) for piece in pieces):
+        raise Unsupported("attention values through flatten (sources per token)")
+    return pieces
+
+
+def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
+    """Distinct blocks with their multiplicities (raises Unsupported for what this engine lacks)."""
+    offsets = tensor_offsets(graph)
+    found: dict[tuple, list] = {}
+    for piece in covered_pieces(graph):
+        if piece.kind == "attention":
+            layer = piece.layers[0]
+            block = attention_block(layer)
+            if block.signature not in found:  # its parameters: Q and K of head 0
+                rows = layer.options["head_dim"] * layer.in_shape[2]
+                block.global_of_local = np.concatenate([offsets[f"{layer.name}.{t}"] + np.arange(rows) for t in "QK"])
+            entry = found.setdefault(block.signature, [block, 0])
+            entry[1] += (1 if piece.carries_values else 2) * layer.options["heads"]
+            continue
+        for k, segment in enumerate(segments(piece.layers)):
+            block = segment_block(segment, offsets, piece.values_from if k == 0 else None)
+            if block.signature not in found:
+                block.global_of_local = global_of_local(block, offsets)
+                found[block.signature] = [block, 0]
+            found[block.signature][1] += 1
+    return [(block, mult) for block, mult in found.values()]
+
+
+def global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
+    out = np.zeros(block.fields.num_vars, dtype=np.int64)
+    for tensor, start in block.local.items():
+        out[start:start + block.sizes[tensor]] = offsets[tensor] + np.arange(block.sizes[tensor])
+    return out
+
+
+def blocks_with_variables(graph: Graph):
+    """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
+    offsets = tensor_offsets(graph)
+    for piece in covered_pieces(graph):
+        if piece.kind == "attention":
+            layer = piece.layers[0]
+            block = attention_block(layer)
+            head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
+            rows = head_dim * dim
+            for h in range(layer.options["heads"]):
+                for left, right in (("Q", "K"),) if piece.carries_values else (("Q", "K"), ("V", "O")):
+                    first = [offsets[f"{layer.name}.{t}"] + h * rows for t in (left, right)]
+                    yield block.fields.program, np.concatenate([f + np.arange(rows) for f in first])
+            continue
+        for k, segment in enumerate(segments(piece.layers)):
+            block = segment_block(segment, offsets, piece.values_from if k == 0 else None)
+            yield block.fields.program, global_of_local(block, offsets)
