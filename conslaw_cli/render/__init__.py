@@ -1,2 +1,4 @@
-"""Renderers: terminal tables and law listings (`terminal`), reports in Markdown, LaTeX and JSON
-(`report`), polynomial printing (`polynomial`) and safe writing of output files (`output`)."""
+"""Renderers. Receive result objects, return text (never compute a count or a law).
+
+`terminal` (tables and law listings), `report` (reports and catalogs in Markdown, LaTeX and
+JSON), `polynomial` (printing laws), `output` (files replaced atomically, never an input)."""
