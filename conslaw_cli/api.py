@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from conslaw_cli.results.count import CountResult
     from conslaw_cli.flows.sign import SignFlowResult
     from conslaw_cli.training.verify import VerifyResult
-    from conslaw_cli.render.report import ArchitectureReport
+    from conslaw_cli.render.report import ArchitectureReport, RefusedReport
     from conslaw_cli.phi.compiler import Phi
 
 Progress = Callable[[int, int], None]  # (bracket step, dimension so far)
@@ -219,14 +219,22 @@ def laws(architecture: Architecture | str | Path | Mapping, *, degree: int = 2, 
 
 def architecture_report(architecture: Architecture | str | Path | Mapping, *, degree: int = 2, seed: int = 0,
                         max_terms: int = DEFAULT_MAX_TERMS, verify: bool = False,
-                        progress: Callable[[str], None] | None = None) -> "ArchitectureReport":
+                        progress: Callable[[str], None] | None = None,
+                        refused_as_section: bool = False) -> "ArchitectureReport | RefusedReport":
     """What a report says of one architecture: layers, φ, count and laws, and with `verify` the
-    checks of training runs at `verify`'s defaults; `progress(text)` says what is being computed."""
+    checks of training runs at `verify`'s defaults; `progress(text)` says what is being computed.
+    With `refused_as_section`, bad input or a refused size gives a RefusedReport (the catalog's
+    "Not reported" section) instead of raising ConslawError."""
     from .render import report as report_module
     from .training.verify import Settings
 
-    return report_module.build(_source(architecture), degree, seed, max_terms, progress or (lambda text: None),
-                               Settings() if verify else None)
+    try:
+        return report_module.build(_source(architecture), degree, seed, max_terms, progress or (lambda text: None),
+                                   Settings() if verify else None)
+    except ConslawError as error:
+        if not refused_as_section:
+            raise
+        return report_module.RefusedReport(error)
 
 
 def report(architectures: Architecture | str | Path | Mapping | Iterable, *, format: str = "markdown",
@@ -243,7 +251,7 @@ def report(architectures: Architecture | str | Path | Mapping | Iterable, *, for
     if fragment and format != "latex":
         raise ValueError("fragment is a LaTeX option (format='latex')")
     items = [architectures] if isinstance(architectures, (Architecture, str, Path, Mapping)) else list(architectures)
-    reports = [a if isinstance(a, report_module.ArchitectureReport)
+    reports = [a if isinstance(a, (report_module.ArchitectureReport, report_module.RefusedReport))
                else architecture_report(a, degree=degree, seed=seed, max_terms=max_terms, verify=verify) for a in items]
     if format == "latex":
         return report_module.to_latex(reports, seed, fragment, timings, heading)

@@ -372,6 +372,7 @@ def report(
 
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import api
+    from .render.report import RefusedReport
 
     refuse_combination("--fragment", {f"--format {format.value}": fragment and format is not ReportFormat.latex})
     refuse_combination("--heading", {f"--format {format.value}": heading is not Heading.section
@@ -382,16 +383,22 @@ def report(
     for figure in figures:
         check_target(figure, architecture_files(files))
     reports = for_each_file(files, lambda path, say: api.architecture_report(
-        path, degree=degree, seed=seed, max_terms=max_terms, verify=verify, progress=say))
+        path, degree=degree, seed=seed, max_terms=max_terms, verify=verify, progress=say, refused_as_section=True))
+    refused = [r.error for r in reports if isinstance(r, RefusedReport)]
     if figures:
         from conslaw_cli.training.plot import plot_results
 
         for report_, figure in zip(reports, figures):
-            write_output(plot_results([report_.training]), figure, architecture_files(files))
-            report_.figure = figure.name
+            if not isinstance(report_, RefusedReport):
+                write_output(plot_results([report_.training]), figure, architecture_files(files))
+                report_.figure = figure.name
     text = api.report(reports, format=format.value, seed=seed, timings=timings, fragment=fragment,
                       heading=heading.value)
     write_output(text, output, architecture_files(files))
+    for error in refused:  # the rest is written; each refused file is a "Not reported" section
+        err.print(str(error), markup=False)
+    if refused:
+        raise typer.Exit(2)
 
 
 def _figure_paths(output: Optional[Path], count: int) -> list[Path]:

@@ -184,3 +184,19 @@ def test_report_verify_adds_the_training_check_and_its_figure(tmp_path):
     assert as_json["figure"] is None  # standard output: no figure file
     markdown = report([path, "--verify"])
     assert "**Training check**" in markdown and "![training check]" not in markdown
+
+
+def test_a_refused_file_becomes_a_section_and_the_catalog_goes_on(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: 3\nlayers:\n  - linear: {out: 4}\n  - prelu\n")
+    good = str(Path(__file__).parent.parent / "architectures/mlp_relu.yaml")
+    for fmt, section in (("markdown", "## Not reported"), ("latex", r"\section*{Not reported}"), ("json", '"refused"')):
+        out = tmp_path / f"catalog.{fmt}"
+        result = runner.invoke(app, ["report", good, str(bad), "-f", fmt, "-o", str(out)])
+        assert result.exit_code == 2  # bad input, said once the rest is written
+        assert result.stderr.startswith(f"{bad}:4:5: unknown layer kind 'prelu'")
+        text = out.read_text()
+        assert section in text and "mlp" in text and "unknown layer kind 'prelu'" in text, fmt
+    refused = json.loads((tmp_path / "catalog.json").read_text())
+    assert [a["name"] for a in refused["architectures"]] == ["mlp_relu"]
+    assert refused["refused"][0]["line"] == 4 and refused["refused"][0]["col"] == 5

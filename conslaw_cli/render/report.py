@@ -17,6 +17,7 @@ from importlib.metadata import version
 from conslaw_cli import analysis, sanitize
 from conslaw_cli.phi.compiler import Phi
 from conslaw_cli.counting.gf import PRIME
+from conslaw_cli.errors import ConslawError
 from conslaw_cli.graph import Graph, shape_text
 from conslaw_cli.results.laws import LawsResult
 from conslaw_cli.references import bibtex_entries, cited_keys, latex_with_citations, thebibliography
@@ -39,6 +40,25 @@ class ArchitectureReport:
     laws: LawsResult
     training: VerifyResult | None = None  # `report --verify`: the laws checked on training runs
     figure: str | None = None  # the training figure's file name, relative to the report
+
+
+@dataclass(frozen=True)
+class RefusedReport:
+    """An architecture of a catalog that could not be reported: the located reason. The catalog
+    gets a "Not reported" section instead of ending at it (the command exits 2 once it is written)."""
+
+    error: ConslawError
+
+
+def _split(reports: list) -> tuple[list[ArchitectureReport], list[RefusedReport]]:
+    return ([r for r in reports if isinstance(r, ArchitectureReport)],
+            [r for r in reports if isinstance(r, RefusedReport)])
+
+
+def _refused_lines(refused: list[RefusedReport], escape) -> list[str]:
+    """One line per refused file: `file:line:col: message (hint)`, escaped for the format."""
+    return [escape(f"{r.error.file}:{r.error.line}:{r.error.col}: {r.error.message}"
+                   + (f" (hint: {r.error.hint})" if r.error.hint else "")) for r in refused]
 
 
 def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
@@ -242,10 +262,15 @@ def to_latex(reports: list[ArchitectureReport], seed: int, fragment: bool = Fals
              heading: str = "section") -> str:
     """The report as LaTeX: a standalone article with its bibliography, or (`fragment`) the body alone
     with headings at `heading` level and the BibTeX entries it cites in a comment."""
+    reports, refused = _split(reports)
     parts = []
     if len(reports) > 1:
         parts.append(_latex_summary(reports, heading))
     parts += [_latex_section(r, heading) for r in reports]
+    if refused:
+        parts.append(_heading(heading, "Not reported", starred=True) + "\n" + r"\begin{itemize}" + "\n"
+                     + "\n".join(rf"\item {line}" for line in _refused_lines(refused, sanitize.latex))
+                     + "\n" + r"\end{itemize}")
     provenance = "\n".join(rf"\item {line}" for line in _provenance(reports, seed, timings, True, sanitize.latex))
     title = _heading(heading, "Provenance", starred=True) if not fragment else r"\paragraph{Provenance.}"
     parts.append(title + "\n" + r"\begin{itemize}" + "\n" + provenance + "\n" + r"\end{itemize}")
@@ -344,6 +369,7 @@ def _shape_markdown(shape) -> str:
 
 
 def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = False) -> str:
+    reports, refused = _split(reports)
     out = ["# Conservation laws of gradient flows", ""]
     if len(reports) > 1:
         marks, reasons = _legend(reports)
@@ -356,6 +382,8 @@ def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = Fa
         out.append("")
     for r in reports:
         out += _markdown_section(r)
+    if refused:
+        out += ["## Not reported", ""] + [f"- {line}" for line in _refused_lines(refused, sanitize.markdown)] + [""]
     out += ["## Provenance", ""] + [f"- {line}" for line in _provenance(reports, seed, timings, True, sanitize.markdown)]
     return "\n".join(out) + "\n"
 
@@ -405,7 +433,9 @@ def _markdown_training(result: VerifyResult, figure: str | None) -> list[str]:
 # --- JSON ---------------------------------------------------------------------------------------
 
 def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False) -> str:
-    """Schema 1: the objects of `count --json` and `laws --json`, with the graph and φ per architecture."""
+    """Schema 1: the objects of `count --json` and `laws --json`, with the graph and φ per
+    architecture, and `refused` (file, line, col, message, hint) for files that could not be reported."""
+    reports, refused = _split(reports)
     archs = []
     for r in reports:
         count = r.count.to_json()
@@ -426,4 +456,7 @@ def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False)
         })
     doc = {"schema": SCHEMA_VERSION, "conslaw_version": version("conslaw"), "seed": seed, "prime": PRIME,
            "points": 2, "provenance": _provenance(reports, seed, timings, math=False), "architectures": archs}
+    if refused:
+        doc["refused"] = [{"file": r.error.file, "line": r.error.line, "col": r.error.col, "message": r.error.message,
+                           "hint": r.error.hint} for r in refused]
     return sanitize.json_text(doc) + "\n"
