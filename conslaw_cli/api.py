@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import analysis
 from .errors import ConslawError
 from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS
-from .spec import ArchSpec, load_spec, parse_spec
+from .spec import ArchSpec, parse_spec, read_architecture_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,8 +66,8 @@ class Architecture:
     @classmethod
     def from_file(cls, path: str | Path) -> "Architecture":
         """The architecture of a YAML file (the network's name defaults to the file's stem)."""
-        spec = load_spec(path)
-        return cls._of(spec, Path(path).read_text(encoding="utf-8-sig"))
+        text = read_architecture_text(path)  # read once, under the file limits
+        return cls._of(parse_spec(text, str(path), default_name=Path(path).stem), text)
 
     @classmethod
     def from_yaml(cls, text: str, name: str = "architecture", label: str = "<yaml>") -> "Architecture":

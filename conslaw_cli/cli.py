@@ -1,8 +1,9 @@
 """The `conslaw` command line (typer).
 
 Exit codes: 0 success; 1 `count --expect` did not match or a `verify` check failed; 2 bad input
-(file:line:col message) or options that do not combine; 3 the two random points disagreed (a non-generic point: rerun with
-another --seed); 4 an internal error (a bug: a one-line message asks to report it)."""
+(file:line:col message) or options that do not combine; 3 the two random points disagreed (a
+non-generic point: rerun with another --seed); 4 an internal error (a bug: a one-line message
+asks to report it)."""
 
 # No `from __future__ import annotations` here: typer would compile and eval every command's
 # annotations from strings on each run (10 ms).

@@ -332,7 +332,13 @@ def _shown(text: str) -> str:
 def load_spec(path: str | Path) -> ArchSpec:
     """Read and validate an architecture file; raise ConslawError with a position on any problem."""
     path = Path(path)
-    return parse_spec(_decode(_read_regular_file(path), str(path)), str(path), default_name=path.stem)
+    return parse_spec(read_architecture_text(path), str(path), default_name=path.stem)
+
+
+def read_architecture_text(path: str | Path) -> str:
+    """The text of an architecture file, read under the file limits (a regular file of at most
+    MAX_FILE_BYTES, UTF-8); raises ConslawError located at the file otherwise."""
+    return _decode(_read_regular_file(Path(path)), str(path))
 
 
 def _read_regular_file(path: Path) -> bytes:

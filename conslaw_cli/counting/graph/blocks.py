@@ -75,7 +75,7 @@ def segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Lay
         local[tensor], sizes[tensor] = size, math.prod(shape)
         size += sizes[tensor]
     program = build_program(layers, local, size, values_from)
-    affine = [op for op in program_ops(program.ops) if isinstance(op, Affine)]
+    affine = [op for op in _program_ops(program.ops) if isinstance(op, Affine)]
     homogeneous = any(l.kind in HOMOGENEOUS for l in walk_layers(layers))
     chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
     edges = sum(op.edges.uses for op in affine)
@@ -83,10 +83,10 @@ def segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Lay
     return DenseBlock(signature, GraphFields(program, len(affine), chains, edges), layers, local, sizes, values_from)
 
 
-def program_ops(ops):
+def _program_ops(ops):
     for op in ops:
         yield op
-        yield from program_ops(getattr(op, "body", []))
+        yield from _program_ops(getattr(op, "body", []))
 
 
 def attention_block(layer: Layer) -> DenseBlock:
@@ -113,30 +113,41 @@ def covered_pieces(graph: Graph) -> list:
     return pieces
 
 
+def _piece_blocks(graph: Graph, offsets: dict[str, int]):
+    """(piece, block) for every attention layer and every segment of the covered pieces, in order
+    (a segment fed by an attention's values is the first of its piece)."""
+    for piece in covered_pieces(graph):
+        if piece.kind == "attention":
+            yield piece, attention_block(piece.layers[0])
+            continue
+        for k, segment in enumerate(segments(piece.layers)):
+            yield piece, segment_block(segment, offsets, piece.values_from if k == 0 else None)
+
+
 def blocks_of(graph: Graph) -> list[tuple[DenseBlock, int]]:
     """Distinct blocks with their multiplicities (raises Unsupported for what this engine lacks)."""
     offsets = tensor_offsets(graph)
     found: dict[tuple, list] = {}
-    for piece in covered_pieces(graph):
+    for piece, block in _piece_blocks(graph, offsets):
+        if block.signature not in found:
+            block.global_of_local = _head_pair(piece.layers[0], offsets, 0, "QK") if piece.kind == "attention" \
+                else global_of_local(block, offsets)  # an attention pair is computed on head 0's Q, K
+            found[block.signature] = [block, 0]
         if piece.kind == "attention":
-            layer = piece.layers[0]
-            block = attention_block(layer)
-            if block.signature not in found:  # its parameters: Q and K of head 0
-                rows = layer.options["head_dim"] * layer.in_shape[2]
-                block.global_of_local = np.concatenate([offsets[f"{layer.name}.{t}"] + np.arange(rows) for t in "QK"])
-            entry = found.setdefault(block.signature, [block, 0])
-            entry[1] += (1 if piece.carries_values else 2) * layer.options["heads"]
-            continue
-        for k, segment in enumerate(segments(piece.layers)):
-            block = segment_block(segment, offsets, piece.values_from if k == 0 else None)
-            if block.signature not in found:
-                block.global_of_local = global_of_local(block, offsets)
-                found[block.signature] = [block, 0]
+            found[block.signature][1] += (1 if piece.carries_values else 2) * piece.layers[0].options["heads"]
+        else:
             found[block.signature][1] += 1
     return [(block, mult) for block, mult in found.values()]
 
 
+def _head_pair(layer: Layer, offsets: dict[str, int], head: int, pair: str) -> np.ndarray:
+    """The global indices of an attention pair block: `pair` ("QK" or "VO") of head `head`."""
+    rows = layer.options["head_dim"] * layer.in_shape[2]
+    return np.concatenate([offsets[f"{layer.name}.{t}"] + head * rows + np.arange(rows) for t in pair])
+
+
 def global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
+    """The global index of each of a segment block's local parameters."""
     out = np.zeros(block.fields.num_vars, dtype=np.int64)
     for tensor, start in block.local.items():
         out[start:start + block.sizes[tensor]] = offsets[tensor] + np.arange(block.sizes[tensor])
@@ -146,17 +157,10 @@ def global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
 def blocks_with_variables(graph: Graph):
     """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
     offsets = tensor_offsets(graph)
-    for piece in covered_pieces(graph):
-        if piece.kind == "attention":
-            layer = piece.layers[0]
-            block = attention_block(layer)
-            head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
-            rows = head_dim * dim
-            for h in range(layer.options["heads"]):
-                for left, right in (("Q", "K"),) if piece.carries_values else (("Q", "K"), ("V", "O")):
-                    first = [offsets[f"{layer.name}.{t}"] + h * rows for t in (left, right)]
-                    yield block.fields.program, np.concatenate([f + np.arange(rows) for f in first])
-            continue
-        for k, segment in enumerate(segments(piece.layers)):
-            block = segment_block(segment, offsets, piece.values_from if k == 0 else None)
+    for piece, block in _piece_blocks(graph, offsets):
+        if piece.kind != "attention":
             yield block.fields.program, global_of_local(block, offsets)
+            continue
+        for head in range(piece.layers[0].options["heads"]):
+            for pair in ("QK",) if piece.carries_values else ("QK", "VO"):
+                yield block.fields.program, _head_pair(piece.layers[0], offsets, head, pair)
