@@ -174,7 +174,9 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
     the laws (Marcotte et al. 2023, Thm 3.3: every law is a function of D − dim Lie(V) independent
     ones), and the result is returned; otherwise None (the law system decides). When the count's
     sandwich certificates already checked every family and met, they are not checked again.
-    Families with degree-1 laws are left to the law system, which also counts their products."""
+    The k degree-1 laws (a softmax head's column sums), independent since the rank check counts
+    them, have k(k+1)/2 linearly independent products of degree 2, counted and not listed, as the
+    law system does."""
     from conslaw_cli.phi.compiler import VariableTable
     from conslaw_cli.lawfinding.families import candidate_families
 
@@ -185,21 +187,25 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
             trace = _trace(graph, seed, max_block=max_block)[0]
             count = graph.num_params - trace.dimension
         families = candidate_families(graph)
-        if any(len(m) < 2 for f in families for e in f.entries for m in e):
-            return None
         if trace is not None and trace.families_proved:  # the count's certificates checked them all
             kept = [f for f in families if f.entries]
-            found = kept, [Law(e, 2, f.name) for f in kept for e in f.entries], trace.check_error_bound
+            found = kept, _laws_of(kept), trace.check_error_bound
         else:
             found = _families_by_check(graph, families, seed, count)
     if found is None or len(found[1]) != count:
         return None
     kept, laws, error_bound = found
+    linear = sum(1 for law in laws if law.degree == 1)
     pieces = [piece.describe() for piece in piece_layout(graph.layers)]
     return LawsResult(name=graph.name, file=source_file(source), laws=laws, families=[(f, len(f.entries)) for f in kept],
-                      products=0, independent=count, count=count, degree=2, explained_by_families=True,
+                      products=linear * (linear + 1) // 2, independent=count, count=count, degree=2, explained_by_families=True,
                       variables=VariableTable(graph).names, check_error_bound=error_bound,
                       exact=pieces_rich(pieces))
+
+
+def _laws_of(families: list) -> list[Law]:
+    """The laws of named families, each with its degree (a column sum has degree 1)."""
+    return [Law(e, max(len(m) for m in e), f.name) for f in families for e in f.entries]
 
 
 def _families_by_check(graph: Graph, families: list, seed: int, count: int):
@@ -220,7 +226,7 @@ def _families_by_check(graph: Graph, families: list, seed: int, count: int):
             chosen.extend(indices)
     if checked.rank_lower_bound(chosen) != count:
         return None
-    return kept, [Law(e, 2, f.name) for f in kept for e in f.entries], checked.error_bound
+    return kept, _laws_of(kept), checked.error_bound
 
 
 def per_block(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[str, list[PerBlockRow], int]:

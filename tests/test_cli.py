@@ -201,13 +201,15 @@ def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
     assert "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")) == result.name
 
 
-def test_progress_lines_on_stderr_when_it_is_not_a_terminal():
-    result = run_conslaw("count", str(ROOT / "architectures/resnet.yaml"), str(ROOT / "architectures/mlp_relu.yaml"),
+def test_progress_lines_on_stderr_when_it_is_not_a_terminal(tmp_path):
+    slow = tmp_path / "attention_pairs.yaml"  # dense exact ranks of 768 x 768 matrices: about 0.5 s
+    slow.write_text("input: {tokens: 4, dim: 24}\nlayers:\n  - attention: {heads: 2, head_dim: 16}\n")
+    result = run_conslaw("count", str(slow), str(ROOT / "architectures/mlp_relu.yaml"),
                          env={"CONSLAW_PROGRESS_SECONDS": "0.01"})
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("conslaw: [")]
     assert lines and all(re.fullmatch(r"conslaw: \[[12]/2\] \S+\.yaml: .+ \(\d+ s elapsed\)", line) for line in lines)
-    assert "resnet.yaml" in lines[0]
+    assert "attention_pairs.yaml" in lines[0]
     quiet = run_conslaw("count", str(ROOT / "architectures/mlp_relu.yaml"), env={"CONSLAW_PROGRESS_SECONDS": "1000"})
     assert quiet.stderr == ""  # work shorter than the interval prints no progress
 

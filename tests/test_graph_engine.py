@@ -17,6 +17,7 @@ from conslaw_cli.lawfinding.families import candidate_families
 from conslaw_cli.counting.graph import certificate
 from conslaw_cli.counting.graph.blocks import blocks_of, global_of_local, tensor_offsets
 from conslaw_cli.counting.graph.count import trace_graph
+from conslaw_cli.counting.graph.sum_zero import linear_twin
 from conslaw_cli.lawfinding.system import Family
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -150,3 +151,48 @@ def test_laws_from_the_certificates_are_the_checked_laws(tmp_path):
     # a network whose blocks are not all certified (attention) checks its families
     path.write_text("input: {tokens: 2, dim: 2}\nlayers:\n  - attention: {head_dim: 1}\n")
     assert not trace_graph(analysis.load_graph(path)).families_proved
+
+
+SOFTMAX_MLP = mlp_yaml((784, 128, 64), "relu", bias=True) + "  - relu\n  - softmax_head: {classes: 10}\n"
+
+
+def test_a_softmax_head_is_certified_like_its_linear_twin(tmp_path):
+    # ReLU 784-128-64 (biases) + softmax head of 10 classes: one rescaling law per hidden neuron,
+    # 128 + 64 (Marcotte, Gribonval, Peyré 2023, eq. (13)), and the 64 column sums of the head
+    # (Marcotte et al. 2025, Prop 3.11, Cor 2.8): 256 laws, every block certified (no dense rank)
+    path = tmp_path / "mnist_softmax.yaml"
+    path.write_text(SOFTMAX_MLP)
+    result = analysis.count(path)
+    assert result.laws == 256 and result.certified_blocks == result.blocks == 1
+    # the laws: the named families, checked against the fields of φ with its sum-zero projection;
+    # the 64 linear laws have 64·65/2 independent products of degree 2
+    laws = analysis.family_laws(path)
+    assert laws.explained_by_families and len(laws.laws) == 256 and laws.products == 64 * 65 // 2
+    assert sum(law.degree == 1 for law in laws.laws) == 64
+
+
+def test_a_lenet_with_a_softmax_head_is_certified(tmp_path):
+    # conv 6 5x5 valid, relu, conv 16 5x5 stride 2, relu, flatten, linear 120, relu, linear 84,
+    # relu, softmax head 10 on 1x28x28: one law per hidden channel (6 + 16, Marcotte et al. 2025,
+    # Thm 3.6) and per hidden neuron (120 + 84), plus the head's 84 column sums (Cor 2.8): 310
+    path = tmp_path / "lenet.yaml"
+    path.write_text("input: {channels: 1, height: 28, width: 28}\nlayers:\n"
+                    "  - conv: {out_channels: 6, kernel_size: 5, padding: valid}\n  - relu\n"
+                    "  - conv: {out_channels: 16, kernel_size: 5, stride: 2, padding: valid}\n  - relu\n"
+                    "  - flatten\n  - linear: {out: 120}\n  - relu\n  - linear: {out: 84}\n  - relu\n"
+                    "  - softmax_head: {classes: 10}\n")
+    result = analysis.count(path)
+    assert result.laws == 310 and result.certified_blocks == result.blocks
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+def test_the_linear_twin_has_the_dimension_of_the_softmax_network(tmp_path, classes):
+    # the twin's dim Lie(V) against the dense trace of the softmax network itself (its fields
+    # through the sum-zero projection, no twin), and against the expanded-φ engine
+    path = tmp_path / "net.yaml"
+    path.write_text(mlp_yaml((4, 3, 3), "relu", bias=True) + f"  - relu\n  - softmax_head: {{classes: {classes}}}\n")
+    graph, phi = analysis.load(path)
+    twin = linear_twin(graph)
+    assert twin.num_params == graph.num_params - 3 and twin.layers[-1].params["weight"] == (classes - 1, 3)
+    assert trace_graph(graph, seed=3).dimension == _dense_dimension(graph) \
+        == engine.trace_dimension(phi, seed=3).dimension

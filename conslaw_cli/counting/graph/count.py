@@ -18,6 +18,7 @@ from .blocks import blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
 from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges, linear_chain
 from .lawcheck import check_in_blocks
+from .sum_zero import linear_twin
 
 
 def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
@@ -106,7 +107,9 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
     """dim Lie(span ∇φ_i)(θ) from the graph. Blocks certified by sandwich bounds, or whose trace
     reaches the ceiling set by checked family laws, are proved once (their error is the family
     check's, counted once); the others are traced at `points` independent random points, which
-    must agree (their error bound is per point)."""
+    must agree (their error bound is per point). A softmax head is counted as its linear twin
+    with one class fewer (``sum_zero``: the same dim Lie(V))."""
+    given, graph = graph, linear_twin(graph)
     estimate = refuse_hopeless(graph, max_block)
     classes = blocks_of(graph)
     if not classes:
@@ -145,7 +148,7 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
     return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results,
                            certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved),
                            estimate=estimate, check_error_bound=sum(t.error_bound for t in once),
-                           families_proved=_families_proved(graph, classes, certified))
+                           families_proved=graph is given and _families_proved(graph, classes, certified))
 
 
 def _families_proved(graph: Graph, classes, certified: dict[tuple, Certificate]) -> bool:
