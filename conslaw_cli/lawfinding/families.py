@@ -209,4 +209,84 @@ def _build_families(graph: Graph) -> list[Family]:
             families.append(_rescaling(a, b, variables, flattened_positions=math.prod(a.out_shape[2:])))
 
     walk(graph.layers)
+    families.extend(_streams(graph.layers, variables))
     return families
+
+
+def _weighted(layers: list[Layer]) -> list[Layer]:
+    return [layer for layer in layers if layer.kind in ("linear", "conv")]
+
+
+def _streams(layers: list[Layer], v: VariableTable) -> list[Family]:
+    """Rescaling laws of the units that residual blocks with a ReLU after the add pass on.
+
+    In `a, relu, residual, relu, …, residual, relu, b` (identity skips, pass-through layers
+    allowed), scaling unit (channel) k of `a`'s output by λ > 0, with row k of every body's last
+    weighted layer, and column k of every body's first weighted layer and of `b` by 1/λ, leaves
+    the network unchanged: the skips carry λ·x_k into the add, where the body's output k is scaled
+    alike, and the activations are positively homogeneous. Per unit, ‖incoming‖² − ‖outgoing‖² is
+    a law (the per-neuron rescaling of Marcotte, Gribonval, Peyré 2023, Ex. 2.2, with the skips as
+    edges of weight 1). Checked against φ's fields before use, like every family."""
+    out, k = [], 0
+    while k < len(layers):
+        stream = _stream_at(layers, k)
+        if stream is None:
+            k += 1
+            continue
+        a, blocks, b, flattened, k = stream
+        out.append(_stream_family(a, blocks, b, v, flattened))
+    return out
+
+
+def _stream_at(layers: list[Layer], k: int):
+    """(a, residual blocks, b, flatten seen before b, where to go on) for a stream starting at
+    layer k, or None."""
+    a = layers[k]
+    if a.kind not in ("linear", "conv"):
+        return None
+    blocks, j, flattened, homogeneous = [], k + 1, False, False
+    while j < len(layers):
+        layer = layers[j]
+        if layer.kind in HOMOGENEOUS:
+            homogeneous = True
+        elif layer.kind == "flatten":
+            flattened = True
+        elif layer.kind == "identity":
+            pass
+        elif layer.kind == "residual" and homogeneous and not flattened and _weighted(layer.body) \
+                and all(l.kind in ("linear", "conv", "identity") or l.kind in HOMOGENEOUS for l in layer.body):
+            blocks.append(layer)
+            homogeneous = False
+        elif layer.kind in ("linear", "conv", "softmax_head") and homogeneous and blocks:
+            return a, blocks, layer, flattened, j
+        else:
+            return None
+        j += 1
+    return None
+
+
+def _stream_family(a: Layer, blocks: list[Layer], b: Layer, v: VariableTable, flattened: bool) -> Family:
+    units = a.params["weight"][0]
+    positions = math.prod(a.out_shape[2:]) if flattened and a.kind == "conv" else 0
+    rows = [a] + [_weighted(block.body)[-1] for block in blocks]
+    columns = [_weighted(block.body)[0] for block in blocks]
+    entries = []
+    for k in range(units):
+        parts = []
+        for layer in rows:
+            parts.append(_square_sum(_ids(v, f"{layer.name}.weight")[k]))
+            if "bias" in layer.params:
+                parts.append(_square_sum(_ids(v, f"{layer.name}.bias")[k]))
+        parts += [_square_sum(_ids(v, f"{layer.name}.weight")[:, k], -1) for layer in columns]
+        parts.append(_square_sum(_outgoing(b, _ids(v, f"{b.name}.weight"), k, positions), -1))
+        entries.append(poly_sum(parts))
+    unit = "c" if a.kind == "conv" else "k"
+    written = " + ".join(f"‖{l.name}.weight[{unit}]‖²" for l in rows)
+    read = " − ".join(f"‖{l.name}.weight[:,{unit}]‖²" for l in columns + [b])
+    name = (f"{written} − {read} (biases of the writers included), {unit} = 0…{units - 1} "
+            f"(per stream {'channel' if a.kind == 'conv' else 'unit'} through {len(blocks)} residual "
+            f"block{'s' if len(blocks) > 1 else ''} with a ReLU after the add)")
+    latex = (" + ".join(rf"\|{_tex(l.name + '.weight')}_{{{unit}}}\|^2" for l in rows) + " - "
+             + " - ".join(rf"\|{_tex(l.name + '.weight')}_{{:,{unit}}}\|^2" for l in columns + [b])
+             + rf",\ {unit} = 0,\dots,{units - 1}")
+    return Family(name, latex, entries)

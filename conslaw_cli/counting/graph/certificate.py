@@ -21,6 +21,7 @@ activations (identity and flatten in between are transparent).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,28 +47,77 @@ class Certificate:
         return self.parameters - self.peeled_rank == self.family_laws
 
 
+@dataclass
+class PathPlan:
+    """The weighted layers of a single-path segment in main-line order (through residual bodies),
+    and the first and last of them inside each residual block lifted inline (its skip)."""
+
+    weighted: list[Layer]
+    skips: list[tuple[int, int, np.ndarray]]  # first, last weighted layer of a body; units whose skip is a row
+
+
+def path_plan(layers: list[Layer]) -> PathPlan | None:
+    """The plan of a segment whose components are single paths, or None.
+
+    Every path must cross a homogeneous activation between two weighted layers (else the linear
+    maps contract into sums of paths). A residual block lifted inline counts as two branches from
+    the homogeneous units before it: its body, a single-path chain with an activation inside, and
+    the skip, an edge of weight 1; after the add, the next weighted layer needs an activation
+    first (a ReLU after the add). Identity and flatten are transparent."""
+    weighted: list[Layer] = []
+    skips: list[tuple[int, int]] = []
+    state = _walk_single_path(layers, "start", weighted, skips, top_level=True)
+    return PathPlan(weighted, skips) if state is not None and weighted else None
+
+
 def single_path_layers(layers: list[Layer]) -> list[Layer] | None:
-    """The weighted layers of a segment whose components are single paths, or None."""
-    weighted, previous = [], None
+    """The weighted layers of a single-path segment (see `path_plan`), or None."""
+    plan = path_plan(layers)
+    return plan.weighted if plan else None
+
+
+def _walk_single_path(layers, state, weighted, skips, top_level):
+    """Follow the state (start, hom: the last unit passed is homogeneous; weighted: a weighted layer
+    since) through `layers`, collecting weighted layers; None where two weighted layers meet."""
     for layer in layers:
         if layer.kind in ("linear", "conv"):
-            if previous in ("linear", "conv"):
-                return None  # contracted linear maps: components are sums of paths
+            if state == "weighted":
+                return None
             weighted.append(layer)
-            previous = layer.kind
+            state = "weighted"
         elif layer.kind in HOMOGENEOUS:
-            previous = layer.kind
+            state = "hom"
+        elif layer.kind == "residual" and top_level and state in ("start", "hom") and layer.body:
+            first = len(weighted)
+            end = _walk_single_path(layer.body, state, weighted, skips, top_level=False)
+            if end is None or len(weighted) == first:
+                return None
+            skips.append((first, len(weighted) - 1, _skip_units(layer.in_shape)))
+            state = end if end == "weighted" else "hom"
         elif layer.kind not in ("identity", "flatten"):
             return None
-    return weighted or None
+    return state
 
 
-def candidate_paths(weighted: list) -> np.ndarray:
+def _skip_units(shape: tuple) -> np.ndarray:
+    """The units whose path across a skip is a candidate row: every unit of a vector; of a signal
+    or an image, two positions per channel (the first and the middle one). The skip rows need
+    only break the per-channel rescaling of the units after the add, which a main-line path
+    keeps; one row per unit would tie the rows into cycles that peeling cannot open."""
+    if shape[0] != "image" and shape[0] != "signal":
+        return np.arange(math.prod(shape[1:]))
+    channels, positions = shape[1], math.prod(shape[2:])
+    return (np.arange(channels)[:, None] * positions + np.array(sorted({0, positions // 2}))[None, :]).reshape(-1)
+
+
+def candidate_paths(weighted: list, skips: list = ()) -> np.ndarray:
     """One path through every weight and bias, as rows of parameter indices (one column per
-    weighted layer, -1 before a bias's layer), duplicates removed; dead ends dropped.
+    weighted layer, -1 where a path does not pass), duplicates removed; dead ends dropped.
 
     The path through a weight's reference edge goes back along each unit's first incoming edge
-    and forward along each unit's first outgoing edge (``references()`` of `Dense`, `Patches`)."""
+    and forward along each unit's first outgoing edge (``references()`` of `Dense`, `Patches`):
+    through the residual bodies. For each skip (first, last) of a residual block, one more path per
+    selected unit u entering the block: back from u, across the skip, forward from u after the add."""
     depth = len(weighted)
     refs = [e.references() for e in weighted]
     # back[l]: for the input units of layer l, the parameters of the reference path to a source
@@ -97,6 +147,11 @@ def candidate_paths(weighted: list) -> np.ndarray:
             path[:, :l] = -1
             path[:, l] = biases
             rows.append(path)
+    for first, last, units in skips:  # the skip keeps unit u: back from u before, forward from u after
+        before, after = back[first][units], fwd[last][units]
+        path = np.maximum(before, after)
+        path[(before == -2).any(1) | (after == -2).any(1)] = -2
+        rows.append(path[(path >= 0).any(1)])
     paths = np.concatenate(rows)
     paths = paths[~(paths == -2).any(1)]
     return distinct(paths, axis=0)
@@ -144,6 +199,11 @@ def peel(columns: np.ndarray, num_columns: int) -> tuple[int, np.ndarray]:
         alive[rows] = False
 
 
+def _sparse_rows(paths: np.ndarray, values: np.ndarray) -> list[dict[int, int]]:
+    """Path gradients as rows {parameter: value} (the entries of the columns a path passes)."""
+    return [{int(c): int(v) for c, v in zip(row, vals) if c >= 0} for row, vals in zip(paths.tolist(), values.tolist())]
+
+
 def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradients at θ of family laws (quadratic polynomials), as sparse rows over `variables`
     (sorted global indices): (column matrix padded with -1, values)."""
@@ -167,11 +227,14 @@ def padded_rows(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray]:
 def certify(program: Program, layers: list[Layer], local: dict[str, int], global_of_local: np.ndarray,
             families, rng: gf.Residues, degree: int) -> Certificate:
     """Both bounds for one segment (see the module docstring)."""
-    weighted = [layer_connections(layer, local) for layer in single_path_layers(layers)]
+    plan = path_plan(layers)
+    weighted = [layer_connections(layer, local) for layer in plan.weighted]
     n = program.num_params
     theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
-    paths = candidate_paths(weighted)
-    peeled, _ = peel(paths, n)
+    paths = candidate_paths(weighted, plan.skips)
+    peeled, left = peel(paths, n)
+    if plan.skips and left.any():  # skips close cycles that peeling cannot open: rank what is left
+        peeled += leftover_rank(_sparse_rows(paths[left], path_gradients(paths[left], theta)))
     # the families, in local numbering, checked against random fields of this segment
     inside = set(global_of_local.tolist())
     families = [f for f in families if all(v in inside for e in f.entries for m in e for v in m)]
@@ -185,6 +248,51 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
         products = arith.mul(fields[:, row_cols[keep]], row_vals[keep][None, :])
         if arith.sum_mod(products, axis=1).any():
             raise AssertionError("internal error: a family law of this segment fails the field check")
-    family_rank, _ = peel(cols, n) if len(cols) else (0, None)
+    family_rank, left = peel(cols, n) if len(cols) else (0, None)
+    if left is not None and left.any():  # stream laws share variables across blocks
+        family_rank += leftover_rank(_sparse_rows(cols[left], vals[left]))
     bound = 2 * len(cols) * (degree + 2) / gf.PRIME
     return Certificate(n, peeled, family_rank, bound, len(families))
+
+
+def leftover_rank(grads: list[dict[int, int]]) -> int:
+    """A lower bound on the rank of sparse rows that peeling left: the exact rank of every group of
+    rows sharing variables that is small enough for a dense rank (groups are independent)."""
+    from conslaw_cli.counting.lie import exact_rank
+
+    total = 0
+    for group in _connected(grads):
+        used = sorted({v for g in group for v in g})
+        if len(group) * len(used) > DENSE_ENTRIES:
+            continue  # too large for a dense rank: the bound stays a bound
+        position = {v: k for k, v in enumerate(used)}
+        rows = np.zeros((len(group), len(used)), dtype=np.uint64)
+        for i, g in enumerate(group):
+            for v, value in g.items():
+                rows[i, position[v]] = value
+        total += exact_rank(rows)
+    return total
+
+
+DENSE_ENTRIES = 4_000_000
+
+
+def _connected(rows: list[dict]) -> list[list[dict]]:
+    """Rows grouped by shared variables (rows of different groups are independent of each other,
+    so ranks add up): union–find over the variables."""
+    parent: dict[int, int] = {}
+
+    def find(v: int) -> int:
+        while parent.setdefault(v, v) != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for row in rows:
+        first = find(next(iter(row)))
+        for v in row:
+            parent[find(v)] = first
+    groups: dict[int, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(find(next(iter(row))), []).append(row)
+    return list(groups.values())

@@ -79,43 +79,7 @@ def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, see
 def gradient_rank_lower_bound(grads: list[dict[int, int]], num_params: int) -> int:
     """The rank of sparse gradients {variable: value} mod p, bounded below: by peeling (see
     ``certificate.peel``) and, for what peeling leaves, an exact dense rank when it is small."""
-    from .certificate import padded_rows, peel
-    from conslaw_cli.counting.lie import exact_rank
+    from .certificate import leftover_rank, padded_rows, peel
 
     peeled, left = peel(padded_rows(grads)[0], num_params)
-    total = peeled
-    for group in _connected([g for g, alive in zip(grads, left) if alive]):
-        used = sorted({v for g in group for v in g})
-        if len(group) * len(used) > DENSE_ENTRIES:
-            continue  # too large for a dense rank: the bound stays a bound
-        position = {v: k for k, v in enumerate(used)}
-        rows = np.zeros((len(group), len(used)), dtype=np.uint64)
-        for i, g in enumerate(group):
-            for v, value in g.items():
-                rows[i, position[v]] = value
-        total += exact_rank(rows)
-    return total
-
-
-DENSE_ENTRIES = 4_000_000
-
-
-def _connected(rows: list[dict]) -> list[list[dict]]:
-    """Rows grouped by shared variables (rows of different groups are independent of each other,
-    so ranks add up): union–find over the variables."""
-    parent: dict[int, int] = {}
-
-    def find(v: int) -> int:
-        while parent.setdefault(v, v) != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for row in rows:
-        first = find(next(iter(row)))
-        for v in row:
-            parent[find(v)] = first
-    groups: dict[int, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(find(next(iter(row))), []).append(row)
-    return list(groups.values())
+    return peeled + leftover_rank([g for g, alive in zip(grads, left) if alive])
