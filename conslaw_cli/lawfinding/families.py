@@ -282,7 +282,8 @@ def _stream_family(a: Layer, blocks: list[Layer], b: Layer, v: VariableTable, fl
         entries.append(poly_sum(parts))
     unit = "c" if a.kind == "conv" else "k"
     written = " + ".join(f"‖{l.name}.weight[{unit}]‖²" for l in rows)
-    read = " − ".join(f"‖{l.name}.weight[:,{unit}]‖²" for l in columns + [b])
+    b_read = f"[:,{unit}·{positions}:({unit}+1)·{positions}]" if positions else f"[:,{unit}]"
+    read = " − ".join([f"‖{l.name}.weight[:,{unit}]‖²" for l in columns] + [f"‖{b.name}.weight{b_read}‖²"])
     name = (f"{written} − {read} (biases of the writers included), {unit} = 0…{units - 1} "
             f"(per stream {'channel' if a.kind == 'conv' else 'unit'} through {len(blocks)} residual "
             f"block{'s' if len(blocks) > 1 else ''} with a ReLU after the add)")

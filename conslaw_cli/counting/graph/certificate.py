@@ -182,11 +182,15 @@ def peel(columns: np.ndarray, num_columns: int) -> tuple[int, np.ndarray]:
     nonzero values there: (rows peeled, mask of the rows left over).
 
     A row alone in a column is outside the span of the others: count it, remove it, repeat."""
-    alive = np.ones(len(columns), dtype=bool)
     flat_rows = np.repeat(np.arange(len(columns)), columns.shape[1])
     flat_cols = columns.reshape(-1)
     valid = flat_cols >= 0
-    flat_rows, flat_cols = flat_rows[valid], flat_cols[valid]
+    return peel_entries(flat_rows[valid], flat_cols[valid], len(columns), num_columns)
+
+
+def peel_entries(flat_rows: np.ndarray, flat_cols: np.ndarray, num_rows: int, num_columns: int) -> tuple[int, np.ndarray]:
+    """`peel` on the nonzero entries given as (row, column) pairs (rows of any lengths)."""
+    alive = np.ones(num_rows, dtype=bool)
     peeled = 0
     while True:
         live = alive[flat_rows]
@@ -199,29 +203,28 @@ def peel(columns: np.ndarray, num_columns: int) -> tuple[int, np.ndarray]:
         alive[rows] = False
 
 
+def sparse_rank_lower_bound(rows: list[dict[int, int]], num_columns: int) -> int:
+    """The rank of sparse rows {column: nonzero value}, bounded below: peeling, then the exact rank
+    of the small groups of what is left (`leftover_rank`)."""
+    lengths = [len(r) for r in rows]
+    flat_rows = np.repeat(np.arange(len(rows)), lengths)
+    flat_cols = np.fromiter((c for r in rows for c in r), dtype=np.int64, count=sum(lengths))
+    peeled, left = peel_entries(flat_rows, flat_cols, len(rows), num_columns)
+    return peeled + (leftover_rank([r for r, alive in zip(rows, left) if alive]) if left.any() else 0)
+
+
 def _sparse_rows(paths: np.ndarray, values: np.ndarray) -> list[dict[int, int]]:
     """Path gradients as rows {parameter: value} (the entries of the columns a path passes)."""
     return [{int(c): int(v) for c, v in zip(row, vals) if c >= 0} for row, vals in zip(paths.tolist(), values.tolist())]
 
 
-def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients at θ of family laws (quadratic polynomials), as sparse rows over `variables`
-    (sorted global indices): (column matrix padded with -1, values)."""
+def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarray) -> list[dict[int, int]]:
+    """Gradients at θ of family laws (quadratic polynomials), as sparse rows {local index: value}
+    over `variables` (sorted global indices)."""
     position = {int(v): k for k, v in enumerate(variables)}
     theta = theta_global.tolist()
-    return padded_rows([{position[v]: g for v, g in gf.poly_gradient(entry, theta).items()}
-                        for family in families for entry in family.entries])
-
-
-def padded_rows(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse rows {column: value} as a column matrix padded with -1 and the values padded with 0."""
-    width = max((len(r) for r in rows), default=0)
-    cols = np.full((len(rows), width), -1, dtype=np.int64)
-    vals = np.zeros((len(rows), width), dtype=np.uint64)
-    for i, r in enumerate(rows):
-        cols[i, :len(r)] = list(r)
-        vals[i, :len(r)] = list(r.values())
-    return cols, vals
+    return [{position[v]: g for v, g in gf.poly_gradient(entry, theta).items()}
+            for family in families for entry in family.entries]
 
 
 def certify(program: Program, layers: list[Layer], local: dict[str, int], global_of_local: np.ndarray,
@@ -240,18 +243,15 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
     families = [f for f in families if all(v in inside for e in f.entries for m in e for v in m)]
     theta_global = np.zeros(int(global_of_local.max()) + 1, dtype=np.uint64)
     theta_global[global_of_local] = theta
-    cols, vals = family_law_gradients(families, theta_global, global_of_local)
+    rows = family_law_gradients(families, theta_global, global_of_local)
     gains = rng.residues((2, program.num_gains))
     fields = gradient(program, np.broadcast_to(theta[None, None, :], (2, 1, n)).copy(), gains)[:, 0, :]
-    for row_cols, row_vals in zip(cols, vals):
-        keep = row_cols >= 0
-        products = arith.mul(fields[:, row_cols[keep]], row_vals[keep][None, :])
+    for row in rows:
+        products = arith.mul(fields[:, list(row)], np.array(list(row.values()), dtype=np.uint64)[None, :])
         if arith.sum_mod(products, axis=1).any():
             raise AssertionError("internal error: a family law of this segment fails the field check")
-    family_rank, left = peel(cols, n) if len(cols) else (0, None)
-    if left is not None and left.any():  # stream laws share variables across blocks
-        family_rank += leftover_rank(_sparse_rows(cols[left], vals[left]))
-    bound = 2 * len(cols) * (degree + 2) / gf.PRIME
+    family_rank = sparse_rank_lower_bound(rows, n)
+    bound = 2 * len(rows) * (degree + 2) / gf.PRIME
     return Certificate(n, peeled, family_rank, bound, len(families))
 
 

@@ -35,8 +35,10 @@ class Checked:
         """A lower bound on the number of functionally independent laws among the passing ones
         (or among `chosen` indices): the rank of their gradients at θ, with certainty (a rank at
         one point is at most the generic rank)."""
+        from .certificate import sparse_rank_lower_bound
+
         chosen = [k for k, ok in enumerate(self.passed) if ok] if chosen is None else chosen
-        return gradient_rank_lower_bound([self.gradients[k] for k in chosen], self.num_params)
+        return sparse_rank_lower_bound([self.gradients[k] for k in chosen], self.num_params)
 
 
 def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> Checked:
@@ -74,12 +76,3 @@ def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, see
         passed.append(ok)
     degree = max((len(m) for p in polys for m in p), default=1)
     return Checked(passed, len(polys) * (degree + 2 * depth + 2) / gf.PRIME, gradients, num_params)
-
-
-def gradient_rank_lower_bound(grads: list[dict[int, int]], num_params: int) -> int:
-    """The rank of sparse gradients {variable: value} mod p, bounded below: by peeling (see
-    ``certificate.peel``) and, for what peeling leaves, an exact dense rank when it is small."""
-    from .certificate import leftover_rank, padded_rows, peel
-
-    peeled, left = peel(padded_rows(grads)[0], num_params)
-    return peeled + leftover_rank([g for g, alive in zip(grads, left) if alive])
