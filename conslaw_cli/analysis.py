@@ -18,7 +18,7 @@ from .graph import Graph, build_graph
 from conslaw_cli.counting.graph.count import trace_graph
 from conslaw_cli.counting.graph.network import Unsupported
 from conslaw_cli.counting.lie import TraceResult
-from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_UNKNOWNS
+from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_UNKNOWNS
 from conslaw_cli.results.laws import Law, LawsResult
 from conslaw_cli.results.count import CountResult
 from .spec import ArchSpec, load_spec
@@ -75,11 +75,11 @@ SMALL_PHI_PARAMETERS = 2_000  # below this, φ is compiled to report its number 
 
 
 def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_BLOCK,
-           max_terms: int = DEFAULT_MAX_TERMS) -> tuple[TraceResult, str]:
+           max_terms: int = DEFAULT_MAX_TERMS, max_seconds: float = DEFAULT_MAX_SECONDS) -> tuple[TraceResult, str]:
     """The trace from the layer graph (graph engine), or from the expanded φ where the graph
     engine does not cover the network yet; with the name of the engine used."""
     try:
-        return trace_graph(graph, seed=seed, progress=progress, max_block=max_block), "graph"
+        return trace_graph(graph, seed=seed, progress=progress, max_block=max_block, max_seconds=max_seconds), "graph"
     except Unsupported:
         from conslaw_cli.counting.expanded_phi import flatten, trace_of_terms
 
@@ -100,7 +100,8 @@ def _component_count(graph: Graph, max_terms: int) -> int | None:
 
 
 def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,
-          block: str | None = None, max_block: int = DEFAULT_MAX_BLOCK) -> CountResult:
+          block: str | None = None, max_block: int = DEFAULT_MAX_BLOCK,
+          max_seconds: float = DEFAULT_MAX_SECONDS) -> CountResult:
     """Number of independent conservation laws of φ (of g when φ is rich); with `block`, of the
     laws that depend only on those parameters."""
     start = time.perf_counter()
@@ -120,7 +121,7 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         pieces = [piece.describe() for piece in piece_layout(graph.layers)]
         exact, richness = pieces_rich(pieces), pieces_richness(pieces)
         with located(graph):
-            trace, engine = _trace(graph, seed, progress, max_block, max_terms)
+            trace, engine = _trace(graph, seed, progress, max_block, max_terms, max_seconds)
             components = _component_count(graph, max_terms)
     return CountResult(
         name=name, file=source_file(source), parameters=parameters,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import analysis
 from .errors import ConslawError
-from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS
+from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS
 from .spec import ArchSpec, parse_spec, read_architecture_text
 
 if TYPE_CHECKING:
@@ -173,12 +173,13 @@ def _source(architecture: Architecture | str | Path | Mapping) -> ArchSpec | str
 
 def count(architecture: Architecture | str | Path | Mapping, *, seed: int = 0, block: str | None = None,
           max_block: int = DEFAULT_MAX_BLOCK, max_terms: int = DEFAULT_MAX_TERMS,
-          progress: Progress | None = None) -> "CountResult":
+          max_seconds: float = DEFAULT_MAX_SECONDS, progress: Progress | None = None) -> "CountResult":
     """The number of independent conservation laws (`conslaw count`): D − dim Lie(V)(θ) at
     random points, exact mod p with `error_bound`; `exact` says whether it is the network's count
-    or a lower bound on it. With `block` (comma-separated layer names), the block laws."""
+    or a lower bound on it. With `block` (comma-separated layer names), the block laws. A count
+    whose estimate (from the layer shapes, before any work) exceeds `max_seconds` is refused."""
     return analysis.count(_source(architecture), seed=seed, max_terms=max_terms, progress=progress, block=block,
-                          max_block=max_block)
+                          max_block=max_block, max_seconds=max_seconds)
 
 
 def factorization(architecture: Architecture | str | Path | Mapping, *, max_terms: int = DEFAULT_MAX_TERMS) -> "Phi":

@@ -241,6 +241,8 @@ def count(
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[Optional[int], typer.Option(
         metavar="N", min=1, help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option(
+        metavar="S", min=0, help="refuse counts estimated to take longer  [default: 600]")] = None,
     flow: Annotated[Flow, typer.Option(metavar="FLOW", help="gradient, or sign: the sign flow θ' = −sign(∇L) of Adam "
                                        "(an upper bound)")] = Flow.gradient,
     check: Annotated[bool, typer.Option("--check", help="numerical cross-check from the network itself (float64, gap)")] = False,
@@ -250,17 +252,17 @@ def count(
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import api
     from .render import terminal as render
-    from .limits import DEFAULT_MAX_BLOCK
+    from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS
 
     if flow is Flow.sign:
         refuse_combination("--flow sign", {"--block": block is not None, "--per-block": per_block, "--check": check,
-                                           "--max-block": max_block is not None})
+                                           "--max-block": max_block is not None, "--max-seconds": max_seconds is not None})
         return _count_sign_flow(files, json, expect, seed)
     refuse_combination("--check", {"--block (it compares whole networks)": check and block is not None,
                                    "--per-block (it compares whole networks)": check and per_block})
     if per_block:
         refuse_combination("--per-block", {"--json": json, "--expect": expect is not None, "--block": block is not None,
-                                           "--max-block": max_block is not None})
+                                           "--max-block": max_block is not None, "--max-seconds": max_seconds is not None})
 
         def block_table(path, say):
             say("block laws of every residual block and layer")
@@ -271,6 +273,7 @@ def count(
         return
     results = for_each_file(files, lambda path, say: api.count(
         path, seed=seed, max_terms=max_terms, block=block, max_block=max_block or DEFAULT_MAX_BLOCK,
+        max_seconds=DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds,
         progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
     checks = [api.numerical_check(r.file, r, seed=seed) for r in results] if check else [None] * len(results)
     if json:

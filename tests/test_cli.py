@@ -265,3 +265,14 @@ def test_line_reporter_says_what_which_file_and_elapsed():
     reporter.say("bracket step 2, dim 40")
     assert re.fullmatch(r"conslaw: \[1/3\] net\.yaml: bracket step 2, dim 40 \(\d+ s elapsed\)", reporter.line())
     assert stream.getvalue() == ""  # nothing before the interval has passed
+
+
+def test_a_count_estimated_over_the_time_budget_is_refused_with_the_estimate(tmp_path):
+    # dense exact ranks of 768 x 768 matrices: the estimate from the layer shapes is about 0.1 s
+    path = tmp_path / "attention_pairs.yaml"
+    path.write_text("input: {tokens: 4, dim: 24}\nlayers:\n  - attention: {heads: 2, head_dim: 16}\n")
+    refused = run_conslaw("count", str(path), "--max-seconds", "0.01")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert re.search(r"attention_pairs\.yaml:\d+:\d+: counting this network would take about [\d.]+ s", refused.stderr)
+    assert "the budget is 0.01 s" in refused.stderr and "--max-seconds N" in refused.stderr
+    assert run_conslaw("count", str(path), "--max-seconds", "60").returncode == 0

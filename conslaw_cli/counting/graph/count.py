@@ -12,7 +12,7 @@ from __future__ import annotations
 from conslaw_cli.counting import gf, lie
 from conslaw_cli.errors import TooLarge
 from conslaw_cli.graph import Graph
-from conslaw_cli.limits import DEFAULT_MAX_BLOCK
+from conslaw_cli.limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS
 from conslaw_cli.phi.compiler import piece_layout
 from .blocks import blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
@@ -73,9 +73,9 @@ def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
     return out
 
 
-def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
+def refuse_hopeless(graph: Graph, max_block: int, max_seconds: float = DEFAULT_MAX_SECONDS) -> Cost:
     """Estimate the work from the layer shapes (O(layers), nothing of size D allocated) and raise
-    TooLarge when it is hopeless; returns the estimate."""
+    TooLarge when it is hopeless or would take more than `max_seconds`; returns the estimate."""
     total, seen = Cost(0.0, 0), set()
     for piece in piece_layout(graph.layers):
         parts = [piece.layers] if piece.kind == "attention" else segments(piece.layers)
@@ -99,18 +99,21 @@ def refuse_hopeless(graph: Graph, max_block: int) -> Cost:
             else:
                 cost = dense_cost(n, edges(segment), len(segment), linear_chain(segment))
             total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))  # blocks run one by one
+    if total.seconds > max_seconds:
+        raise TooLarge(f"counting this network would take {total.text()} (estimated from the layer shapes; "
+                       f"the budget is {max_seconds:,g} s)", "raise the limit with --max-seconds N if you can wait")
     return total
 
 
 def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
-                max_block: int = DEFAULT_MAX_BLOCK) -> lie.TraceResult:
+                max_block: int = DEFAULT_MAX_BLOCK, max_seconds: float = DEFAULT_MAX_SECONDS) -> lie.TraceResult:
     """dim Lie(span ∇φ_i)(θ) from the graph. Blocks certified by sandwich bounds, or whose trace
     reaches the ceiling set by checked family laws, are proved once (their error is the family
     check's, counted once); the others are traced at `points` independent random points, which
     must agree (their error bound is per point). A softmax head is counted as its linear twin
     with one class fewer (``sum_zero``: the same dim Lie(V))."""
     given, graph = graph, linear_twin(graph)
-    estimate = refuse_hopeless(graph, max_block)
+    estimate = refuse_hopeless(graph, max_block, max_seconds)
     classes = blocks_of(graph)
     if not classes:
         return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points, estimate=estimate)
