@@ -90,13 +90,18 @@ def _trace(graph: Graph, seed: int, progress=None, max_block: int = DEFAULT_MAX_
 SMALL_PHI_TERMS = 50_000
 
 
-def _component_count(graph: Graph, max_terms: int) -> int | None:
-    """Number of components of φ, for small networks only: counting never needs φ expanded."""
+def small_phi(graph: Graph) -> bool:
+    """Whether φ is small enough to expand only to show it (its number of components): counting
+    never needs φ expanded, and the term estimate itself walks every unit, so large networks are
+    told apart by their parameters first."""
     from conslaw_cli.phi.compiler import estimate_terms
 
-    if graph.num_params > SMALL_PHI_PARAMETERS or estimate_terms(graph) > SMALL_PHI_TERMS:
-        return None
-    return len(compile_phi(graph, max_terms).components)
+    return graph.num_params <= SMALL_PHI_PARAMETERS and estimate_terms(graph) <= SMALL_PHI_TERMS
+
+
+def _component_count(graph: Graph, max_terms: int) -> int | None:
+    """Number of components of φ, for small networks only."""
+    return len(compile_phi(graph, max_terms).components) if small_phi(graph) else None
 
 
 def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, progress=None,

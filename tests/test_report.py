@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conslaw_cli import api
 from conslaw_cli.cli import app
 
 ROOT = Path(__file__).parent.parent
@@ -200,3 +201,16 @@ def test_a_refused_file_becomes_a_section_and_the_catalog_goes_on(tmp_path):
     refused = json.loads((tmp_path / "catalog.json").read_text())
     assert [a["name"] for a in refused["architectures"]] == ["mlp_relu"]
     assert refused["refused"][0]["line"] == 4 and refused["refused"][0]["col"] == 5
+
+
+def test_a_report_answers_where_the_count_does_without_expanding_phi(tmp_path):
+    # ReLU 784-128-64 + softmax head 10: φ has ~10⁷ paths (refused when expanded before); the
+    # report describes the pieces from the layers and gives the count, 128 + 64 rescaling laws
+    # and 64 column sums (Marcotte et al. 2023, eq. (13); Marcotte et al. 2025, Cor 2.8)
+    from test_graph_engine import SOFTMAX_MLP
+
+    path = tmp_path / "mnist_softmax.yaml"
+    path.write_text(SOFTMAX_MLP)
+    text = api.report([path], format="markdown")
+    assert "is not expanded into components for this report" in text and "**256** independent conservation laws" in text
+    assert json.loads(api.report([path], format="json"))["architectures"][0]["phi"]["components"] is None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from importlib.metadata import version
 
 from conslaw_cli import analysis, sanitize
-from conslaw_cli.phi.compiler import Phi
+from conslaw_cli.phi.compiler import Piece, pieces_richness
 from conslaw_cli.counting.gf import PRIME
 from conslaw_cli.errors import ConslawError
 from conslaw_cli.graph import Graph, shape_text
@@ -35,7 +35,8 @@ class ArchitectureReport:
     """Everything a report says about one architecture."""
 
     graph: Graph
-    phi: Phi
+    pieces: list[Piece]  # φ's pieces, read off the layers
+    components: dict[str, int] | None  # components per piece; None: φ too large to expand for display
     count: CountResult
     laws: LawsResult
     training: VerifyResult | None = None  # `report --verify`: the laws checked on training runs
@@ -65,17 +66,34 @@ def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
           training: VerifySettings | None = None) -> ArchitectureReport:
     """Compile, count and find the polynomial laws of one architecture, and with `training` check
     them on training runs (`conslaw verify`); `say` reports progress."""
-    graph, phi = analysis.load(path, max_terms)
+    graph = analysis.load_graph(path)
+    pieces, components = _factorization(path, graph, max_terms)
     count = analysis.count(path, seed=seed, max_terms=max_terms,
                            progress=lambda level, rank: say(f"count: bracket step {level}, dim {rank}"))
     say(f"polynomial laws of degree ≤ {degree}")
-    report = ArchitectureReport(graph, phi, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
+    report = ArchitectureReport(graph, pieces, components, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
     if training is not None:
         from conslaw_cli.training.verify import verify
 
         say(f"training: {training.optimizer}, {len(training.learning_rates)} learning rates, {training.seeds} seeds")
         report.training = verify(path, training)
     return report
+
+
+def _factorization(path, graph: Graph, max_terms: int) -> tuple[list[Piece], dict[str, int] | None]:
+    """φ's pieces and their numbers of components. The count never expands φ; a report expands it
+    only when small (`analysis.small_phi`, as `count` does for its φ column): beyond, the pieces
+    are described from the layers and their components are not counted (a ReLU MLP
+    784-128-64-10 has 10⁷ paths)."""
+    from conslaw_cli.phi.compiler import piece_layout
+
+    if not analysis.small_phi(graph):
+        return [piece.describe() for piece in piece_layout(graph.layers)], None
+    phi = analysis.load(path, max_terms)[1]
+    counts: dict[str, int] = {}
+    for comp in phi.components:
+        counts[comp.piece] = counts.get(comp.piece, 0) + 1
+    return phi.pieces, counts
 
 
 def _training_rows(result: VerifyResult) -> list[tuple[str, int, list[float], str, str]]:
@@ -105,11 +123,20 @@ def _layers(graph: Graph) -> list[tuple[str, str, tuple, int]]:
 
 def _pieces(report: ArchitectureReport) -> list[tuple[str, str, str, int, str]]:
     """(piece, formula text, formula LaTeX, components, backing) for the pieces with parameters."""
-    counts: dict[str, int] = {}
-    for comp in report.phi.components:
-        counts[comp.piece] = counts.get(comp.piece, 0) + 1
-    return [(p.name, p.formula, p.formula_latex, counts.get(p.name, 0), p.reason)
-            for p in report.phi.pieces if p.kind != "empty"]
+    counts = report.components
+    return [(p.name, p.formula, p.formula_latex, None if counts is None else counts.get(p.name, 0), p.reason)
+            for p in report.pieces if p.kind != "empty"]
+
+
+def _components_text(report: ArchitectureReport) -> str:
+    """φ's number of components, or why it is not given."""
+    if report.components is None:
+        return "is not expanded into components for this report (it is large; the count works on the layer graph)"
+    return f"has {sum(report.components.values())} components"
+
+
+def _piece_components(n: int | None) -> str:
+    return "components not expanded" if n is None else f"{n} components"
 
 
 def _verdict(r: ArchitectureReport) -> str:
@@ -126,7 +153,7 @@ def _status(r: ArchitectureReport) -> str:
 
 def _lower_bound_reason(r: ArchitectureReport) -> str:
     """Why a count is only a lower bound, in one sentence (for the summary's legend)."""
-    pieces = [p for p in r.phi.pieces if p.kind != "empty"]
+    pieces = [p for p in r.pieces if p.kind != "empty"]
     unproved = [p.reason.removeprefix("lower bound: ") for p in pieces if not p.rich]
     if len(pieces) == 1:
         return unproved[0]
@@ -310,7 +337,7 @@ def _latex_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str
     """One piece of φ: its formula in math, words in text."""
     math, words = _formula_parts(formula, tex)
     shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.latex(words)) if part)
-    return rf"\item {_tt(name)}: {shown}; {n} components; {_cite(backing)}."
+    return rf"\item {_tt(name)}: {shown}; {_piece_components(n)}; {_cite(backing)}."
 
 
 def _latex_section(r: ArchitectureReport, heading: str) -> str:
@@ -322,7 +349,7 @@ def _latex_section(r: ArchitectureReport, heading: str) -> str:
     rows = [rf"{_tt(name)} & {sanitize.latex(kind)} & {_shape_latex(shape)} & {n or ''} \\"
             for name, kind, shape, n in _layers(r.graph)]
     out.append(_longtable("llll", "layer & kind & output & parameters", rows))
-    out.append(r"\paragraph{Factorization.}" + rf" $\varphi$ has {len(r.phi.components)} components "
+    out.append(r"\paragraph{Factorization.}" + rf" $\varphi$ {_components_text(r)} "
                + ("(rich: the count is exact)." if c.exact else "(not proved rich: the count is a lower bound)."))
     out.append(r"\begin{itemize}")
     out += [_latex_piece(*piece) for piece in _pieces(r)]
@@ -391,7 +418,7 @@ def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = Fa
 def _markdown_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
     math, words = _formula_parts(formula, tex)
     shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.markdown(words)) if part)
-    return f"- {sanitize.markdown(name)}: {shown}; {n} components; {sanitize.markdown(backing)}."
+    return f"- {sanitize.markdown(name)}: {shown}; {_piece_components(n)}; {sanitize.markdown(backing)}."
 
 
 def _markdown_section(r: ArchitectureReport) -> list[str]:
@@ -403,7 +430,7 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
             "| layer | kind | output | parameters |", "|---|---|---|---:|"]
     out += [f"| {sanitize.markdown(name.strip())} | {kind} | {_shape_markdown(shape)} | {n or ''} |"
             for name, kind, shape, n in _layers(r.graph)]
-    out += ["", f"**Factorization**: φ has {len(r.phi.components)} components, "
+    out += ["", f"**Factorization**: φ {_components_text(r)}, "
             + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
     out += [_markdown_piece(*piece) for piece in _pieces(r)]
     out += ["", f"**Count**: dim Lie(V)(θ) after each bracket step {' → '.join(map(str, c.trace_dims))}, "
@@ -445,13 +472,14 @@ def to_json(reports: list[ArchitectureReport], seed: int, timings: bool = False)
             "name": r.graph.name, "description": r.graph.description, "file": r.count.file,
             "parameters": r.count.parameters,
             "layers": [{"name": n.strip(), "kind": k, "output": shape_text(s), "parameters": p} for n, k, s, p in _layers(r.graph)],
-            "phi": {"components": len(r.phi.components), "rich": r.phi.rich, "backing": r.phi.richness,
+            "phi": {"components": None if r.components is None else sum(r.components.values()),
+                    "rich": r.count.exact, "backing": pieces_richness(r.pieces),
                     "pieces": [{"name": n, "formula": f, "latex": t, "components": k, "backing": b}
                                for n, f, t, k, b in _pieces(r)]},
             "count": count, "laws": r.laws.to_json(),
             **({"training": r.training.to_json(), "figure": r.figure} if r.training is not None else {}),
             "summary": {"parameters": r.count.parameters, "laws": r.count.laws, "status": _status(r),
-                        "status_reason": r.phi.richness if r.count.exact else _lower_bound_reason(r),
+                        "status_reason": pieces_richness(r.pieces) if r.count.exact else _lower_bound_reason(r),
                         "polynomial_laws_listed": r.laws.independent, "verdict": _verdict(r)},
         })
     doc = {"schema": SCHEMA_VERSION, "conslaw_version": version("conslaw"), "seed": seed, "prime": PRIME,
