@@ -60,6 +60,28 @@ layers:
 """
 
 
+SOFTMAX_HEAD = "  - relu\n  - softmax_head: {classes: 10}\n"
+LENET = """input: {channels: 1, height: 28, width: 28}
+layers:
+  - conv: {out_channels: 6, kernel_size: 5, padding: valid}
+  - relu
+  - conv: {out_channels: 16, kernel_size: 5, stride: 2, padding: valid}
+  - relu
+  - flatten
+  - linear: {out: 120}
+  - relu
+  - linear: {out: 84}
+""" + SOFTMAX_HEAD
+RESNET_BLOCK = """  - residual:
+    - conv: {out_channels: 16, kernel_size: 3}
+    - relu
+    - conv: {out_channels: 16, kernel_size: 3}
+  - relu
+"""
+RESNET_STAGE = ("input: {channels: 3, height: 32, width: 32}\nlayers:\n  - conv: {out_channels: 16, kernel_size: 3}\n"
+                "  - relu\n" + RESNET_BLOCK * 3 + "  - flatten\n  - softmax_head: {classes: 10}\n")
+
+
 def attention(dim: int, head_dim: int) -> str:
     return f"input: {{tokens: 2, dim: {dim}}}\nlayers:\n  - attention: {{head_dim: {head_dim}}}\n"
 
@@ -74,6 +96,19 @@ CASES = {
     "count attention dim 32, head_dim 32": ("count", attention(32, 32), 3, None, ("expanded",)),
     "count MNIST MLP 784-128-64-10 (bias)": ("count", mlp((784, 128, 64, 10), "relu", True), 120, 4096, ("expanded",)),
     "count two transformer blocks": ("count", TWO_TRANSFORMER_BLOCKS, 120, 4096, ("expanded",)),
+    "count ReLU 784-128-64 + softmax head 10 (bias)": ("count", mlp((784, 128, 64), "relu", True) + SOFTMAX_HEAD,
+                                                       "count MNIST MLP 784-128-64-10 (bias)", 4096, ()),
+    "count ReLU 784-1024-1024 + softmax head 10": ("count", mlp((784, 1024, 1024), "relu") + SOFTMAX_HEAD, 30, 4096, ()),
+    "count LeNet-5-like + softmax head 10 on 1×28×28": ("count", LENET, 10, 4096, ()),
+    "count ResNet stage: stem 16 + 3 blocks relu(x + body), 16×32×32, softmax head 10": ("count", RESNET_STAGE, 60,
+                                                                                        4096, ()),
+    "report latex ReLU 784-128-64 + softmax head 10 (bias)": ("report", mlp((784, 128, 64), "relu", True) + SOFTMAX_HEAD,
+                                                              "count ReLU 784-128-64 + softmax head 10 (bias)", None, ()),
+    "report latex LeNet-5-like + softmax head 10 on 1×28×28": ("report", LENET,
+                                                               "count LeNet-5-like + softmax head 10 on 1×28×28", None, ()),
+    "report latex ResNet stage 16×32×32": ("report", RESNET_STAGE,
+                                           "count ResNet stage: stem 16 + 3 blocks relu(x + body), 16×32×32, softmax head 10",
+                                           None, ()),
     "count linear 100000-100000 (refused)": ("count", "input: 100000\nlayers:\n  - linear: {out: 100000}\n", 1, 200, ()),
     "count linear 2-4-3-2-3": ("count", mlp((2, 4, 3, 2, 3)), 0.25, None, ("expanded", "sympy")),
     "count ReLU 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0.25, None, ("expanded", "sympy")),
@@ -94,7 +129,8 @@ CASES = {
     "laws deg 2 CIFAR block 64×32×32": ("laws", CIFAR_BLOCK, "count CIFAR block 64×32×32", None, ()),
     "laws deg 2 two transformer blocks": ("laws", TWO_TRANSFORMER_BLOCKS, "count two transformer blocks", None, ()),
 }
-# a target given as a case name: at most twice that case's whole-process time in the same run;
+# a target given as a case name: at most twice that case's whole-process time in the same run (three
+# times for a report, which counts and finds the laws);
 # no target: a row for context (the floor: the libraries every count imports, as conslaw starts them
 # (OpenBLAS with one thread, see conslaw_cli/blas_threads.py), and nothing else)
 FLOOR = ["env", "OPENBLAS_NUM_THREADS=1", sys.executable, "-c", "import numpy, typer, yaml"]
@@ -138,6 +174,8 @@ def _command(command: str, files: list[str]) -> list[str]:
         return [CONSLAW, "count", "--per-block", *files]
     if command == "laws":
         return [CONSLAW, "laws", "--json", *files]
+    if command == "report":
+        return [CONSLAW, "report", "--format", "latex", *files]
     return [CONSLAW, "count", "--json", *files]
 
 
@@ -181,6 +219,8 @@ def case_row(name: str, run: dict) -> dict:
         row["result"] = str(sum(len(r["laws"]) + r["products"] for r in results))
         row["D"] = sum(r["parameters"] for r in results) if all("parameters" in r for r in results) else ""
         row["exact"] = "complete" if all(r["complete"] for r in results) else "incomplete"
+    elif command == "report" and run["code"] == 0:
+        row["result"] = f"{len(run['out'].splitlines())} lines of LaTeX"
     elif command == "help" and run["code"] == 0:
         row["result"] = "usage printed"
     elif command == "floor" and run["code"] == 0:
@@ -313,9 +353,10 @@ def main() -> None:
             run, files = measured[name]
             ours = case_row(name, run)
             walls[name] = ours["wall"]
-            target = f"< {target_s:g} s" if isinstance(target_s, (int, float)) else f"< 2 × {target_s}"
+            factor = 3 if command == "report" else 2  # a report: < 3 × its count (issue 22)
+            target = f"< {target_s:g} s" if isinstance(target_s, (int, float)) else f"< {factor} × {target_s}"
             if isinstance(target_s, str):
-                target_s = 2 * walls[target_s] if target_s in walls else float("nan")
+                target_s = factor * walls[target_s] if target_s in walls else float("nan")
             met = ours["wall"] <= target_s and (target_mb is None or ours["peak_mb"] <= target_mb) \
                 if target_s is not None else None
             if not ours["result"] or ours["result"].startswith(("exit", "timeout")):

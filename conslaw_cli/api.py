@@ -227,11 +227,15 @@ def architecture_report(architecture: Architecture | str | Path | Mapping, *, de
     With `refused_as_section`, bad input or a refused size gives a RefusedReport (the catalog's
     "Not reported" section) instead of raising ConslawError."""
     from .render import report as report_module
-    from .training.verify import Settings
 
+    settings = None
+    if verify:  # JAX takes 1.7 s to import: only for the training checks
+        from .training.verify import Settings
+
+        settings = Settings()
     try:
         return report_module.build(_source(architecture), degree, seed, max_terms, progress or (lambda text: None),
-                                   Settings() if verify else None)
+                                   settings)
     except ConslawError as error:
         if not refused_as_section:
             raise
