@@ -258,3 +258,15 @@ def test_a_resnet_stage_is_certified_at_scale(tmp_path):
     large.write_text(_resnet_stage(16, 32, 3))
     result = analysis.count(large)
     assert result.laws == 48 + 16 + 16 * 32 * 32 and result.certified_blocks == result.blocks == 1
+
+
+def test_a_circular_kernel_longer_than_its_input_is_not_taken_for_single_paths(tmp_path):
+    # kernel 3 on length 2, circular: offsets −1 and +1 read the same input unit, so an edge's
+    # weight is a sum of two filter entries. The sparse certificate assumed one weight per edge
+    # and counted 2 laws; the expanded-φ engine (independent) and the dense trace count 6
+    path = tmp_path / "wrap.yaml"
+    path.write_text("input: {channels: 1, length: 2}\nlayers:\n  - conv: {out_channels: 2, kernel_size: 3}\n"
+                    "  - relu\n  - conv: {out_channels: 1, kernel_size: 3}\n")
+    graph, phi = analysis.load(path)
+    expanded = engine.trace_dimension(phi, seed=1).dimension
+    assert graph.num_params - expanded == 6 and trace_graph(graph, seed=1).dimension == expanded

@@ -81,7 +81,7 @@ def _walk_single_path(layers, state, weighted, skips, top_level):
     since) through `layers`, collecting weighted layers; None where two weighted layers meet."""
     for layer in layers:
         if layer.kind in ("linear", "conv"):
-            if state == "weighted":
+            if state == "weighted" or _wraps(layer):
                 return None
             weighted.append(layer)
             state = "weighted"
@@ -108,6 +108,13 @@ def _skip_units(shape: tuple) -> np.ndarray:
         return np.arange(math.prod(shape[1:]))
     channels, positions = shape[1], math.prod(shape[2:])
     return (np.arange(channels)[:, None] * positions + np.array(sorted({0, positions // 2}))[None, :]).reshape(-1)
+
+
+def _wraps(layer: Layer) -> bool:
+    """A circular conv whose kernel is longer than its input: two kernel offsets read the same
+    input unit, so an edge's weight is a sum of filter entries and paths are not single."""
+    return layer.kind == "conv" and layer.options["padding"] == "circular" and \
+        any(k > n for k, n in zip(layer.options["kernel"], layer.in_shape[2:]))
 
 
 def candidate_paths(weighted: list, skips: list = ()) -> np.ndarray:
