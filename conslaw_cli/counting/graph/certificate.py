@@ -15,8 +15,10 @@ Two bounds that need no dense D × D rank, both evaluated at a random point θ w
   and the rank of their gradients at θ (by peeling as well) bounds the number of laws from below.
 
 When the bounds meet, the count is exact (with the error bound of the family check). Applies to
-segments whose components are single paths: linear or conv layers separated by homogeneous
-activations (identity and flatten in between are transparent).
+segments whose components are single paths (`path_plan`): linear or conv layers separated by
+homogeneous activations (identity and flatten in between are transparent), and residual blocks
+lifted inline with an activation after the add (the skip an edge of weight 1; its candidate rows
+are added per block, and what peeling leaves of them is ranked exactly).
 """
 
 from __future__ import annotations
