@@ -44,6 +44,13 @@ def _outgoing(b: Layer, weights: np.ndarray, k: int, flattened_positions: int) -
     return weights[:, k]
 
 
+def _columns_text(unit: str, flattened_positions: int) -> str:
+    """The columns that read unit (or channel) `unit`, as `_outgoing` takes them."""
+    if flattened_positions:
+        return f"[:,{unit}·{flattened_positions}:({unit}+1)·{flattened_positions}]"
+    return f"[:,{unit}]"
+
+
 def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 0) -> Family:
     """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (Marcotte et al. 2023, Ex. 2.2,
     Marcotte et al. 2025, Thm 3.6); a conv channel read through `flatten` is the set of its positions."""
@@ -59,7 +66,7 @@ def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 
         entries.append(poly_sum(parts))
     unit = "c" if a.kind == "conv" else "k"
     wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
-    read = f"[:,{unit}·{flattened_positions}:({unit}+1)·{flattened_positions}]" if flattened_positions else f"[:,{unit}]"
+    read = _columns_text(unit, flattened_positions)
     name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− ‖{wb}{read}‖², "
             f"{unit} = 0…{units - 1}" + (" (per hidden channel)" if a.kind == "conv" else " (per hidden neuron)"))
     latex = (rf"\|{_tex(wa)}_{{{unit}}}\|^2" + (rf" + {_tex(ba)}_{{{unit}}}^2" if bias else "")
@@ -268,22 +275,21 @@ def _stream_at(layers: list[Layer], k: int):
 def _stream_family(a: Layer, blocks: list[Layer], b: Layer, v: VariableTable, flattened: bool) -> Family:
     units = a.params["weight"][0]
     positions = math.prod(a.out_shape[2:]) if flattened and a.kind == "conv" else 0
-    rows = [a] + [_weighted(block.body)[-1] for block in blocks]
-    columns = [_weighted(block.body)[0] for block in blocks]
+    bodies = [_weighted(block.body) for block in blocks]
+    rows = [a] + [body[-1] for body in bodies]
+    columns = [body[0] for body in bodies]
+    writers = [_ids(v, f"{l.name}.{p}") for l in rows for p in ("weight", "bias") if p in l.params]
+    readers = [_ids(v, f"{l.name}.weight") for l in columns]
+    last_reader = _ids(v, f"{b.name}.weight")
     entries = []
     for k in range(units):
-        parts = []
-        for layer in rows:
-            parts.append(_square_sum(_ids(v, f"{layer.name}.weight")[k]))
-            if "bias" in layer.params:
-                parts.append(_square_sum(_ids(v, f"{layer.name}.bias")[k]))
-        parts += [_square_sum(_ids(v, f"{layer.name}.weight")[:, k], -1) for layer in columns]
-        parts.append(_square_sum(_outgoing(b, _ids(v, f"{b.name}.weight"), k, positions), -1))
+        parts = [_square_sum(ids[k]) for ids in writers] + [_square_sum(ids[:, k], -1) for ids in readers]
+        parts.append(_square_sum(_outgoing(b, last_reader, k, positions), -1))
         entries.append(poly_sum(parts))
     unit = "c" if a.kind == "conv" else "k"
     written = " + ".join(f"‖{l.name}.weight[{unit}]‖²" for l in rows)
-    b_read = f"[:,{unit}·{positions}:({unit}+1)·{positions}]" if positions else f"[:,{unit}]"
-    read = " − ".join([f"‖{l.name}.weight[:,{unit}]‖²" for l in columns] + [f"‖{b.name}.weight{b_read}‖²"])
+    read = " − ".join([f"‖{l.name}.weight[:,{unit}]‖²" for l in columns]
+                      + [f"‖{b.name}.weight{_columns_text(unit, positions)}‖²"])
     name = (f"{written} − {read} (biases of the writers included), {unit} = 0…{units - 1} "
             f"(per stream {'channel' if a.kind == 'conv' else 'unit'} through {len(blocks)} residual "
             f"block{'s' if len(blocks) > 1 else ''} with a ReLU after the add)")

@@ -67,7 +67,7 @@ def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
     """Compile, count and find the polynomial laws of one architecture, and with `training` check
     them on training runs (`conslaw verify`); `say` reports progress."""
     graph = analysis.load_graph(path)
-    pieces, components = _factorization(path, graph, max_terms)
+    pieces, components = _factorization(graph, max_terms)
     count = analysis.count(path, seed=seed, max_terms=max_terms,
                            progress=lambda level, rank: say(f"count: bracket step {level}, dim {rank}"))
     say(f"polynomial laws of degree ≤ {degree}")
@@ -80,16 +80,16 @@ def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
     return report
 
 
-def _factorization(path, graph: Graph, max_terms: int) -> tuple[list[Piece], dict[str, int] | None]:
+def _factorization(graph: Graph, max_terms: int) -> tuple[list[Piece], dict[str, int] | None]:
     """φ's pieces and their numbers of components. The count never expands φ; a report expands it
     only when small (`analysis.small_phi`, as `count` does for its φ column): beyond, the pieces
     are described from the layers and their components are not counted (a ReLU MLP
     784-128-64-10 has 10⁷ paths)."""
-    from conslaw_cli.phi.compiler import piece_layout
+    from conslaw_cli.phi.compiler import compile_phi, piece_layout
 
     if not analysis.small_phi(graph):
         return [piece.describe() for piece in piece_layout(graph.layers)], None
-    phi = analysis.load(path, max_terms)[1]
+    phi = compile_phi(graph, max_terms)
     counts: dict[str, int] = {}
     for comp in phi.components:
         counts[comp.piece] = counts.get(comp.piece, 0) + 1
@@ -121,8 +121,8 @@ def _layers(graph: Graph) -> list[tuple[str, str, tuple, int]]:
             for depth, layer in graph.walk()]
 
 
-def _pieces(report: ArchitectureReport) -> list[tuple[str, str, str, int, str]]:
-    """(piece, formula text, formula LaTeX, components, backing) for the pieces with parameters."""
+def _pieces(report: ArchitectureReport) -> list[tuple[str, str, str, int | None, str]]:
+    """(piece, formula text, formula LaTeX, components or None, backing) for the pieces with parameters."""
     counts = report.components
     return [(p.name, p.formula, p.formula_latex, None if counts is None else counts.get(p.name, 0), p.reason)
             for p in report.pieces if p.kind != "empty"]
@@ -333,7 +333,7 @@ def _formula_parts(formula: str, tex: str) -> tuple[str, str]:
     return split_note(tex)
 
 
-def _latex_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
+def _latex_piece(name: str, formula: str, tex: str, n: int | None, backing: str) -> str:
     """One piece of φ: its formula in math, words in text."""
     math, words = _formula_parts(formula, tex)
     shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.latex(words)) if part)
@@ -415,7 +415,7 @@ def to_markdown(reports: list[ArchitectureReport], seed: int, timings: bool = Fa
     return "\n".join(out) + "\n"
 
 
-def _markdown_piece(name: str, formula: str, tex: str, n: int, backing: str) -> str:
+def _markdown_piece(name: str, formula: str, tex: str, n: int | None, backing: str) -> str:
     math, words = _formula_parts(formula, tex)
     shown = " ".join(part for part in (f"${math}$" if math else "", sanitize.markdown(words)) if part)
     return f"- {sanitize.markdown(name)}: {shown}; {_piece_components(n)}; {sanitize.markdown(backing)}."

@@ -106,7 +106,7 @@ def _skip_units(shape: tuple) -> np.ndarray:
     or an image, two positions per channel (the first and the middle one). The skip rows need
     only break the per-channel rescaling of the units after the add, which a main-line path
     keeps; one row per unit would tie the rows into cycles that peeling cannot open."""
-    if shape[0] != "image" and shape[0] != "signal":
+    if shape[0] not in ("image", "signal"):
         return np.arange(math.prod(shape[1:]))
     channels, positions = shape[1], math.prod(shape[2:])
     return (np.arange(channels)[:, None] * positions + np.array(sorted({0, positions // 2}))[None, :]).reshape(-1)
@@ -245,8 +245,6 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
     theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
     paths = candidate_paths(weighted, plan.skips)
     peeled, left = peel(paths, n)
-    if plan.skips and left.any():  # skips close cycles that peeling cannot open: rank what is left
-        peeled += leftover_rank(_sparse_rows(paths[left], path_gradients(paths[left], theta)))
     # the families, in local numbering, checked against random fields of this segment
     inside = set(global_of_local.tolist())
     families = [f for f in families if all(v in inside for e in f.entries for m in e for v in m)]
@@ -260,6 +258,8 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
         if arith.sum_mod(products, axis=1).any():
             raise AssertionError("internal error: a family law of this segment fails the field check")
     family_rank = sparse_rank_lower_bound(rows, n)
+    if n - peeled > family_rank and left.any():  # skips close cycles that peeling cannot open
+        peeled += leftover_rank(_sparse_rows(paths[left], path_gradients(paths[left], theta)))
     bound = 2 * len(rows) * (degree + 2) / gf.PRIME
     return Certificate(n, peeled, family_rank, bound, len(families))
 

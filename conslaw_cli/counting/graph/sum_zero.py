@@ -31,6 +31,7 @@ def linear_twin(graph: Graph) -> Graph:
     if head is None or head.kind != "softmax_head" or head.options["classes"] < 2:
         return graph
     classes = head.options["classes"] - 1
-    twin_head = Layer("linear", head.name, head.in_shape, ("vector", classes), {**{k: v for k, v in head.options.items() if k != "classes"}, "out": classes},
+    options = {k: v for k, v in head.options.items() if k != "classes"} | {"out": classes}
+    twin_head = Layer("linear", head.name, head.in_shape, ("vector", classes), options,
                       {"weight": (classes, head.params["weight"][1])}, line=head.line, col=head.col)
     return replace(graph, layers=graph.layers[:-1] + [twin_head])
