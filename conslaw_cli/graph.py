@@ -42,8 +42,14 @@ class Layer:
     options: dict
     params: dict[str, tuple[int, ...]] = field(default_factory=dict)
     body: list["Layer"] = field(default_factory=list)
+    shortcut: "Layer | None" = None  # a residual block's projection on the skip (None: identity)
     line: int = 0
     col: int = 0
+
+    @property
+    def inner(self) -> list["Layer"]:
+        """The layers inside a residual block: its body, then its shortcut if it has one."""
+        return self.body + ([self.shortcut] if self.shortcut else [])
 
     @property
     def own_params(self) -> int:
@@ -52,14 +58,14 @@ class Layer:
 
     @property
     def num_params(self) -> int:
-        return self.own_params + sum(l.num_params for l in self.body)
+        return self.own_params + sum(l.num_params for l in self.inner)
 
 
 def walk_layers(layers: list[Layer]):
-    """Every layer of `layers` in file order, residual bodies included."""
+    """Every layer of `layers` in file order, residual bodies (then their shortcuts) included."""
     for layer in layers:
         yield layer
-        yield from walk_layers(layer.body)
+        yield from walk_layers(layer.inner)
 
 
 @dataclass
@@ -77,11 +83,12 @@ class Graph:
         return sum(layer.num_params for layer in self.layers)
 
     def walk(self):
-        """Every layer in file order, residual bodies included, with its nesting depth."""
+        """Every layer in file order, residual bodies (then their shortcuts) included, with its
+        nesting depth."""
         def visit(layers: list[Layer], depth: int):
             for layer in layers:
                 yield depth, layer
-                yield from visit(layer.body, depth + 1)
+                yield from visit(layer.inner, depth + 1)
 
         return visit(self.layers, 0)
 
@@ -93,6 +100,13 @@ class Graph:
 def shape_text(shape: Shape) -> str:
     """A shape as a reader expects it, e.g. 'vector 4', 'signal 2x8', 'tokens 3x4'."""
     return f"{shape[0]} {'x'.join(map(str, shape[1:]))}"
+
+
+def _stride_between(size: int, out: int) -> int:
+    """The smallest stride s with ⌈size / s⌉ = out, or 0 when there is none (s = ⌈size / out⌉ is
+    the only candidate: ⌈size / s⌉ ≤ out needs s ≥ size / out)."""
+    stride = -(-size // out)
+    return stride if -(-size // stride) == out else 0
 
 
 def _pair(value) -> tuple[int, int]:
@@ -186,12 +200,48 @@ class _Builder:
             node.out_shape = ("vector", math.prod(shape[1:]))
         elif kind == "residual":
             node.body, out = self.build(layer.body, shape, top_level=False)
-            if out != shape:
+            if opts["shortcut"] != "identity":
+                node.out_shape = out
+                node.shortcut = self.shortcut(layer, node)
+            elif out != shape:
                 raise self.error(layer, f"residual body maps {shape_text(shape)} to {shape_text(out)}; "
                                  "x + body(x) needs the same shape", "make the last layer of the body "
-                                 "restore the input size (circular padding keeps a conv's size)")
+                                 "restore the input size (circular padding keeps a conv's size), or project "
+                                 "the skip with 'shortcut: conv' (or linear)")
         self.check_size(layer, node)
         return node
+
+    def shortcut(self, layer: LayerSpec, block: Layer) -> Layer:
+        """The projection S of a residual block x ↦ S x + body(x): a 1×1 conv (stride chosen to give the
+        body's output size) or a linear map, without bias, named BLOCK_shortcut."""
+        kind, shape, out = layer.options["shortcut"], block.in_shape, block.out_shape
+        name = f"{block.name}_shortcut"
+        if name in self.names:
+            raise self.error(layer, f"duplicate layer name '{name}': it is the name of this block's shortcut",
+                             "rename the other layer")
+        self.names.add(name)
+        skip = Layer(kind, name, shape, out, {"bias": False}, line=layer.pos.line, col=layer.pos.col)
+        if kind == "conv":
+            if shape[0] not in ("signal", "image") or out[0] != shape[0]:
+                raise self.error(layer, f"a conv shortcut maps channels to channels, but the block maps "
+                                 f"{shape_text(shape)} to {shape_text(out)}", "use 'shortcut: linear' for vectors")
+            stride = tuple(_stride_between(n, m) for n, m in zip(shape[2:], out[2:]))
+            if 0 in stride:
+                raise self.error(layer, f"no stride of a 1×1 conv maps {shape_text(shape)} to {shape_text(out)}",
+                                 "give the body an output size of ⌈size / stride⌉")
+            kernel = (1,) * len(stride)
+            skip.options.update(out_channels=out[1], kernel=kernel, stride=stride, padding="valid")
+            skip.params["weight"] = (out[1], shape[1], *kernel)
+        else:
+            same_tokens = shape[0] == out[0] == "tokens" and shape[1] == out[1]
+            if not (shape[0] == out[0] == "vector" or same_tokens):
+                raise self.error(layer, f"a linear shortcut maps a vector to a vector (or each token alike), but "
+                                 f"the block maps {shape_text(shape)} to {shape_text(out)}",
+                                 "use 'shortcut: conv' for signals and images")
+            skip.options["out"] = out[-1]
+            skip.params["weight"] = (out[-1], shape[-1])
+        self.check_size(layer, skip)
+        return skip
 
     def conv(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
         opts = layer.options

@@ -38,8 +38,9 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     "leaky_relu": {"slope": ("number", 0.01)},
     "attention": {"heads": ("size", 1), "head_dim": ("size", ...), "name": ("name", None)},
     "softmax_head": {"classes": ("size", ...), "name": ("name", None)},
-    "residual": {"layers": ("layers", ...), "name": ("name", None)},
+    "residual": {"layers": ("layers", ...), "shortcut": ("shortcut", "identity"), "name": ("name", None)},
 }
+SHORTCUTS = ("identity", "conv", "linear")  # what the skip of a residual block computes
 LAYER_KINDS = tuple(sorted(set(BARE_LAYERS) | set(LAYER_OPTIONS)))
 INPUT_FORMS = {
     frozenset({"channels", "length"}): "signal",
@@ -229,6 +230,10 @@ class _Validator:
         if kind == "padding" and value not in ("circular", "valid"):
             raise self.error(node, f"{what} must be 'circular' or 'valid', got {_shown(node.value)}",
                              did_you_mean(value, ("circular", "valid")) or "circular keeps the size, valid shrinks it")
+        if kind == "shortcut" and value not in SHORTCUTS:
+            raise self.error(node, f"{what} must be one of {', '.join(SHORTCUTS)}, got {_shown(node.value)}",
+                             did_you_mean(str(value), SHORTCUTS) or "identity adds x itself; conv (1×1, strided) "
+                             "and linear project x to the body's output shape")
         if kind == "name":
             self.check_layer_name(node, value, what)
         return value

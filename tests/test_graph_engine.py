@@ -30,14 +30,20 @@ def _layer(kind: str, width: int) -> str:
 
 @st.composite
 def vector_networks(draw):
-    """Random small vector networks of every plain layer kind, optionally in a residual block
-    or ending in a softmax head."""
+    """Random small vector networks of every plain layer kind, optionally in residual blocks (identity
+    or projection shortcuts) or ending in a softmax head."""
     width = draw(st.integers(2, 3))
     kinds = draw(st.lists(st.sampled_from(["linear", "linear_bias", "relu", "abs", "tanh", "identity"]),
                           min_size=1, max_size=5))
     lines = [f"input: {width}", "layers:"] + [_layer(k, width) for k in kinds]
     for _ in range(draw(st.integers(0, 2))):  # after a relu: lifted inline; with a relu after the add
-        lines += ["  - residual:", "    - linear: {out: %d}" % width, "    - relu", "    - linear: {out: %d}" % width]
+        if draw(st.booleans()):  # identity skip
+            lines += ["  - residual:", "    - linear: {out: %d}" % width, "    - relu", "    - linear: {out: %d}" % width]
+        else:  # projection shortcut to a new width
+            out = draw(st.integers(2, 3))
+            lines += ["  - residual:", "      shortcut: linear", "      layers:", "      - linear: {out: %d}" % width,
+                      "      - relu", "      - linear: {out: %d}" % out]
+            width = out
         if draw(st.booleans()):
             lines.append("  - relu")
     if draw(st.booleans()):
@@ -270,3 +276,63 @@ def test_a_circular_kernel_longer_than_its_input_is_not_taken_for_single_paths(t
     graph, phi = analysis.load(path)
     expanded = engine.trace_dimension(phi, seed=1).dimension
     assert graph.num_params - expanded == 6 and trace_graph(graph, seed=1).dimension == expanded
+
+
+PROJECTION = """\
+input: {channels: 1, height: 4, width: 4}
+layers:
+  - conv: {out_channels: 2, kernel_size: 2}
+  - relu
+  - residual:
+      layers: [{conv: {out_channels: 2, kernel_size: 2, stride: 2}}, relu, {conv: {out_channels: 2, kernel_size: 2}}]
+      shortcut: conv
+  - relu
+  - flatten
+  - linear: {out: 2}
+"""
+
+
+def test_a_projection_shortcut_is_certified_with_the_streams_it_ends_and_starts(tmp_path):
+    # 6 laws, each a rescaling (Marcotte, Gribonval, Peyré 2025, Thm 3.6, the shortcut's weights
+    # as edges): 2 stem channels against the body's first conv and the 1x1 shortcut, 2 hidden
+    # channels of the body, 2 channels the body and shortcut write against the readout. The
+    # expanded-φ engine and the dense trace (both independent of the certificate) agree
+    path = tmp_path / "projection.yaml"
+    path.write_text(PROJECTION)
+    graph, phi = analysis.load(path)
+    assert [l.name for _, l in graph.walk() if l.kind == "conv"][-1] == "residual1_shortcut"
+    result = trace_graph(graph, seed=3)
+    assert graph.num_params - result.dimension == 6 and result.certified == result.num_blocks == 1
+    assert result.dimension == _dense_dimension(graph) == engine.trace_dimension(phi, seed=3).dimension
+    assert phi.rich  # one path-lifting piece: the block is lifted inline after the stem's relu
+    streams = [f for f in candidate_families(graph) if "per stream channel" in f.name]
+    assert [len(f.entries) for f in streams] == [2, 2]
+
+
+def test_a_resnet_with_two_stages_is_certified(tmp_path):
+    # stem 2 channels, an identity block, a stride-2 projection block to 3 channels, an identity
+    # block, softmax head; laws from the families, counted against the dense trace of the
+    # linear twin (independent of the certificate): 2 + 3 + 3 hidden channels, the stream of 2
+    # channels through block 1 into block 2, the stream of 3 through block 3 into the head, and
+    # 3·2·2 column sums of the head (Marcotte et al. 2025, Cor 2.8): 25
+    path = tmp_path / "two_stages.yaml"
+    path.write_text("""\
+input: {channels: 2, height: 4, width: 4}
+layers:
+  - conv: {out_channels: 2, kernel_size: 3}
+  - relu
+  - residual: [{conv: {out_channels: 2, kernel_size: 3}}, relu, {conv: {out_channels: 2, kernel_size: 3}}]
+  - relu
+  - residual:
+      layers: [{conv: {out_channels: 3, kernel_size: 3, stride: 2}}, relu, {conv: {out_channels: 3, kernel_size: 2}}]
+      shortcut: conv
+  - relu
+  - residual: [{conv: {out_channels: 3, kernel_size: 2}}, relu, {conv: {out_channels: 3, kernel_size: 2}}]
+  - relu
+  - flatten
+  - softmax_head: {classes: 3}
+""")
+    graph = analysis.load_graph(path)
+    result = trace_graph(graph)
+    assert graph.num_params - result.dimension == 25 and result.certified == result.num_blocks == 1
+    assert result.dimension == _dense_dimension(linear_twin(graph))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -233,26 +234,77 @@ def _streams(layers: list[Layer], v: VariableTable) -> list[Family]:
     the network unchanged: the skips carry λ·x_k into the add, where the body's output k is scaled
     alike, and the activations are positively homogeneous. Per unit, ‖incoming‖² − ‖outgoing‖² is
     a law (the per-neuron rescaling of Marcotte, Gribonval, Peyré 2023, Ex. 2.2, with the skips as
-    edges of weight 1). Checked against φ's fields before use, like every family."""
+    edges of weight 1). A block with a projection shortcut S ends a stream (it reads unit k through
+    column k of its body's first layer and of S) and starts the next one (it writes unit k through
+    row k of its body's last layer and of S). Checked against φ's fields before use, like every family."""
     out, k = [], 0
     while k < len(layers):
         stream = _stream_at(layers, k)
         if stream is None:
             k += 1
             continue
-        a, blocks, b, flattened, k = stream
-        out.append(_stream_family(a, blocks, b, v, flattened))
+        out.append(stream.family(v))
+        k = stream.end
     return out
 
 
-def _stream_at(layers: list[Layer], k: int):
-    """(a, residual blocks, b, flatten seen before b, where to go on) for a stream starting at
-    layer k, or None."""
+@dataclass
+class _Stream:
+    """Units written by `writers` (rows k), passed on through identity skips, read by `readers`
+    (columns k) and by `last` (columns k, or channel k's positions after a flatten)."""
+
+    writers: list[Layer]
+    readers: list[Layer]
+    last: Layer | None
+    positions: int  # flattened positions per channel before `last` (0: not flattened)
+    blocks: int  # identity-skip blocks passed
+    end: int  # where the next stream may start
+
+    def family(self, v: VariableTable) -> Family:
+        units, conv = self.writers[0].params["weight"][0], self.writers[0].kind == "conv"
+        writers = [_ids(v, f"{l.name}.{p}") for l in self.writers for p in ("weight", "bias") if p in l.params]
+        readers = [_ids(v, f"{l.name}.weight") for l in self.readers]
+        last = _ids(v, f"{self.last.name}.weight") if self.last else None
+        entries = []
+        for k in range(units):
+            parts = [_square_sum(ids[k]) for ids in writers] + [_square_sum(ids[:, k], -1) for ids in readers]
+            if self.last:
+                parts.append(_square_sum(_outgoing(self.last, last, k, self.positions), -1))
+            entries.append(poly_sum(parts))
+        unit = "c" if conv else "k"
+        written = " + ".join(f"‖{l.name}.weight[{unit}]‖²" for l in self.writers)
+        read = " − ".join([f"‖{l.name}.weight[:,{unit}]‖²" for l in self.readers]
+                          + ([f"‖{self.last.name}.weight{_columns_text(unit, self.positions)}‖²"] if self.last else []))
+        through = (f"through {self.blocks} residual block{'s' if self.blocks != 1 else ''} with a ReLU after the add"
+                   if self.blocks else "across a projection shortcut")
+        biases = " (biases of the writers included)" if any("bias" in l.params for l in self.writers) else ""
+        name = (f"{written} − {read}{biases}, {unit} = 0…{units - 1} "
+                f"(per stream {'channel' if conv else 'unit'} {through})")
+        latex = (" + ".join(rf"\|{_tex(l.name + '.weight')}_{{{unit}}}\|^2" for l in self.writers) + " - "
+                 + " - ".join(rf"\|{_tex(l.name + '.weight')}_{{:,{unit}}}\|^2"
+                              for l in self.readers + ([self.last] if self.last else []))
+                 + rf",\ {unit} = 0,\dots,{units - 1}")
+        return Family(name, latex, entries)
+
+
+def _plain_block(layer: Layer) -> bool:
+    """A residual block whose body is weighted layers, homogeneous activations and identities."""
+    return layer.kind == "residual" and bool(_weighted(layer.body)) and \
+        all(l.kind in ("linear", "conv", "identity") or l.kind in HOMOGENEOUS for l in layer.body)
+
+
+def _stream_at(layers: list[Layer], k: int) -> _Stream | None:
+    """The stream written by layer k (a linear or conv layer, or a block with a projection
+    shortcut), or None."""
     a = layers[k]
-    if a.kind not in ("linear", "conv"):
+    if a.kind in ("linear", "conv"):
+        writers = [a]
+    elif _plain_block(a) and a.shortcut:
+        writers = [_weighted(a.body)[-1], a.shortcut]
+    else:
         return None
-    blocks, j, flattened, homogeneous = [], k + 1, False, False
-    while j < len(layers):
+    readers, blocks, flattened, homogeneous = [], 0, False, False
+    for j in range(k + 1, len(layers)):
         layer = layers[j]
         if layer.kind in HOMOGENEOUS:
             homogeneous = True
@@ -260,40 +312,18 @@ def _stream_at(layers: list[Layer], k: int):
             flattened = True
         elif layer.kind == "identity":
             pass
-        elif layer.kind == "residual" and homogeneous and not flattened and _weighted(layer.body) \
-                and all(l.kind in ("linear", "conv", "identity") or l.kind in HOMOGENEOUS for l in layer.body):
-            blocks.append(layer)
+        elif not homogeneous:
+            return None
+        elif _plain_block(layer) and not flattened:
+            readers.append(_weighted(layer.body)[0])
+            if layer.shortcut:  # the stream ends here; the block writes the next one
+                return _Stream(writers, readers + [layer.shortcut], None, 0, blocks, j)
+            writers.append(_weighted(layer.body)[-1])
+            blocks += 1
             homogeneous = False
-        elif layer.kind in ("linear", "conv", "softmax_head") and homogeneous and blocks:
-            return a, blocks, layer, flattened, j
+        elif layer.kind in ("linear", "conv", "softmax_head") and (blocks or len(writers) > 1):
+            positions = math.prod(writers[0].out_shape[2:]) if flattened and writers[0].kind == "conv" else 0
+            return _Stream(writers, readers, layer, positions, blocks, j)
         else:
             return None
-        j += 1
     return None
-
-
-def _stream_family(a: Layer, blocks: list[Layer], b: Layer, v: VariableTable, flattened: bool) -> Family:
-    units = a.params["weight"][0]
-    positions = math.prod(a.out_shape[2:]) if flattened and a.kind == "conv" else 0
-    bodies = [_weighted(block.body) for block in blocks]
-    rows = [a] + [body[-1] for body in bodies]
-    columns = [body[0] for body in bodies]
-    writers = [_ids(v, f"{l.name}.{p}") for l in rows for p in ("weight", "bias") if p in l.params]
-    readers = [_ids(v, f"{l.name}.weight") for l in columns]
-    last_reader = _ids(v, f"{b.name}.weight")
-    entries = []
-    for k in range(units):
-        parts = [_square_sum(ids[k]) for ids in writers] + [_square_sum(ids[:, k], -1) for ids in readers]
-        parts.append(_square_sum(_outgoing(b, last_reader, k, positions), -1))
-        entries.append(poly_sum(parts))
-    unit = "c" if a.kind == "conv" else "k"
-    written = " + ".join(f"‖{l.name}.weight[{unit}]‖²" for l in rows)
-    read = " − ".join([f"‖{l.name}.weight[:,{unit}]‖²" for l in columns]
-                      + [f"‖{b.name}.weight{_columns_text(unit, positions)}‖²"])
-    name = (f"{written} − {read} (biases of the writers included), {unit} = 0…{units - 1} "
-            f"(per stream {'channel' if a.kind == 'conv' else 'unit'} through {len(blocks)} residual "
-            f"block{'s' if len(blocks) > 1 else ''} with a ReLU after the add)")
-    latex = (" + ".join(rf"\|{_tex(l.name + '.weight')}_{{{unit}}}\|^2" for l in rows) + " - "
-             + " - ".join(rf"\|{_tex(l.name + '.weight')}_{{:,{unit}}}\|^2" for l in columns + [b])
-             + rf",\ {unit} = 0,\dots,{units - 1}")
-    return Family(name, latex, entries)

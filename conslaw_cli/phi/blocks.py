@@ -44,7 +44,7 @@ def units(graph: Graph) -> dict[str, Unit]:
             for p in layer.params:
                 out[f"{layer.name}.{p}"] = Unit(f"{layer.name}.{p}", "tensor", tensor_vars(f"{layer.name}.{p}"))
                 unit.variables |= out[f"{layer.name}.{p}"].variables
-            unit.variables |= walk(layer.body)
+            unit.variables |= walk(layer.inner)
             if not unit.variables:
                 del out[layer.name]
             collected |= unit.variables
@@ -102,8 +102,9 @@ def _block_backing(phi: Phi, touched: list[Piece]) -> list[Piece]:
     last_softmax_layer = piece is with_params[-1] and "sum-zero projection" in piece.formula
     if residual_body or last_softmax_layer:
         return [replace(piece, reason=f"{piece.reason}; block laws: Marcotte et al. 2025, Thm 4.6")]
-    return [replace(piece, rich=False, reason="lower bound: the block is neither one residual block nor the last "
-                                              "softmax layer (Marcotte et al. 2025, Thm 4.6 does not apply)")]
+    return [replace(piece, rich=False, reason="lower bound: the block is neither one residual block with an identity "
+                                              "skip nor the last softmax layer (Marcotte et al. 2025, Thm 4.6 does "
+                                              "not apply)")]
 
 
 def block_laws(phi: Phi, block: set[int], seed: int = 0) -> tuple[int, list[int]]:

@@ -274,7 +274,8 @@ def _size(shape) -> int:
 
 
 def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
-    """Run the path lifting through plain layers; residual blocks inline, the skip an edge of weight 1."""
+    """Run the path lifting through plain layers; residual blocks inline, the skip an edge of weight 1
+    (or, with a projection shortcut, the edges of its linear map)."""
     for layer in layers:
         if layer.kind in ("linear", "conv", "softmax_head"):
             lifter.linear(layer)
@@ -287,6 +288,10 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
         elif layer.kind == "residual":
             skipped = [dict(lifted) for lifted in lifter.units]
             _lift_layers(lifter, layer.body)
+            if layer.shortcut:  # the skip S x: one more linear layer on the units entering the block
+                body_units, body_prefix, lifter.units = lifter.units, lifter.neuron_prefix, skipped
+                lifter.linear(layer.shortcut)
+                skipped, lifter.units, lifter.neuron_prefix = lifter.units, body_units, body_prefix
             for lifted, skip in zip(lifter.units, skipped):
                 for chain, poly in skip.items():
                     _accumulate(lifted, chain, poly)
@@ -295,11 +300,11 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
 
 
 def _has_params(layers: list[Layer]) -> bool:
-    return any(l.params or _has_params(l.body) for l in layers)
+    return any(l.params or _has_params(l.inner) for l in layers)
 
 
 def _smooth_kinds(layers: list[Layer]) -> set[str]:
-    return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.body)}
+    return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.inner)}
 
 
 def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Piece:
@@ -359,7 +364,7 @@ def _attention_values(piece: PieceLayout, variables: VariableTable, per_token: b
 
 def merges_tokens(layers: list[Layer]) -> bool:
     """Whether a run after an attention mixes its tokens' units (a flatten)."""
-    return any(l.kind == "flatten" or merges_tokens(l.body) for l in layers)
+    return any(l.kind == "flatten" or merges_tokens(l.inner) for l in layers)
 
 
 def poly_product(a: Poly, b: Poly) -> Poly:
@@ -521,7 +526,7 @@ def _attention_piece(piece: PieceLayout, variables: VariableTable) -> tuple[list
 
 
 def _has_attention(layers: list[Layer]) -> bool:
-    return any(l.kind == "attention" or _has_attention(l.body) for l in layers)
+    return any(l.kind == "attention" or _has_attention(l.inner) for l in layers)
 
 
 @dataclass
@@ -575,11 +580,16 @@ def piece_layout(layers: list[Layer], source: str = "x") -> list[PieceLayout]:
         attention.clear()
 
     for layer in layers:
-        if layer.kind == "residual" and run and run[-1].kind in HOMOGENEOUS and not _has_attention(layer.body):
+        if layer.kind == "residual" and run and run[-1].kind in HOMOGENEOUS and not _has_attention(layer.inner):
             run.append(layer)
         elif layer.kind == "residual":
             flush()
-            out.extend(piece_layout(layer.body, source=f"{layer.name}.in"))
+            # `.in`: the units entering a block with an identity skip (Thm 4.6 backs its block laws);
+            # `.x` those of a block with a projection shortcut, which the theorem does not cover
+            entering = f"{layer.name}.x" if layer.shortcut else f"{layer.name}.in"
+            out.extend(piece_layout(layer.body, source=entering))
+            if layer.shortcut:
+                out.append(PieceLayout("path lifting", [layer.shortcut], entering))
             source = f"{layer.name}.out"
         elif layer.kind == "attention":
             upstream = attention[0] if attention else None
@@ -606,7 +616,7 @@ def _values_continue(run: list[Layer]) -> bool:
     for layer in run:
         if layer.kind in SMOOTH:
             return False
-        if layer.params or _has_params(layer.body):
+        if layer.params or _has_params(layer.inner):
             return True
     return False
 
@@ -655,11 +665,13 @@ def estimate_terms(graph: Graph) -> int:
             elif layer.kind in SMOOTH:
                 total += sum(counts)
                 counts = [1] * len(counts)
-            elif layer.kind == "residual" and previous in HOMOGENEOUS and not _has_attention(layer.body):
-                counts = [a + b for a, b in zip(walk(layer.body, counts), counts)]  # lifted inline
+            elif layer.kind == "residual" and previous in HOMOGENEOUS and not _has_attention(layer.inner):
+                skipped = walk([layer.shortcut], counts) if layer.shortcut else counts
+                counts = [a + b for a, b in zip(walk(layer.body, counts), skipped)]  # lifted inline
             elif layer.kind == "residual":
-                body_counts = walk(layer.body, [1] * _size(layer.in_shape))  # before reading total
-                total += sum(counts) + sum(body_counts)
+                entering = [1] * _size(layer.in_shape)
+                body_counts = walk(layer.body, entering)  # before reading total
+                total += sum(counts) + sum(body_counts) + (sum(walk([layer.shortcut], entering)) if layer.shortcut else 0)
                 counts = [1] * _size(layer.out_shape)
             elif layer.kind == "attention":
                 counts = attention(layer, counts)
@@ -749,6 +761,6 @@ def assemble(names: list[str], components: list[Component], pieces: list[Piece],
 def _shares_weights(graph: Graph) -> bool:
     """Whether one weight sits on several edges: convolutions, layers applied to every token."""
     def walk(layers: list[Layer]) -> bool:
-        return any(l.kind == "conv" or (l.params and l.in_shape[0] == "tokens") or walk(l.body) for l in layers)
+        return any(l.kind == "conv" or (l.params and l.in_shape[0] == "tokens") or walk(l.inner) for l in layers)
 
     return walk(graph.layers)

@@ -104,7 +104,8 @@ def _attention(layer: Layer) -> Forward:
 
 def _residual(layer: Layer) -> Forward:
     body = _sequence(layer.body)
-    return lambda params, x: x + body(params, x)
+    skip = _layer(layer.shortcut) if layer.shortcut else (lambda params, x: x)
+    return lambda params, x: skip(params, x) + body(params, x)
 
 
 def _layer(layer: Layer) -> Forward:

@@ -47,7 +47,7 @@ def structure(layers: list[Layer]) -> tuple:
     """What makes two segments the same up to renaming parameters."""
     return tuple((l.kind, l.in_shape, l.out_shape, tuple(sorted((k, str(v)) for k, v in l.options.items()
                                                                  if k != "name")),
-                  tuple(sorted(l.params.items())), structure(l.body)) for l in layers)
+                  tuple(sorted(l.params.items())), structure(l.inner)) for l in layers)
 
 
 def segments(layers: list[Layer]) -> list[list[Layer]]:
@@ -57,7 +57,7 @@ def segments(layers: list[Layer]) -> list[list[Layer]]:
         if layer.kind in SMOOTH:
             out.append(run)
             run = []
-        elif any(inner.kind in SMOOTH for inner in walk_layers(layer.body)):
+        elif any(inner.kind in SMOOTH for inner in walk_layers(layer.inner)):
             raise Unsupported("smooth activation inside an inline residual block")
         else:
             run.append(layer)

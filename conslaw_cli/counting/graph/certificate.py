@@ -17,8 +17,9 @@ Two bounds that need no dense D × D rank, both evaluated at a random point θ w
 When the bounds meet, the count is exact (with the error bound of the family check). Applies to
 segments whose components are single paths (`path_plan`): linear or conv layers separated by
 homogeneous activations (identity and flatten in between are transparent), and residual blocks
-lifted inline with an activation after the add (the skip an edge of weight 1; its candidate rows
-are added per block, and what peeling leaves of them is ranked exactly).
+lifted inline with an activation after the add (the skip an edge of weight 1, or one edge of a
+projection shortcut; its candidate rows are added per block, and what peeling leaves of them is
+ranked exactly).
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ class Certificate:
 @dataclass
 class PathPlan:
     """The weighted layers of a single-path segment in main-line order (through residual bodies),
-    and the first and last of them inside each residual block lifted inline (its skip)."""
+    and the first and last of them inside each residual block lifted inline (its skip): identity
+    skips with the units whose path across is a row, projection shortcuts with their layer."""
 
     weighted: list[Layer]
     skips: list[tuple[int, int, np.ndarray]]  # first, last weighted layer of a body; units whose skip is a row
+    shortcuts: list[tuple[int, int, Layer]]  # first, last weighted layer of a body; its shortcut
 
 
 def path_plan(layers: list[Layer]) -> PathPlan | None:
@@ -64,12 +67,12 @@ def path_plan(layers: list[Layer]) -> PathPlan | None:
     Every path must cross a homogeneous activation between two weighted layers (else the linear
     maps contract into sums of paths). A residual block lifted inline counts as two branches from
     the homogeneous units before it: its body, a single-path chain with an activation inside, and
-    the skip, an edge of weight 1; after the add, the next weighted layer needs an activation
-    first (a ReLU after the add). Identity and flatten are transparent."""
-    weighted: list[Layer] = []
-    skips: list[tuple[int, int]] = []
-    state = _walk_single_path(layers, "start", weighted, skips, top_level=True)
-    return PathPlan(weighted, skips) if state is not None and weighted else None
+    the skip, an edge of weight 1 or of a projection shortcut (one weighted layer between the
+    same homogeneous units); after the add, the next weighted layer needs an activation first (a
+    ReLU after the add). Identity and flatten are transparent."""
+    plan = PathPlan([], [], [])
+    state = _walk_single_path(layers, "start", plan, top_level=True)
+    return plan if state is not None and plan.weighted else None
 
 
 def single_path_layers(layers: list[Layer]) -> list[Layer] | None:
@@ -78,9 +81,10 @@ def single_path_layers(layers: list[Layer]) -> list[Layer] | None:
     return plan.weighted if plan else None
 
 
-def _walk_single_path(layers, state, weighted, skips, top_level):
+def _walk_single_path(layers, state, plan: PathPlan, top_level):
     """Follow the state (start, hom: the last unit passed is homogeneous; weighted: a weighted layer
-    since) through `layers`, collecting weighted layers; None where two weighted layers meet."""
+    since) through `layers`, collecting weighted layers in `plan`; None where two weighted layers meet."""
+    weighted = plan.weighted
     for layer in layers:
         if layer.kind in ("linear", "conv"):
             if state == "weighted" or _wraps(layer):
@@ -91,11 +95,15 @@ def _walk_single_path(layers, state, weighted, skips, top_level):
             state = "hom"
         elif layer.kind == "residual" and top_level and state in ("start", "hom") and layer.body:
             first = len(weighted)
-            end = _walk_single_path(layer.body, state, weighted, skips, top_level=False)
+            end = _walk_single_path(layer.body, state, plan, top_level=False)
             if end is None or len(weighted) == first:
                 return None
-            skips.append((first, len(weighted) - 1, _skip_units(layer.in_shape)))
-            state = end if end == "weighted" else "hom"
+            if layer.shortcut:
+                plan.shortcuts.append((first, len(weighted) - 1, layer.shortcut))
+                state = "weighted"
+            else:
+                plan.skips.append((first, len(weighted) - 1, _skip_units(layer.in_shape)))
+                state = end if end == "weighted" else "hom"
         elif layer.kind not in ("identity", "flatten"):
             return None
     return state
@@ -119,14 +127,17 @@ def _wraps(layer: Layer) -> bool:
         any(k > n for k, n in zip(layer.options["kernel"], layer.in_shape[2:]))
 
 
-def candidate_paths(weighted: list, skips: list = ()) -> np.ndarray:
+def candidate_paths(weighted: list, skips: list = (), shortcuts: list = ()) -> np.ndarray:
     """One path through every weight and bias, as rows of parameter indices (one column per
-    weighted layer, -1 where a path does not pass), duplicates removed; dead ends dropped.
+    weighted layer, then one per shortcut; -1 where a path does not pass), duplicates removed;
+    dead ends dropped.
 
     The path through a weight's reference edge goes back along each unit's first incoming edge
     and forward along each unit's first outgoing edge (``references()`` of `Dense`, `Patches`):
     through the residual bodies. For each skip (first, last) of a residual block, one more path per
-    selected unit u entering the block: back from u, across the skip, forward from u after the add."""
+    selected unit u entering the block: back from u, across the skip, forward from u after the add;
+    for each projection shortcut (first, last, its edges), one path through every shortcut weight's
+    reference edge (i → o): back from i, across the weight, forward from o after the add."""
     depth = len(weighted)
     refs = [e.references() for e in weighted]
     # back[l]: for the input units of layer l, the parameters of the reference path to a source
@@ -161,6 +172,15 @@ def candidate_paths(weighted: list, skips: list = ()) -> np.ndarray:
         path = np.maximum(before, after)
         path[(before == -2).any(1) | (after == -2).any(1)] = -2
         rows.append(path[(path >= 0).any(1)])
+    rows = [np.pad(r, ((0, 0), (0, len(shortcuts))), constant_values=-1) for r in rows]
+    for s, (first, last, edges) in enumerate(shortcuts):
+        params, i, o = edges.references()[2]
+        path = np.full((len(params), depth + len(shortcuts)), -1, dtype=np.int64)
+        before, after = back[first][i], fwd[last][o]
+        path[:, :depth] = np.maximum(before, after)
+        path[(before == -2).any(1) | (after == -2).any(1)] = -2
+        path[:, depth + s] = params
+        rows.append(path)
     paths = np.concatenate(rows)
     paths = paths[~(paths == -2).any(1)]
     return distinct(paths, axis=0)
@@ -241,9 +261,10 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
     """Both bounds for one segment (see the module docstring)."""
     plan = path_plan(layers)
     weighted = [layer_connections(layer, local) for layer in plan.weighted]
+    shortcuts = [(first, last, layer_connections(layer, local)) for first, last, layer in plan.shortcuts]
     n = program.num_params
     theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
-    paths = candidate_paths(weighted, plan.skips)
+    paths = candidate_paths(weighted, plan.skips, shortcuts)
     peeled, left = peel(paths, n)
     # the families, in local numbering, checked against random fields of this segment
     inside = set(global_of_local.tolist())

@@ -44,7 +44,7 @@ def edges(layers: list[Layer]) -> int:
             total += tokens * math.prod(layer.params["weight"])
         elif layer.kind == "conv":
             total += math.prod(layer.out_shape[1:]) * math.prod(layer.params["weight"][1:])
-        total += edges(layer.body)
+        total += edges(layer.inner)
     return total
 
 
@@ -55,7 +55,7 @@ def _index_entries(layers: list[Layer]) -> int:
         total += math.prod(layer.in_shape[1:]) + math.prod(layer.out_shape[1:]) + layer.own_params
         if layer.kind == "conv":
             total += math.prod(layer.out_shape[2:]) * math.prod(layer.params["weight"][1:])
-        total += _index_entries(layer.body)
+        total += _index_entries(layer.inner)
     return total
 
 

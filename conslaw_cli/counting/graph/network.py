@@ -235,9 +235,11 @@ class Tile:
 
 @dataclass
 class Skip:
-    """A residual block lifted inline: x + body(x), the skip an edge of weight 1."""
+    """A residual block lifted inline: x + body(x), the skip an edge of weight 1, or S x + body(x)
+    with the ops of a projection shortcut S."""
 
     body: list
+    shortcut: list = field(default_factory=list)
 
 
 @dataclass
@@ -294,8 +296,10 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
                 ops.append(Gains(units, counter["gains"]))
                 counter["gains"] += units
             elif layer.kind == "residual":
-                body, _ = build(layer.body, units)
-                ops.append(Skip(body))
+                body, out_units = build(layer.body, units)
+                shortcut = build([layer.shortcut], units)[0] if layer.shortcut else []
+                ops.append(Skip(body, shortcut))
+                units = out_units
             elif layer.kind not in ("identity", "flatten"):
                 raise Unsupported(layer.kind)
         return ops, units
@@ -341,8 +345,9 @@ def _run(ops, h, theta, gains, constant, first_gain, tape):
         elif isinstance(op, Gains):
             g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
             h = arith.mul(h, g[:, None, :])
-        elif isinstance(op, Skip):
-            h = arith.add(h, _run(op.body, h, theta, gains, constant, first_gain, tape))
+        elif isinstance(op, Skip):  # the tape holds the body's inputs, then the shortcut's
+            body = _run(op.body, h, theta, gains, constant, first_gain, tape)
+            h = arith.add(body, _run(op.shortcut, h, theta, gains, constant, first_gain, tape))
         elif isinstance(op, SumZero):
             h = _sum_zero(h, op.units)
         elif isinstance(op, Tile):
@@ -383,8 +388,9 @@ def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
         elif isinstance(op, Gains):
             g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
             delta = arith.mul(delta, g[:, None, :])
-        elif isinstance(op, Skip):
-            delta = arith.add(delta, _back(op.body, delta, theta, gains, constant, first_gain, tape, grad))
+        elif isinstance(op, Skip):  # popped in reverse: the shortcut's inputs first
+            skipped = _back(op.shortcut, delta, theta, gains, constant, first_gain, tape, grad)
+            delta = arith.add(skipped, _back(op.body, delta, theta, gains, constant, first_gain, tape, grad))
         elif isinstance(op, SumZero):
             delta = _sum_zero(delta, op.units)
         elif isinstance(op, Tile):
