@@ -82,6 +82,25 @@ RESNET_STAGE = ("input: {channels: 3, height: 32, width: 32}\nlayers:\n  - conv:
                 "  - relu\n" + RESNET_BLOCK * 3 + "  - flatten\n  - softmax_head: {classes: 10}\n")
 
 
+
+def resnet20_shaped() -> str:
+    """ResNet-20 without batch norm: conv 16 stem + relu, 3 stages of 3 blocks [conv 3×3, relu,
+    conv 3×3] + relu with 16/32/64 channels (the first block of stages 2 and 3: stride 2 and a
+    1×1 projection shortcut), flatten, softmax head 10, on 3×32×32."""
+    lines = ["input: {channels: 3, height: 32, width: 32}", "layers:", "  - conv: {out_channels: 16, kernel_size: 3}",
+             "  - relu"]
+    for stage, channels in enumerate((16, 32, 64)):
+        for block in range(3):
+            stride = 2 if stage and not block else 1
+            lines += ["  - residual:"] + (["      shortcut: conv"] if stride == 2 else []) + [
+                "      layers:", f"      - conv: {{out_channels: {channels}, kernel_size: 3, stride: {stride}}}",
+                "      - relu", f"      - conv: {{out_channels: {channels}, kernel_size: 3}}", "  - relu"]
+    return "\n".join(lines + ["  - flatten", "  - softmax_head: {classes: 10}"]) + "\n"
+
+
+RESNET20 = resnet20_shaped()
+
+
 def attention(dim: int, head_dim: int) -> str:
     return f"input: {{tokens: 2, dim: {dim}}}\nlayers:\n  - attention: {{head_dim: {head_dim}}}\n"
 
@@ -102,6 +121,8 @@ CASES = {
     "count LeNet-5-like + softmax head 10 on 1×28×28": ("count", LENET, 10, 4096, ()),
     "count ResNet stage: stem 16 + 3 blocks relu(x + body), 16×32×32, softmax head 10": ("count", RESNET_STAGE, 60,
                                                                                         4096, ()),
+    "count ResNet-20-shaped (16/32/64, stride-2 projections, no batch norm) + softmax head 10": (
+        "count", RESNET20, 60, 4096, ()),
     "report latex ReLU 784-128-64 + softmax head 10 (bias)": ("report", mlp((784, 128, 64), "relu", True) + SOFTMAX_HEAD,
                                                               "count ReLU 784-128-64 + softmax head 10 (bias)", None, ()),
     "report latex LeNet-5-like + softmax head 10 on 1×28×28": ("report", LENET,
@@ -109,6 +130,8 @@ CASES = {
     "report latex ResNet stage 16×32×32": ("report", RESNET_STAGE,
                                            "count ResNet stage: stem 16 + 3 blocks relu(x + body), 16×32×32, softmax head 10",
                                            None, ()),
+    "report latex ResNet-20-shaped": ("report", RESNET20, "count ResNet-20-shaped (16/32/64, stride-2 projections, "
+                                      "no batch norm) + softmax head 10", None, ()),
     "count linear 100000-100000 (refused)": ("count", "input: 100000\nlayers:\n  - linear: {out: 100000}\n", 1, 200, ()),
     "count linear 2-4-3-2-3": ("count", mlp((2, 4, 3, 2, 3)), 0.25, None, ("expanded", "sympy")),
     "count ReLU 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0.25, None, ("expanded", "sympy")),
