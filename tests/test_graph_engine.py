@@ -336,3 +336,18 @@ layers:
     result = trace_graph(graph)
     assert graph.num_params - result.dimension == 25 and result.certified == result.num_blocks == 1
     assert result.dimension == _dense_dimension(linear_twin(graph))
+
+
+def test_a_resnet20_shape_is_certified(tmp_path):
+    # D = 311,216; laws = 336 hidden body channels (3·16 + 3·32 + 3·64, Marcotte et al. 2025,
+    # Thm 3.6) + 16 + 32 + 64 stream channels (rescalings through the skips, ended and restarted
+    # by each projection) + 64·8·8 column sums of the head (Cor 2.8) = 4,544; the same families on
+    # two stages are checked against the dense trace above
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from run import RESNET20
+    path = tmp_path / "resnet20.yaml"
+    path.write_text(RESNET20)
+    result = analysis.count(path)
+    assert result.laws == 336 + 16 + 32 + 64 + 4096 and result.certified_blocks == result.blocks == 1
