@@ -157,8 +157,7 @@ def candidate_paths(weighted: list, skips: list = (), shortcuts: list = ()) -> n
         fwd[l] = chain
     rows = []
     for l, (e, (_, _, (params, i, o))) in enumerate(zip(weighted, refs)):
-        path = np.maximum(back[l][i], fwd[l][o])  # the two chains fill disjoint columns
-        path[(back[l][i] == -2).any(1) | (fwd[l][o] == -2).any(1)] = -2
+        path = _joined(back[l][i], fwd[l][o])
         path[:, l] = params
         rows.append(path)
         if e.bias is not None:
@@ -168,22 +167,29 @@ def candidate_paths(weighted: list, skips: list = (), shortcuts: list = ()) -> n
             path[:, l] = biases
             rows.append(path)
     for first, last, units in skips:  # the skip keeps unit u: back from u before, forward from u after
-        before, after = back[first][units], fwd[last][units]
-        path = np.maximum(before, after)
-        path[(before == -2).any(1) | (after == -2).any(1)] = -2
+        path = _joined(back[first][units], fwd[last][units])
         rows.append(path[(path >= 0).any(1)])
-    rows = [np.pad(r, ((0, 0), (0, len(shortcuts))), constant_values=-1) for r in rows]
+
+    def widened(path: np.ndarray) -> np.ndarray:  # the shortcut columns, not passed
+        return np.pad(path, ((0, 0), (0, len(shortcuts))), constant_values=-1)
+
+    rows = [widened(r) for r in rows]
     for s, (first, last, edges) in enumerate(shortcuts):
         params, i, o = edges.references()[2]
-        path = np.full((len(params), depth + len(shortcuts)), -1, dtype=np.int64)
-        before, after = back[first][i], fwd[last][o]
-        path[:, :depth] = np.maximum(before, after)
-        path[(before == -2).any(1) | (after == -2).any(1)] = -2
+        path = widened(_joined(back[first][i], fwd[last][o]))
         path[:, depth + s] = params
         rows.append(path)
     paths = np.concatenate(rows)
     paths = paths[~(paths == -2).any(1)]
     return distinct(paths, axis=0)
+
+
+def _joined(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Paths back along `before` and forward along `after` (the two chains fill disjoint columns);
+    a row that meets a dead end (-2) in either is -2 throughout (`candidate_paths` drops it)."""
+    path = np.maximum(before, after)
+    path[(before == -2).any(1) | (after == -2).any(1)] = -2
+    return path
 
 
 def distinct(a: np.ndarray, axis: int | None = None) -> np.ndarray:
