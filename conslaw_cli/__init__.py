@@ -7,7 +7,7 @@ The names are imported on first use, so that the `conslaw` command's start-up st
 _API = ("Architecture", "count", "laws", "report", "architecture_report", "verify", "factorization", "per_block",
         "sign_flow_count", "numerical_check")
 _TYPES = {"ConslawError": "errors", "CountResult": "results.count", "LawsResult": "results.laws",
-          "Law": "results.laws", "Family": "results.laws"}
+          "Law": "results.laws", "Family": "results.laws", "ProgressEvent": "counting.progress"}
 __all__ = [*_API, *_TYPES]
 
 

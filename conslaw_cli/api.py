@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import analysis
+from .counting.progress import Progress, ProgressEvent
 from .errors import ConslawError
 from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS
 from .spec import ArchSpec, parse_spec, read_architecture_text
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from conslaw_cli.render.report import ArchitectureReport, RefusedReport
     from conslaw_cli.phi.compiler import Phi
 
-Progress = Callable[[int, int], None]  # (bracket step, dimension so far)
 REPORT_FORMATS = ("markdown", "latex", "json")
 
 
@@ -177,7 +177,9 @@ def count(architecture: Architecture | str | Path | Mapping, *, seed: int = 0, b
     """The number of independent conservation laws (`conslaw count`): D − dim Lie(V)(θ) at
     random points, exact mod p with `error_bound`; `exact` says whether it is the network's count
     or a lower bound on it. With `block` (comma-separated layer names), the block laws. A count
-    whose estimate (from the layer shapes, before any work) exceeds `max_seconds` is refused."""
+    whose estimate (from the layer shapes, before any work) exceeds `max_seconds` is refused.
+    `progress(event)` receives a ProgressEvent (block i of n, its size, the stage, the bracket
+    step, the dimension reached, the estimated seconds left) as the work goes on."""
     return analysis.count(_source(architecture), seed=seed, max_terms=max_terms, progress=progress, block=block,
                           max_block=max_block, max_seconds=max_seconds)
 

@@ -274,7 +274,7 @@ def count(
     results = for_each_file(files, lambda path, say: api.count(
         path, seed=seed, max_terms=max_terms, block=block, max_block=max_block or DEFAULT_MAX_BLOCK,
         max_seconds=DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds,
-        progress=lambda level, rank: say(f"bracket step {level}, dim {rank}")))
+        progress=say))
     checks = [api.numerical_check(r.file, r, seed=seed) for r in results] if check else [None] * len(results)
     if json:
         print(sanitize.json_text([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)]))

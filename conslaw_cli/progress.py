@@ -3,7 +3,9 @@
 On a terminal: a transient spinner line (rich) that `say(text)` updates, after half a second of
 work. Elsewhere (CI logs, pipes): plain lines, one every few seconds while work runs, each saying
 what is being computed, which file of how many, and the time elapsed, e.g.
-``conslaw: [2/5] resnet.yaml: bracket step 3, dim 1204 (14 s elapsed)``. Short runs print nothing.
+``conslaw: [2/5] resnet.yaml: block 3/7 (1,204 parameters): tracing at point 1 of 2, bracket step 3,
+dim 820, about 12 s left (14 s elapsed)``. Short runs print nothing. What `say` receives is printed
+as str() each time a line is due (a counting.progress.ProgressEvent counts its time left down).
 The interval is 5 s, or ``CONSLAW_PROGRESS_SECONDS``."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from typing import Iterator, TextIO
 
 DEFAULT_INTERVAL = 5.0
+MAX_INTERVAL = 3600.0
 SPINNER_DELAY = 0.5  # seconds of work before a terminal shows a spinner
 
 
@@ -35,7 +38,7 @@ class LineReporter:
         self.index, self.name, self.text = self.index + 1, name, "compiling"
         self._print_if_due()
 
-    def say(self, text: str) -> None:
+    def say(self, text: object) -> None:
         self.text = text
         self._print_if_due()
 
@@ -81,7 +84,7 @@ class SpinnerReporter:
             self.index, self.name, self.text = self.index + 1, name, "compiling"
             self._redraw(advance=1 if self.index > 1 else 0)
 
-    def say(self, text: str) -> None:
+    def say(self, text: object) -> None:
         with self._lock:
             self.text = text
             self._redraw()
@@ -117,9 +120,10 @@ class SpinnerReporter:
 
 
 def interval() -> float:
-    """Seconds between plain progress lines (CONSLAW_PROGRESS_SECONDS, default 5)."""
+    """Seconds between plain progress lines (CONSLAW_PROGRESS_SECONDS, default 5, at most an hour:
+    a thread cannot wait for a time beyond the platform's clock)."""
     try:
-        return max(0.01, float(os.environ.get("CONSLAW_PROGRESS_SECONDS", DEFAULT_INTERVAL)))
+        return min(MAX_INTERVAL, max(0.01, float(os.environ.get("CONSLAW_PROGRESS_SECONDS", DEFAULT_INTERVAL))))
     except ValueError:
         return DEFAULT_INTERVAL
 

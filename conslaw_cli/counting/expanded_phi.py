@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import gf, kernels
+from .progress import Progress, Tracker, tracing
 from conslaw_cli.phi.compiler import Phi, no_cyclic_gc
 from conslaw_cli.errors import TooLarge
 from .lie import RANK_SECONDS_PER_CUBE, BlockTrace, EngineDisagreement, TraceResult, block_trace, summed  # noqa: F401
@@ -163,13 +164,13 @@ class BlockFields:
         return np.concatenate(rows)
 
 
-def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress=None,
+def trace_dimension(phi: Phi, seed: int = 0, points: int = 2, progress: Progress | None = None,
                     max_block: int = DEFAULT_MAX_BLOCK) -> TraceResult:
     """dim Lie(span ∇φ_i)(θ) at `points` independent random points, which must agree."""
     return trace_of_terms(flatten(phi) if phi.components else None, seed, points, progress, max_block)
 
 
-def trace_of_terms(terms: Terms | None, seed: int = 0, points: int = 2, progress=None,
+def trace_of_terms(terms: Terms | None, seed: int = 0, points: int = 2, progress: Progress | None = None,
                    max_block: int = DEFAULT_MAX_BLOCK) -> TraceResult:
     """`trace_dimension` on φ's terms (None: φ has no component)."""
     if terms is None:
@@ -184,12 +185,14 @@ def trace_of_terms(terms: Terms | None, seed: int = 0, points: int = 2, progress
                        f"{largest:,} x {largest:,} mod p: about {RANK_SECONDS_PER_CUBE * largest ** 3:,.0f} s "
                        f"and {2 * 8 * largest ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
                        "raise the limit with --max-block N if you really mean it")
+    tracker = Tracker(progress, [len(members[0].variables) for members in classes.values()], timed=False)
     results, bound = [], 0.0
     for point in range(points):
         rng = gf.Residues(seed, point)
         traces = []
-        for members in classes.values():
-            traces.append((block_trace(BlockFields(members[0]), rng, progress), len(members)))
+        for k, members in enumerate(classes.values()):
+            tracker.begin(k, tracing(point, points))
+            traces.append((block_trace(BlockFields(members[0]), rng, tracker.step), len(members)))
         results.append(summed(traces))
         bound = max(bound, sum(t.error_bound for t, _ in traces))
     if any(r[-1] != results[0][-1] for r in results):

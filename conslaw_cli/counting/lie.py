@@ -73,6 +73,7 @@ def block_trace(fields, rng: gf.Residues, progress=None, ceiling: int | None = N
 
     `fields` evaluates random bracket values: ``num_vars``, ``degree`` (of φ in θ) and
     ``samples(level, count, theta, rng)`` (here `BlockFields`; the graph engine has its own).
+    `progress(level, rank, target=None)` is told each rank reached (progress.Tracker.step).
 
     `ceiling`: an upper bound on dim Lie(V) known otherwise (D minus laws checked to be laws).
     A rank mod p of values of fields at θ is a lower bound on their rank over Q, hence on the
@@ -84,6 +85,8 @@ def block_trace(fields, rng: gf.Residues, progress=None, ceiling: int | None = N
     # level (its ranks cost less than the samples a failed attempt wastes: linear 2-4-3-2-3, whose
     # ceiling needs level 2, 18 → 14 ms)
     if ceiling is not None and fields.num_components < ceiling and ceiling * n > SMALL_RANK_ENTRIES:
+        if progress:
+            progress(1, None, ceiling)
         proved = _one_rank_to_the_ceiling(fields, theta, rng, ceiling)
         if proved is not None:
             return proved

@@ -69,7 +69,7 @@ def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
     graph = analysis.load_graph(path)
     pieces, components = _factorization(graph, max_terms)
     count = analysis.count(path, seed=seed, max_terms=max_terms,
-                           progress=lambda level, rank: say(f"count: bracket step {level}, dim {rank}"))
+                           progress=say)
     say(f"polynomial laws of degree ≤ {degree}")
     report = ArchitectureReport(graph, pieces, components, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
     if training is not None:

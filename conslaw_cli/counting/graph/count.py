@@ -14,9 +14,10 @@ from conslaw_cli.errors import TooLarge
 from conslaw_cli.graph import Graph
 from conslaw_cli.limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS
 from conslaw_cli.phi.compiler import piece_layout
-from .blocks import blocks_of, segments, structure
+from conslaw_cli.counting.progress import Progress, Task, Tracker, tracing
+from .blocks import DenseBlock, blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
-from .estimate import MAX_BYTES, Cost, certificate_cost, dense_cost, edges, linear_chain
+from .estimate import MAX_BYTES, Cost, block_cost, certificate_cost, dense_cost, edges, linear_chain
 from .lawcheck import check_in_blocks
 from .sum_zero import linear_twin
 
@@ -53,18 +54,22 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
     return out
 
 
-def _certificates(graph: Graph, classes, seed: int) -> dict[tuple, Certificate]:
+def _certifiable(block: DenseBlock) -> bool:
+    return block.layers is not None and block.values_from is None and single_path_layers(block.layers)
+
+
+def _certificates(graph: Graph, classes, seed: int, tracker: Tracker) -> dict[tuple, Certificate]:
     """Sandwich certificates of the single-path segments whose bounds meet (any size: peeling and
     the family check cost less than one dense trace, ReLU 4-5-3: 1.5 ms against 17 ms)."""
-    single = [b for b, _ in classes if b.layers is not None and b.values_from is None
-              and single_path_layers(b.layers)]
+    single = [(k, b) for k, (b, _) in enumerate(classes) if _certifiable(b)]
     if not single:
         return {}
     from conslaw_cli.lawfinding.families import candidate_families  # parameter names: only where there is a segment
 
     families = candidate_families(graph)
     out = {}
-    for block in single:
+    for k, block in single:
+        tracker.begin(k, "certifying")
         rng = gf.Residues(seed, 7)
         cert = certify(block.fields.program, block.layers, block.local, block.global_of_local,
                        families, rng, block.fields.degree)
@@ -105,7 +110,7 @@ def refuse_hopeless(graph: Graph, max_block: int, max_seconds: float = DEFAULT_M
     return total
 
 
-def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
+def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress: Progress | None = None,
                 max_block: int = DEFAULT_MAX_BLOCK, max_seconds: float = DEFAULT_MAX_SECONDS) -> lie.TraceResult:
     """dim Lie(span ∇φ_i)(θ) from the graph. Blocks certified by sandwich bounds, or whose trace
     reaches the ceiling set by checked family laws, are proved once (their error is the family
@@ -117,7 +122,10 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
     classes = blocks_of(graph)
     if not classes:
         return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points, estimate=estimate)
-    certified = _certificates(graph, classes, seed)
+    tracker = Tracker(progress, [block.fields.num_vars for block, _ in classes])
+    tracker.expect(_plan(classes, points, lambda block: _certifiable(block)))
+    certified = _certificates(graph, classes, seed, tracker)
+    tracker.expect(_plan(classes, points, lambda block: block.signature in certified))
     dense = [(b, m) for b, m in classes if b.signature not in certified]
     largest = max((block.fields.num_vars for block, _ in dense), default=0)
     if largest > max_block:  # a large single-path segment whose certificate bounds did not meet
@@ -126,6 +134,9 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                        "raise the limit with --max-block N if you really mean it")
     fixed = [(lie.BlockTrace([c.peeled_rank], c.error_bound, certified=True), m) for b, m in classes
              if (c := certified.get(b.signature))]
+    index = {block.signature: k for k, (block, _) in enumerate(classes)}
+    if dense:
+        tracker.begin(index[dense[0][0].signature], "checking the family laws of the blocks to trace")
     ceilings = _ceilings(graph, dense, seed)
     proved: dict[tuple, lie.BlockTrace] = {}
     results, bound = [], 0.0
@@ -137,7 +148,8 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                 traces.append((proved[block.signature], mult))
                 continue
             ceiling, check_bound = ceilings.get(block.signature, (None, 0.0))
-            trace = lie.block_trace(block.fields, rng, progress, ceiling)
+            tracker.begin(index[block.signature], tracing(point, points))
+            trace = lie.block_trace(block.fields, rng, tracker.step, ceiling)
             if trace.certified:
                 trace.error_bound = check_bound
                 proved[block.signature] = trace
@@ -152,6 +164,17 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress=None,
                            certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved),
                            estimate=estimate, check_error_bound=sum(t.error_bound for t in once),
                            families_proved=graph is given and _families_proved(graph, classes, certified))
+
+
+def _plan(classes, points: int, certified) -> list[Task]:
+    """The tasks still to come, in the order trace_graph runs them, with the estimated seconds of
+    each (estimate.py): the certificates of the blocks for which `certified(block)`, then a trace
+    of every other block at each point."""
+    costs = [block_cost(block, certified(block)).seconds for block, _ in classes]
+    first = [Task(k, "certifying", costs[k]) for k, (block, _) in enumerate(classes) if certified(block)]
+    traces = [Task(k, tracing(point, points), costs[k] / points) for point in range(points)
+              for k, (block, _) in enumerate(classes) if not certified(block)]
+    return first + traces
 
 
 def _families_proved(graph: Graph, classes, certified: dict[tuple, Certificate]) -> bool:

@@ -87,3 +87,15 @@ def linear_chain(layers: list[Layer]) -> int:
         elif layer.kind not in ("identity", "flatten"):
             run = 0
     return max(longest, 1)
+
+
+def block_cost(block, certified: bool) -> Cost:
+    """The estimate of one block of a count (a blocks.DenseBlock), for the time left in progress
+    lines: its certificate, or its dense trace at both points (an attention pair: a chain of two
+    maps on its parameters)."""
+    n = block.fields.num_vars
+    if block.layers is None:
+        return dense_cost(n, n, 2, 2)
+    if certified:
+        return certificate_cost(block.layers)
+    return dense_cost(n, edges(block.layers), len(block.layers), linear_chain(block.layers))
