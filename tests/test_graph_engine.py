@@ -351,3 +351,14 @@ def test_a_resnet20_shape_is_certified(tmp_path):
     path.write_text(RESNET20)
     result = analysis.count(path)
     assert result.laws == 336 + 16 + 32 + 64 + 4096 and result.certified_blocks == result.blocks == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(-2, 4), min_size=3, max_size=3), max_size=40))
+def test_distinct_rows_keeps_each_row_once_in_first_appearance_order(rows):
+    # the candidate paths are deduplicated by a hash sort; numpy's row-unique is the oracle
+    array = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    got = certificate.distinct_rows(array)
+    expected = [tuple(r) for r in dict.fromkeys(map(tuple, array.tolist()))]  # first appearances, in order
+    assert [tuple(r) for r in got.tolist()] == expected
+    assert len(got) == len(np.unique(array, axis=0))

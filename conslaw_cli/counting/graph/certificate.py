@@ -180,8 +180,7 @@ def candidate_paths(weighted: list, skips: list = (), shortcuts: list = ()) -> n
         path[:, depth + s] = params
         rows.append(path)
     paths = np.concatenate(rows)
-    paths = paths[~(paths == -2).any(1)]
-    return distinct(paths, axis=0)
+    return distinct_rows(paths[~(paths == -2).any(1)])
 
 
 def _joined(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -192,10 +191,31 @@ def _joined(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return path
 
 
-def distinct(a: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """np.unique, sorted; asking for the indices too keeps numpy 2 from importing numpy.ma (10 ms of
-    a small count) to test for masked arrays."""
-    return np.unique(a, return_index=True, axis=axis)[0]
+def distinct_rows(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows of an integer matrix, in the order they first appear. Rows are sorted by a
+    random-multiplier hash (a 1-D sort: 30 ms on the 307,600 × 22 paths of ResNet-20, where
+    np.unique(axis=0) sorts rows lexicographically in 1.6 s) and equal neighbours dropped; rows
+    whose hashes collide without being equal would hide duplicates, so they fall back to
+    np.unique (the ranks built on the rows do not depend on their order)."""
+    if len(rows) < 2:
+        return rows
+    multipliers = np.random.default_rng(0).integers(1, 2**63, rows.shape[1], dtype=np.uint64) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        hashes = (rows.astype(np.uint64) * multipliers).sum(axis=1, dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    same_hash = hashes[order[1:]] == hashes[order[:-1]]
+    same_row = same_hash & (rows[order[1:]] == rows[order[:-1]]).all(axis=1)
+    if (same_hash & ~same_row).any():
+        return np.unique(rows, return_index=True, axis=0)[0]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = ~same_row
+    return rows[np.sort(order[first])]
+
+
+def distinct(a: np.ndarray) -> np.ndarray:
+    """np.unique of a 1-D array, sorted; asking for the indices too keeps numpy 2 from importing
+    numpy.ma (10 ms of a small count) to test for masked arrays."""
+    return np.unique(a, return_index=True)[0]
 
 
 def path_gradients(paths: np.ndarray, theta: np.ndarray) -> np.ndarray:
