@@ -8,6 +8,7 @@ asks to report it)."""
 # No `from __future__ import annotations` here: typer would compile and eval every command's
 # annotations from strings on each run (10 ms).
 import atexit
+import errno
 import functools
 import os
 import sys
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 import typer
 from typer.core import TyperCommand
 
-from . import blas_threads, progress, sanitize
+from . import blas_threads, progress, sanitize, streams
 from .errors import ConslawError
 from .limits import DEFAULT_MAX_TERMS
 from conslaw_cli.render.output import check_target, write_output
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 
 # numpy, numba and flint load only when a command runs (api, render), so that
 # `conslaw --help` and `--version` answer at once.
-BAD_INPUT = "2 bad input (FILE:LINE:COL: message, then a hint), a refused size or options that do not combine"
+BAD_INPUT = ("2 bad input (FILE:LINE:COL: message, then a hint), a refused size, options that do not combine, "
+             "or an output that could not be written (a full disk)")
+FULL_DISK = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO)  # a write that failed for want of room
+WRITE_FAILED = "error: cannot write the output to standard output: {}\n  hint: free some space, or write elsewhere with -o FILE"
 RANDOM_POINTS = "3 the two random points disagreed (rerun with another --seed)"
 INTERNAL = "4 an internal error (a bug: please report it)"
 
@@ -160,10 +164,19 @@ def user_errors():
     except MemoryError:
         err.print("error: out of memory\n  hint: lower --max-terms, or try smaller widths", markup=False)
         raise typer.Exit(2) from None
+    except OSError as exc:
+        if exc.errno not in FULL_DISK:  # files are read and written through ConslawError
+            _internal_error(exc)
+        err.print(WRITE_FAILED.format(exc.strerror), markup=False)  # a redirection of standard output
+        raise typer.Exit(2) from None
     except Exception as exc:
-        err.print(f"internal error (a bug in conslaw): {type(exc).__name__}: {sanitize.terminal(str(exc))[:300]}; "
-                  "please report it with the command and the input file", markup=False)
-        raise typer.Exit(4) from None
+        _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> None:
+    err.print(f"internal error (a bug in conslaw): {type(exc).__name__}: {sanitize.terminal(str(exc))[:300]}; "
+              "please report it with the command and the input file", markup=False)
+    raise typer.Exit(4) from None
 
 
 def guarded(command):
@@ -208,7 +221,7 @@ def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[i
 
     results = for_each_file(files, lambda path, say: api.sign_flow_count(path, seed=seed))
     if json:
-        print(sanitize.json_text([r.to_json() for r in results]))
+        streams.write_document(sanitize.json_text([r.to_json() for r in results]) + "\n")
     else:
         out.print(sign_flow.table(results))
         for line in sign_flow.footer(results):
@@ -277,7 +290,8 @@ def count(
         progress=say))
     checks = [api.numerical_check(r.file, r, seed=seed) for r in results] if check else [None] * len(results)
     if json:
-        print(sanitize.json_text([r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)]))
+        documents = [r.to_json() | ({"numerical_check": c} if c else {}) for r, c in zip(results, checks)]
+        streams.write_document(sanitize.json_text(documents) + "\n")
     else:
         out.print(render.count_table(results))
         out.print(render.count_footer(results, block), markup=False)
@@ -327,7 +341,7 @@ def laws(
 
     results = for_each_file(files, find)
     if json:
-        print(sanitize.json_text([decay.to_json(r) if weight_decay else r.to_json() for r in results]))
+        streams.write_document(sanitize.json_text([decay.to_json(r) if weight_decay else r.to_json() for r in results]) + "\n")
     elif latex:
         print("\n\n".join(render.laws_latex(r) + ("\n" + decay.latex_items(r) if weight_decay else "")
                            for r in results))
@@ -461,7 +475,7 @@ def verify(
         path, optimizer=optimizer.value, learning_rates=lr or verify_module.Settings.learning_rates, steps=steps,
         batch=batch, weight_decay=weight_decay, seeds=seeds, data=data.value))
     if json:
-        print(sanitize.json_text([r.to_json() for r in results]))
+        streams.write_document(sanitize.json_text([r.to_json() for r in results]) + "\n")
     else:
         for r in results:
             out.print(verify_module.verify_table(r))
@@ -523,8 +537,11 @@ def main() -> None:  # pragma: no cover - console script entry point
     """Run the app, then end the process without tearing the interpreter down: with numpy loaded,
     Python's teardown of its modules takes 25–30 ms here, a tenth of a small count. The outputs
     are flushed and the atexit handlers run first (that part of an exit is kept). OpenBLAS
-    starts with one thread (`blas_threads`): small inputs never pay for a thread pool."""
+    starts with one thread (`blas_threads`): small inputs never pay for a thread pool. Standard
+    output and error never fail on the locale's encoding (`streams`)."""
     blas_threads.start_narrow()
+    for stream in (sys.stdout, sys.stderr):
+        streams.make_locale_safe(stream)
     try:
         app(prog_name="conslaw")  # click's standalone mode ends with SystemExit
         code = 0
@@ -537,6 +554,10 @@ def main() -> None:  # pragma: no cover - console script entry point
             stream.flush()
         except (BrokenPipeError, ValueError):  # `| head` closed the pipe, or the stream is closed
             pass
+        except OSError as exc:  # a full disk behind a redirection
+            if stream is sys.stdout:
+                print(WRITE_FAILED.format(exc.strerror), file=sys.stderr)
+                code = 2
     atexit._run_exitfuncs()
     os._exit(code)
 

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
 from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer
-from conslaw_cli.limits import DEFAULT_MAX_TERMS
+from conslaw_cli.limits import DEFAULT_MAX_TERMS, amount
 from conslaw_cli.sanitize import latex_mathrm
 
 Monomial = tuple[int, ...]
 Poly = dict[Monomial, int]
-SECONDS_PER_TERM = 6e-6  # measured on the zoo and the benchmarks (2-core machine)
+MICROSECONDS_PER_TERM = 6  # measured on the zoo and the benchmarks (2-core machine)
 
 
 @dataclass(slots=True)
@@ -716,8 +716,8 @@ def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
     terms = estimate_terms(graph)
     if terms > max_terms:
         raise ConslawError(
-            f"this network needs about {terms:,} polynomial terms (limit {max_terms:,}); "
-            f"estimated {terms * SECONDS_PER_TERM:,.0f} s and {terms * 400 / 2**30:,.1f} GB",
+            f"this network needs about {amount(terms)} polynomial terms (limit {max_terms:,}); "
+            f"estimated {amount(terms * MICROSECONDS_PER_TERM // 10**6)} s and {amount(terms * 400 // 2**30)} GB",
             graph.file, graph.layers[0].line, graph.layers[0].col,
             "raise the limit with --max-terms N if you really mean it, or try smaller widths")
     variables = VariableTable(graph)

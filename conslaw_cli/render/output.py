@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from conslaw_cli.errors import ConslawError
+from conslaw_cli.streams import write_document
 
 STDOUT = "-"
 
@@ -27,9 +28,9 @@ def write_output(text: str | bytes, target: Path | None, inputs: list[Path]) -> 
     if target is None or str(target) == STDOUT:
         if isinstance(text, bytes):
             sys.stdout.buffer.write(text)
+            sys.stdout.flush()
         else:
-            sys.stdout.write(text)
-        sys.stdout.flush()
+            write_document(text)  # UTF-8 whatever the locale, the bytes -o would write
         return
     if _is_stream(check_target(target, inputs)):
         _write_directly(target, data)

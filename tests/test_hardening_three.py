@@ -1,0 +1,74 @@
+"""The reproducers of the third hardening round (issue 27: limits, divergence, locale, full disks),
+each kept as a test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+CONSLAW = [sys.executable, "-c", "from conslaw_cli.cli import main; main()"]
+MLP = "input: 4\nlayers:\n  - linear: {out: 3}\n  - relu\n  - linear: {out: 2}\n"
+
+
+def conslaw(args: list[str], cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """The command as a user runs it, with `env` added to the environment; stdout as bytes."""
+    return subprocess.run(CONSLAW + args, cwd=cwd, capture_output=True, timeout=timeout,
+                          env=os.environ | {"PYTHONPATH": str(ROOT)} | env)
+
+
+# --- environment: the locale (item 7) -----------------------------------------------------------
+
+LOCALES = [{"LANG": "C", "LC_ALL": ""}, {"LC_ALL": "POSIX"}, {"PYTHONIOENCODING": "ascii"},
+           {"PYTHONIOENCODING": "latin-1"}]
+
+
+@pytest.mark.parametrize("locale", LOCALES, ids=lambda env: ",".join(f"{k}={v}" for k, v in env.items()))
+def test_every_command_answers_in_any_locale(tmp_path, locale):
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    for args in (["count", "net.yaml"], ["laws", "net.yaml"], ["phi", "net.yaml", "-c", "2"], ["show", "net.yaml"],
+                 ["report", "net.yaml", "-f", "latex"], ["count", "missing.yaml"]):
+        run = conslaw(args, tmp_path, **locale)
+        assert run.returncode == (2 if "missing.yaml" in args else 0), (args, run.stderr)
+        assert b"Traceback" not in run.stderr and b"internal error" not in run.stderr, (args, run.stderr)
+    if locale.get("PYTHONIOENCODING") == "ascii":  # the symbols are spelled in ASCII, not dropped
+        text = conslaw(["laws", "net.yaml"], tmp_path, **locale).stdout.decode("ascii")
+        assert "||linear1.weight[k]||^2 - ||linear2.weight[:,k]||^2" in text and "<=" in text
+
+
+@pytest.mark.parametrize("locale", LOCALES[2:], ids=lambda env: ",".join(f"{k}={v}" for k, v in env.items()))
+def test_json_is_utf8_whatever_the_locale(tmp_path, locale):
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    utf8 = conslaw(["count", "net.yaml", "--json"], tmp_path, PYTHONIOENCODING="utf-8")
+    other = conslaw(["count", "net.yaml", "--json"], tmp_path, **locale)
+    assert other.returncode == 0
+    assert [{k: v for k, v in d.items() if k != "seconds"} for d in json.loads(other.stdout.decode("utf-8"))] == \
+        [{k: v for k, v in d.items() if k != "seconds"} for d in json.loads(utf8.stdout.decode("utf-8"))]
+    assert "§" in json.loads(other.stdout.decode("utf-8"))[0]["richness"]  # not spelled in ASCII
+
+
+# --- environment: a full disk (item 8) ----------------------------------------------------------
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [["count", "net.yaml"], ["count", "net.yaml", "--json"], ["laws", "net.yaml"],
+                                  ["report", "net.yaml", "-f", "latex"]])
+def test_a_full_disk_behind_standard_output_is_a_message(tmp_path, args):
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    with open("/dev/full", "wb") as full:
+        run = subprocess.run(CONSLAW + args, cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, timeout=120,
+                             env=os.environ | {"PYTHONPATH": str(ROOT)})
+    assert run.returncode == 2
+    assert run.stderr.decode().startswith("error: cannot write the output to standard output: No space left on device")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_behind_output_names_the_file(tmp_path):
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    run = conslaw(["report", "net.yaml", "-o", "/dev/full"], tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.decode().startswith("/dev/full:1:1: cannot write: No space left on device")
