@@ -190,11 +190,13 @@ def factorization(architecture: Architecture | str | Path | Mapping, *, max_term
     return analysis.load(_source(architecture), max_terms)[1]
 
 
-def sign_flow_count(architecture: Architecture | str | Path | Mapping, *, seed: int = 0) -> "SignFlowResult":
-    """`conslaw count --flow sign`: laws of the sign flow θ' = −sign(∇L) (an upper bound)."""
+def sign_flow_count(architecture: Architecture | str | Path | Mapping, *, seed: int = 0,
+                    max_seconds: float = DEFAULT_MAX_SECONDS) -> "SignFlowResult":
+    """`conslaw count --flow sign`: laws of the sign flow θ' = −sign(∇L) (an upper bound); refused
+    with the estimate when it would take longer than `max_seconds`."""
     from .flows import sign as sign_flow
 
-    return sign_flow.count(_source(architecture), seed)
+    return sign_flow.count(_source(architecture), seed, max_seconds)
 
 
 def per_block(architecture: Architecture | str | Path | Mapping, *, seed: int = 0,

@@ -214,12 +214,13 @@ class Flow(str, Enum):
     sign = "sign"
 
 
-def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[int], seed: int) -> None:
+def _count_sign_flow(files: Optional[list[Path]], json: bool, expect: Optional[int], seed: int,
+                     max_seconds: float) -> None:
     """`count --flow sign`: D − dim span{sign(∂φ(θ)ᵀw)} (see flows/sign.py)."""
     from . import api
     from .flows import sign as sign_flow
 
-    results = for_each_file(files, lambda path, say: api.sign_flow_count(path, seed=seed))
+    results = for_each_file(files, lambda path, say: api.sign_flow_count(path, seed=seed, max_seconds=max_seconds))
     if json:
         streams.write_document(sanitize.json_text([r.to_json() for r in results]) + "\n")
     else:
@@ -269,8 +270,8 @@ def count(
 
     if flow is Flow.sign:
         refuse_combination("--flow sign", {"--block": block is not None, "--per-block": per_block, "--check": check,
-                                           "--max-block": max_block is not None, "--max-seconds": max_seconds is not None})
-        return _count_sign_flow(files, json, expect, seed)
+                                           "--max-block": max_block is not None})
+        return _count_sign_flow(files, json, expect, seed, DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds)
     refuse_combination("--check", {"--block (it compares whole networks)": check and block is not None,
                                    "--per-block (it compares whole networks)": check and per_block})
     if per_block:

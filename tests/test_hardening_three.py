@@ -72,3 +72,47 @@ def test_a_full_disk_behind_output_names_the_file(tmp_path):
     run = conslaw(["report", "net.yaml", "-o", "/dev/full"], tmp_path)
     assert run.returncode == 2
     assert run.stderr.decode().startswith("/dev/full:1:1: cannot write: No space left on device")
+
+
+# --- tracebacks and memory before refusal (items 1-3) --------------------------------------------
+
+def chain(layers: int, activation: str | None = None) -> str:
+    step = "  - linear: {out: 2}\n" + (f"  - {activation}\n" if activation else "")
+    return "input: 2\nlayers:\n" + step * layers
+
+
+@pytest.mark.parametrize("args", [["phi", "net.yaml"], ["count", "net.yaml", "--flow", "sign"],
+                                  ["count", "net.yaml", "--per-block"], ["report", "net.yaml", "-f", "json"]])
+def test_a_5000_layer_chain_is_refused_with_its_estimate(tmp_path, args):
+    # 2^5000 paths: the estimate once overflowed a float (exit 4, OverflowError)
+    (tmp_path / "net.yaml").write_text(chain(5000), encoding="utf-8")
+    run = conslaw(args, tmp_path, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert b"polynomial terms" in run.stderr or b"coupled parameters" in run.stderr
+
+
+def test_phi_of_10_to_the_8_parameters_is_refused_before_any_allocation(tmp_path):
+    # once 30-80 s, then a MemoryError traceback; raising --max-terms does not lift the memory limit
+    (tmp_path / "net.yaml").write_text("input: 10000\nlayers:\n  - linear: {out: 10000}\n", encoding="utf-8")
+    for args in (["phi", "net.yaml"], ["phi", "net.yaml", "--max-terms", "1000000000"],
+                 ["count", "net.yaml", "--flow", "sign"]):
+        run = conslaw(args, tmp_path, timeout=60)
+        assert run.returncode == 2 and b"100,000,000 polynomial terms" in run.stderr, (args, run.stderr)
+    assert b"memory limit 8 GB" in conslaw(["phi", "net.yaml", "--max-terms", "1000000000"], tmp_path).stderr
+
+
+def test_the_sign_flow_is_refused_over_its_time_budget(tmp_path):
+    # a 2,500-layer tanh chain has small pieces but D = 10,000: the sign flow once ran for minutes
+    (tmp_path / "net.yaml").write_text(chain(2500, "tanh"), encoding="utf-8")
+    run = conslaw(["count", "net.yaml", "--flow", "sign"], tmp_path, timeout=60)
+    assert run.returncode == 2 and b"the sign flow needs" in run.stderr and b"budget 600 s" in run.stderr
+    (tmp_path / "small.yaml").write_text(MLP, encoding="utf-8")
+    assert b"budget 1e-06 s" in conslaw(["count", "small.yaml", "--flow", "sign", "--max-seconds", "1e-6"],
+                                         tmp_path).stderr
+
+
+def test_message_numbers_never_overflow():
+    from conslaw_cli.limits import amount
+
+    assert amount(999_999_999_999_999) == "999,999,999,999,999"
+    assert amount(2**5000) == "1.41e+1505"  # no float conversion, no 1,500-digit text

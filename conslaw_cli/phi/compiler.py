@@ -27,16 +27,18 @@ import functools
 import gc
 import itertools
 import math
+from fractions import Fraction
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
 from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer
-from conslaw_cli.limits import DEFAULT_MAX_TERMS, amount
+from conslaw_cli.limits import DEFAULT_MAX_TERMS, MAX_BYTES, amount
 from conslaw_cli.sanitize import latex_mathrm
 
 Monomial = tuple[int, ...]
 Poly = dict[Monomial, int]
+BYTES_PER_TERM = 400  # peak memory per term of the expanded φ, measured like the time
 MICROSECONDS_PER_TERM = 6  # measured on the zoo and the benchmarks (2-core machine)
 
 
@@ -658,8 +660,7 @@ def estimate_terms(graph: Graph) -> int:
         previous = None
         for layer in layers:
             if layer.kind in ("linear", "conv", "softmax_head"):
-                fan_in, bias = _fan_in(layer)
-                counts = [sum(counts[i] for i in conn) + b for conn, b in zip(fan_in, bias)]
+                counts = _paths_after(layer, counts)
                 if layer.kind == "softmax_head":  # the projection mixes all logits into each
                     counts = [sum(counts)] * len(counts)
             elif layer.kind in SMOOTH:
@@ -682,20 +683,33 @@ def estimate_terms(graph: Graph) -> int:
     return total + sum(final_counts)
 
 
-def _fan_in(layer: Layer) -> tuple[list[list[int]], list[int]]:
-    dummy = _DummyVariables()
-    conns, biases = _connections(layer, dummy)
-    return [[unit for unit, _ in conn] for conn in conns], [0 if b is None else 1 for b in biases]
-
-
-class _DummyVariables(VariableTable):
-    """A variable table that names nothing, for connectivity-only walks."""
-
-    def __init__(self):
-        self.names, self.offsets = [], {}
-
-    def index(self, tensor: str, *idx: int) -> int:
-        return 0
+def _paths_after(layer: Layer, counts: list[int]) -> list[int]:
+    """Paths into each output unit of a linear, conv or softmax_head layer from the paths into its
+    input units: the sum over the unit's inputs, +1 for a bias. O(units + output positions ×
+    kernel), not O(weights): a dense unit reads all the inputs of its token, a conv unit the
+    same patch of input positions in every channel (Python ints: a deep chain's counts have
+    thousands of digits)."""
+    bias = 1 if "bias" in layer.params else 0
+    if layer.kind != "conv":
+        out_size, in_size = layer.params["weight"]
+        tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
+        return [sum(counts[t * in_size:(t + 1) * in_size]) + bias for t in range(tokens) for _ in range(out_size)]
+    in_channels, *in_spatial = layer.in_shape[1:]
+    out_channels, *out_spatial = layer.out_shape[1:]
+    kernel, stride = layer.options["kernel"], layer.options["stride"]
+    circular = layer.options["padding"] == "circular"
+    positions = math.prod(in_spatial)
+    per_position = [sum(counts[c * positions + p] for c in range(in_channels)) for p in range(positions)]
+    strides = [math.prod(in_spatial[d + 1:]) for d in range(len(in_spatial))]
+    per_output = []
+    for q in itertools.product(*map(range, out_spatial)):
+        total = 0
+        for offsets in itertools.product(*map(range, kernel)):
+            source = ((qd * sd + jd - kd // 2) % nd if circular else qd * sd + jd
+                      for qd, jd, kd, sd, nd in zip(q, offsets, kernel, stride, in_spatial))
+            total += per_position[sum(i * step for i, step in zip(source, strides))]
+        per_output.append(total + bias)
+    return per_output * out_channels
 
 
 @contextmanager
@@ -714,12 +728,16 @@ def no_cyclic_gc():
 def compile_phi(graph: Graph, max_terms: int = DEFAULT_MAX_TERMS) -> Phi:
     """Compile the graph to φ; refuse (with an estimate) when it would be hopelessly large."""
     terms = estimate_terms(graph)
+    cost = (f"estimated {amount(Fraction(terms * MICROSECONDS_PER_TERM, 10**6))} s and "
+            f"{amount(Fraction(terms * BYTES_PER_TERM, 2**30), 1)} GB")
     if terms > max_terms:
-        raise ConslawError(
-            f"this network needs about {amount(terms)} polynomial terms (limit {max_terms:,}); "
-            f"estimated {amount(terms * MICROSECONDS_PER_TERM // 10**6)} s and {amount(terms * 400 // 2**30)} GB",
-            graph.file, graph.layers[0].line, graph.layers[0].col,
-            "raise the limit with --max-terms N if you really mean it, or try smaller widths")
+        raise ConslawError(f"this network needs about {amount(terms)} polynomial terms (limit {max_terms:,}); {cost}",
+                           graph.file, graph.layers[0].line, graph.layers[0].col,
+                           "raise the limit with --max-terms N if you really mean it, or try smaller widths")
+    if terms * BYTES_PER_TERM > MAX_BYTES:  # whatever --max-terms says: refused before it is allocated
+        raise ConslawError(f"this network's φ has about {amount(terms)} polynomial terms; {cost} "
+                           f"(memory limit {MAX_BYTES // 2**30} GB)", graph.file, graph.layers[0].line,
+                           graph.layers[0].col, "try smaller widths")
     variables = VariableTable(graph)
     pieces: list = []
     with no_cyclic_gc():

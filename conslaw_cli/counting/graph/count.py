@@ -12,12 +12,12 @@ from __future__ import annotations
 from conslaw_cli.counting import gf, lie
 from conslaw_cli.errors import TooLarge
 from conslaw_cli.graph import Graph
-from conslaw_cli.limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS
+from conslaw_cli.limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, MAX_BYTES
 from conslaw_cli.phi.compiler import piece_layout
 from conslaw_cli.counting.progress import Progress, Task, Tracker, tracing
 from .blocks import DenseBlock, blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
-from .estimate import MAX_BYTES, Cost, block_cost, certificate_cost, dense_cost, edges, linear_chain
+from .estimate import Cost, block_cost, certificate_cost, dense_cost, edges, linear_chain
 from .lawcheck import check_in_blocks
 from .sum_zero import linear_twin
 

@@ -25,7 +25,6 @@ SECONDS_PER_BLOCK, SECONDS_PER_LEVEL_SQUARED = 0.01, 0.0005
 # the process itself, measured (peak RSS): interpreter, numpy, typer, pyyaml and conslaw 32 MB,
 # python-flint 11 MB more when a rank needs it (numba and sympy are not loaded by a count)
 BASE_BYTES = 40 * 2**20
-MAX_BYTES = 8 * 2**30
 
 
 @dataclass
