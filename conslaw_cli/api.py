@@ -11,6 +11,7 @@ input raises the same located `ConslawError` the command line prints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import analysis
 from .counting.progress import Progress, ProgressEvent
 from .errors import ConslawError
-from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS
+from .limits import (DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS, MAX_BATCH,
+                     MAX_LEARNING_RATES, MAX_SEEDS, MAX_STEPS)
 from .spec import ArchSpec, parse_spec, read_architecture_text
 
 if TYPE_CHECKING:
@@ -272,22 +274,28 @@ def report(architectures: Architecture | str | Path | Mapping | Iterable, *, for
 def verify(architecture: Architecture | str | Path | Mapping, *, optimizer: str = "gd",
            learning_rates: Iterable[float] = (1e-4, 2e-4, 5e-4), steps: int = 50, batch: int = 16,
            weight_decay: float = 0.0, seeds: int = 3, data: str = "random",
-           inputs: "np.ndarray | None" = None, targets: "np.ndarray | None" = None) -> "VerifyResult":
+           inputs: "np.ndarray | None" = None, targets: "np.ndarray | None" = None,
+           max_seconds: float = DEFAULT_MAX_SECONDS, progress: Callable[[str], None] | None = None) -> "VerifyResult":
     """Train the network and check every listed law on the runs (`conslaw verify`).
 
     `data` is "random" (Gaussian inputs, a random teacher) or "digits" (scikit-learn's 8×8); or
     give your own `inputs` (shape (N, *input shape)) and `targets` (integer labels for a softmax
-    head, else outputs of the network's output shape)."""
+    head, else outputs of the network's output shape). A run whose estimate (the network's size,
+    steps × seeds × learning rates) exceeds `max_seconds` is refused before training;
+    `progress(text)` is told the estimate before training starts."""
     from .training import verify as verify_module
     from conslaw_cli.training.runs import OPTIMIZERS
 
     learning_rates = tuple(float(t) for t in learning_rates)
     _check_choice("optimizer", optimizer, OPTIMIZERS)
     _check_choice("data", data, ("random", "digits"))
-    if not learning_rates or min(learning_rates) <= 0:
-        raise ValueError("learning_rates must be one or more positive numbers")
-    if min(steps, batch, seeds) < 1 or weight_decay < 0:
-        raise ValueError("steps, batch and seeds must be >= 1, weight_decay >= 0")
+    if not 1 <= len(learning_rates) <= MAX_LEARNING_RATES or not all(0 < t < math.inf for t in learning_rates):
+        raise ValueError(f"learning_rates must be 1 to {MAX_LEARNING_RATES} positive finite numbers")
+    for name, value, largest in (("steps", steps, MAX_STEPS), ("batch", batch, MAX_BATCH), ("seeds", seeds, MAX_SEEDS)):
+        if not 1 <= value <= largest:
+            raise ValueError(f"{name} must be from 1 to {largest:,}, not {value}")
+    if not 0 <= weight_decay < math.inf:
+        raise ValueError("weight_decay must be finite and >= 0")
     settings = verify_module.Settings(optimizer, learning_rates, steps, batch,
                                       weight_decay, seeds, "given" if inputs is not None else data)
     dataset = None
@@ -295,4 +303,5 @@ def verify(architecture: Architecture | str | Path | Mapping, *, optimizer: str 
         raise ValueError("give both inputs and targets, or neither")
     if inputs is not None:
         dataset = (inputs, targets)
-    return verify_module.verify(_source(architecture), settings, dataset=dataset)
+    return verify_module.verify(_source(architecture), settings, dataset=dataset, max_seconds=max_seconds,
+                                progress=progress or (lambda text: None))

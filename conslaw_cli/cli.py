@@ -10,6 +10,7 @@ asks to report it)."""
 import atexit
 import errno
 import functools
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typer.core import TyperCommand
 
 from . import blas_threads, progress, sanitize, streams
 from .errors import ConslawError
-from .limits import DEFAULT_MAX_TERMS
+from .limits import DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, MAX_BATCH, MAX_LEARNING_RATES, MAX_SEEDS, MAX_STEPS
 from conslaw_cli.render.output import check_target, write_output
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ COUNT_EXIT_CODES = exit_codes("0 success", "1 a --expect did not match", BAD_INP
 COMPUTE_EXIT_CODES = exit_codes("0 success", BAD_INPUT, RANDOM_POINTS, INTERNAL)
 NO_POINTS_EXIT_CODES = exit_codes("0 success", BAD_INPUT, INTERNAL)
 VERIFY_EXIT_CODES = exit_codes("0 every check passed", "1 a listed law failed its check, the control looked "
-                               "conserved, or the second-order check failed", BAD_INPUT, RANDOM_POINTS, INTERNAL)
+                               "conserved, the second-order check failed, or a run diverged", BAD_INPUT, RANDOM_POINTS, INTERNAL)
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, epilog=EXIT_CODES,
                   help="Exact conservation laws of gradient flows for neural network architectures.")
 
@@ -102,6 +103,17 @@ SeedOpt = Annotated[int, typer.Option(metavar="N", min=0, help="seed of the rand
 MaxTermsOpt = Annotated[int, typer.Option(metavar="N", min=1, help="refuse networks whose φ would have more polynomial terms")]
 BlockOpt = Annotated[Optional[str], typer.Option(
     "--block", metavar="SPEC", help="only laws of these parameters: comma-separated layer, residual block or tensor names")]
+
+
+def finite(value: Optional[float]) -> Optional[float]:
+    """An option callback: a number option must be finite (typer accepts 'inf' and 'nan')."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
+MaxSecondsOpt = Annotated[Optional[float], typer.Option(
+    metavar="S", min=0, callback=finite, help="refuse work estimated to take longer  [default: 600]")]
 DegreeOpt = Annotated[int, typer.Option("--degree", "-k", min=1, max=6, metavar="K",
                                         help="maximal degree of the laws, 1 to 6")]
 
@@ -255,8 +267,7 @@ def count(
     per_block: Annotated[bool, typer.Option("--per-block", help="block laws of every residual block and layer")] = False,
     max_block: Annotated[Optional[int], typer.Option(
         metavar="N", min=1, help="refuse blocks of more coupled parameters  [default: 12000]")] = None,
-    max_seconds: Annotated[Optional[float], typer.Option(
-        metavar="S", min=0, help="refuse counts estimated to take longer  [default: 600]")] = None,
+    max_seconds: MaxSecondsOpt = None,
     flow: Annotated[Flow, typer.Option(metavar="FLOW", help="gradient, or sign: the sign flow θ' = −sign(∇L) of Adam "
                                        "(an upper bound)")] = Flow.gradient,
     check: Annotated[bool, typer.Option("--check", help="numerical cross-check from the network itself (float64, gap)")] = False,
@@ -266,7 +277,7 @@ def count(
     FILE…: architecture YAML files (default: every *.yaml under ./architectures/)."""
     from . import api
     from .render import terminal as render
-    from .limits import DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS
+    from .limits import DEFAULT_MAX_BLOCK
 
     if flow is Flow.sign:
         refuse_combination("--flow sign", {"--block": block is not None, "--per-block": per_block, "--check": check,
@@ -452,15 +463,17 @@ def verify(
     lr: Annotated[Optional[list[float]], typer.Option(
         "--lr", metavar="TAU", help="learning rate, > 0; repeat for several  [default: 1e-4, 2e-4, 5e-4]",
         show_default=False)] = None,
-    steps: Annotated[int, typer.Option(min=1, metavar="N", help="training steps")] = 50,
-    batch: Annotated[int, typer.Option(min=1, metavar="N", help="minibatch size (sgd)")] = 16,
-    weight_decay: Annotated[float, typer.Option(min=0, metavar="LAMBDA",
+    steps: Annotated[int, typer.Option(min=1, max=MAX_STEPS, metavar="N", help="training steps")] = 50,
+    batch: Annotated[int, typer.Option(min=1, max=MAX_BATCH, metavar="N", help="minibatch size (sgd)")] = 16,
+    weight_decay: Annotated[float, typer.Option(min=0, metavar="LAMBDA", callback=finite,
                                                 help="weight decay: checks the decay of the laws (Thm 2.1)")] = 0.0,
-    seeds: Annotated[int, typer.Option(min=1, metavar="N", help="independent runs (initialisation, data)")] = 3,
+    seeds: Annotated[int, typer.Option(min=1, max=MAX_SEEDS, metavar="N",
+                                       help="independent runs (initialisation, data)")] = 3,
     data: Annotated[Data, typer.Option(metavar="KIND", help="random (Gaussian inputs, random teacher) or digits "
                                        "(scikit-learn's 8×8)")] = Data.random,
     plot: Annotated[Optional[Path], typer.Option(metavar="PATH", help="write a PNG figure of the errors over the steps")] = None,
     json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per file")] = False,
+    max_seconds: MaxSecondsOpt = None,
 ) -> None:
     """Train the network and check every listed law on the runs (exit 1 when a law fails).
 
@@ -468,13 +481,16 @@ def verify(
     from . import api
     from .training import verify as verify_module
 
-    if lr and min(lr) <= 0:
-        raise typer.BadParameter("learning rates must be positive", param_hint="--lr")
+    if lr and not all(0 < rate < math.inf for rate in lr):
+        raise typer.BadParameter("learning rates must be positive and finite", param_hint="--lr")
+    if lr and len(lr) > MAX_LEARNING_RATES:
+        raise typer.BadParameter(f"at most {MAX_LEARNING_RATES} learning rates", param_hint="--lr")
     if plot is not None:
         check_target(plot, architecture_files(files))  # before training: never replace an input
     results = for_each_file(files, lambda path, say: api.verify(
         path, optimizer=optimizer.value, learning_rates=lr or verify_module.Settings.learning_rates, steps=steps,
-        batch=batch, weight_decay=weight_decay, seeds=seeds, data=data.value))
+        batch=batch, weight_decay=weight_decay, seeds=seeds, data=data.value,
+        max_seconds=DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds, progress=say))
     if json:
         streams.write_document(sanitize.json_text([r.to_json() for r in results]) + "\n")
     else:
@@ -489,8 +505,8 @@ def verify(
     failed = [r for r in results if not r.passed]
     for r in failed:
         err.print(f"{sanitize.terminal(r.file)}: " + "; ".join([f"{f.name}: {f.verdict}" for f in r.failed]
-                                            + ([] if r.cross_check_passed else ["second-order drift mismatch"])),
-                  markup=False)
+                                            + ([] if r.cross_check_passed else ["second-order drift mismatch"])
+                                            + r.diverged), markup=False)
     if failed:
         raise typer.Exit(1)
 

@@ -8,6 +8,13 @@ DEFAULT_MAX_SECONDS = 600  # estimated seconds of a count (--max-seconds): longe
 DEFAULT_MAX_BLOCK = 12_000  # parameters coupled in one block whose trace needs dense exact ranks
 MAX_BYTES = 8 * 2**30  # memory any one engine may plan to use (a third of this machine's 24 GB); more is refused
 DEFAULT_MAX_UNKNOWNS = 2_000_000  # unknown coefficients of a law system (laws --max-unknowns)
+# ranges of `verify`'s options, checked before any work (the command line and the Python API);
+# their product (steps × seeds × learning rates) and the network then set the estimate, refused
+# over --max-seconds
+MAX_STEPS = 1_000_000
+MAX_SEEDS = 100
+MAX_BATCH = 1_000_000
+MAX_LEARNING_RATES = 20
 
 
 def amount(n: int | Fraction, decimals: int = 0) -> str:

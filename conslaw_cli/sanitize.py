@@ -8,6 +8,7 @@ unencodable (a lone surrogate from ``"\\uD800"`` in YAML or an undecodable file 
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 
@@ -98,9 +99,12 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _json_clean(value):
-    """Strings with lone surrogates (which no UTF-8 writer accepts) get U+FFFD in their place."""
+    """Strings with lone surrogates (which no UTF-8 writer accepts) get U+FFFD in their place;
+    infinite and NaN numbers (a diverged training run) become null, which JSON can say."""
     if isinstance(value, str):
         return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
         return {_json_clean(k): _json_clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -116,3 +116,54 @@ def test_message_numbers_never_overflow():
 
     assert amount(999_999_999_999_999) == "999,999,999,999,999"
     assert amount(2**5000) == "1.41e+1505"  # no float conversion, no 1,500-digit text
+
+
+# --- options without bounds, a diverged run (items 4, 5) ----------------------------------------
+
+def test_a_diverged_run_is_a_result_with_its_figure(tmp_path):
+    # --lr 1e10 once ended in exit 4 (OverflowError in the figure's axis)
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    run = conslaw(["verify", "net.yaml", "--lr", "1e10", "--lr", "1e-3", "--steps", "5", "--seeds", "2",
+                   "--plot", "f.png", "--json"], tmp_path, timeout=300)
+    assert run.returncode == 1, run.stderr  # a diverged run is not a pass
+    result = json.loads(run.stdout.decode("utf-8"))[0]  # valid JSON: the infinite errors are null
+    assert result["diverged"] and result["diverged"][0].startswith("τ = 1e+10 diverged: the values stopped being finite")
+    assert all(f["verdict"] == "no verdict: a run diverged (see below)" and f["passed"] is None for f in result["families"])
+    assert result["families"][0]["final_error_mean"][0] is None
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"diverged" in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "99999999999999999999999"], b"1<=x<=1000000"),
+    (["--seeds", "99999999999999999999"], b"1<=x<=100"),
+    (["--batch", "0"], b"1<=x<=1000000"),
+    (["--lr", "inf"], b"positive and finite"),
+    (["--lr", "nan"], b"positive and finite"),
+    (["--weight-decay", "nan"], b"must be a finite number"),
+    (["--max-seconds", "inf"], b"must be a finite number"),
+])
+def test_verify_options_are_checked_before_any_work(tmp_path, args, message):
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    run = conslaw(["verify", "net.yaml", *args], tmp_path, timeout=60)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+
+
+def test_verify_is_refused_over_its_time_budget(tmp_path):
+    # --seeds 99999999999999999999 once ran for ever; within the ranges the product is estimated
+    (tmp_path / "net.yaml").write_text(MLP, encoding="utf-8")
+    run = conslaw(["verify", "net.yaml", "--steps", "1000000", "--seeds", "100"], tmp_path, timeout=60)
+    assert run.returncode == 2
+    assert b"training 100 seeds" in run.stderr and b"budget 600 s, 8 GB" in run.stderr
+
+
+def test_the_api_checks_the_same_ranges():
+    from conslaw_cli import api
+
+    for options in ({"steps": 10**7}, {"seeds": 0}, {"learning_rates": [float("nan")]}, {"weight_decay": float("inf")},
+                    {"learning_rates": [1e-3] * 21}):
+        with pytest.raises(ValueError):
+            api.verify(MLP_SPEC, **options)
+
+
+MLP_SPEC = {"input": 4, "layers": [{"linear": {"out": 3}}, "relu", {"linear": {"out": 2}}]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import warnings
 
 import matplotlib
 
@@ -16,6 +17,7 @@ import numpy as np  # noqa: E402
 from .verify import slope_text  # noqa: E402
 
 TINY = 1e-17  # floor for log axes (an error of exactly 0 after rounding)
+HUGE = 1e100  # errors above this (a run diverging) are left off: log-axis ticks would overflow
 
 
 def plot_results(results) -> bytes:
@@ -40,11 +42,17 @@ def plot_results(results) -> bytes:
 def _panel(ax, family, learning_rates) -> None:
     steps = np.arange(1, family.curves.shape[2])  # step 0 has error 0 by definition
     for index, rate in enumerate(learning_rates):
-        curves = np.maximum(family.curves[:, index, 1:], TINY)
-        line, = ax.plot(steps, np.median(curves, axis=0), label=f"τ = {rate:g}")
-        ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=line.get_color(), alpha=0.2)
+        raw = family.curves[:, index, 1:]
+        curves = np.where(raw <= HUGE, np.maximum(raw, TINY), np.nan)  # a diverged run: drawn while it is finite
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # steps where every seed has diverged
+            line, = ax.plot(steps, np.nanmedian(curves, axis=0), label=f"τ = {rate:g}")
+            ax.fill_between(steps, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=line.get_color(), alpha=0.2)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     text = slope_text(family.slopes)
-    slope = "at rounding level" if text == "—" else f"slope {text}"
+    if not np.isfinite(family.curves).all():
+        slope = "a run diverged: no slope"
+    else:
+        slope = "at rounding level" if text == "—" else f"slope {text}"
     ax.set_title("\n".join(textwrap.wrap(family.name, 40)[:3]) + f"\n{slope}", fontsize=8)

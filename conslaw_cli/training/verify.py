@@ -24,13 +24,16 @@ the terms share a sign, and does not blow up when h(θ_0) happens to be near 0).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from conslaw_cli import analysis
-from conslaw_cli.errors import ConslawError
+from conslaw_cli.counting.graph.estimate import edges
+from conslaw_cli.errors import ConslawError, TooLarge
+from conslaw_cli.limits import DEFAULT_MAX_SECONDS, MAX_BYTES
 from .model import Network, build_network
 from .polynomials import PolynomialSet, quadratic_part
 from .runs import OPTIMIZERS, Dataset, Trajectories, digits_dataset, random_dataset, run
@@ -40,6 +43,10 @@ ROUNDING_FLOOR = 1e-12  # a final relative error below this at every τ is conse
 SLOPE_THRESHOLD = 1.5  # between 1 (not conserved) and 2 (conserved to second order)
 CROSS_CHECK_TOLERANCE = 1e-9  # |measured − Σ τ² gᵀAg| relative to the law's size
 GRADIENT_FLOW_OPTIMIZERS = ("gd", "sgd")
+# the cost of training (estimated_cost), measured on this machine (2 cores, JAX on CPU)
+COMPILE_SECONDS, COMPILE_SECONDS_PER_LAYER = 1.5, 0.016
+SECONDS_PER_USE_AND_EXAMPLE = 6e-9  # one weight use of one example, forward and backward
+SECONDS_PER_LAW_TERM, SECONDS_PER_LAYER_STEP = 2e-9, 2e-6
 
 
 @dataclass
@@ -85,6 +92,7 @@ class VerifyResult:
     families: list[FamilyResult]
     cross_check: float | None  # max |measured − predicted second-order drift| / size, gd only
     notes: list[str] = field(default_factory=list)
+    diverged: list[str] = field(default_factory=list)  # runs whose values stopped being finite, described
 
     @property
     def failed(self) -> list[FamilyResult]:
@@ -97,7 +105,7 @@ class VerifyResult:
 
     @property
     def passed(self) -> bool:
-        return not self.failed and self.cross_check_passed
+        return not self.failed and self.cross_check_passed and not self.diverged
 
     def to_json(self) -> dict:
         s = self.settings
@@ -106,7 +114,7 @@ class VerifyResult:
                 "weight_decay": s.weight_decay, "seeds": s.seeds, "data": s.data,
                 "families": [f.to_json() for f in self.families],
                 "second_order_cross_check": self.cross_check, "notes": self.notes,
-                "passed": self.passed}
+                "diverged": self.diverged, "passed": self.passed}
 
 
 def slope_statistics(slopes: np.ndarray) -> tuple[float | None, float | None]:
@@ -231,9 +239,37 @@ def _cross_check(traj: Trajectories, polys: list[dict], settings: Settings) -> f
     return float(mismatch.max())
 
 
+def estimated_cost(net: Network, settings: Settings, polys: list[dict], examples: int) -> tuple[float, int]:
+    """(seconds, bytes) of the training runs, from the network and the options: JAX compiles the
+    network once (per layer), then every run (seeds × learning rates, vmapped) takes `steps`
+    steps of a forward and backward pass over `examples` examples and evaluates every law; the
+    values of every law at every step are kept. Measured here: ReLU 10-5-3, 2,000 steps 1.6 s; a
+    200-layer tanh chain, 1 step 7.9 s."""
+    layers = sum(1 for _ in net.graph.walk())
+    runs = settings.seeds * len(settings.learning_rates)
+    per_step = (edges(net.graph.layers) * examples * SECONDS_PER_USE_AND_EXAMPLE
+                + sum(len(p) for p in polys) * SECONDS_PER_LAW_TERM + layers * SECONDS_PER_LAYER_STEP)
+    seconds = COMPILE_SECONDS + COMPILE_SECONDS_PER_LAYER * layers + runs * settings.steps * per_step
+    return seconds, 2 * 8 * runs * (settings.steps + 1) * len(polys)
+
+
+def _refuse_hopeless(net: Network, settings: Settings, polys: list[dict], examples: int, max_seconds: float) -> float:
+    """The estimated seconds of the training runs; TooLarge over the budget or the memory limit."""
+    seconds, memory = estimated_cost(net, settings, polys, examples)
+    if seconds > max_seconds or memory > MAX_BYTES:
+        raise TooLarge(f"training {settings.seeds} seeds × {len(settings.learning_rates)} learning rates × "
+                       f"{settings.steps:,} steps of this network would take about {seconds:,.0f} s and "
+                       f"{memory / 2**30:,.1f} GB (budget {max_seconds:,g} s, {MAX_BYTES // 2**30} GB)",
+                       "fewer --steps, --seeds or --lr values, or raise --max-seconds N if you can wait")
+    return seconds
+
+
 def verify(path: analysis.Source, settings: Settings, polys_override: list[dict] | None = None,
-           dataset: tuple | None = None) -> VerifyResult:
-    """Train the network of `path` and check its laws (see the module docstring).
+           dataset: tuple | None = None, max_seconds: float = DEFAULT_MAX_SECONDS,
+           progress: Callable[[str], None] = lambda text: None) -> VerifyResult:
+    """Train the network of `path` and check its laws (see the module docstring); refused with
+    the estimate, before training, when it would take longer than `max_seconds`; `progress(text)`
+    is told what the training will take.
 
     `polys_override` replaces the listed laws by given polynomials, one family (for testing that
     a wrong law is caught); `dataset` is the user's (inputs, targets), used for every seed."""
@@ -249,21 +285,48 @@ def verify(path: analysis.Source, settings: Settings, polys_override: list[dict]
         polys = list(polys_override) + [control_polynomial(net.num_params)]
         owners = [0] * len(polys_override) + [1]
     data = _datasets(net, settings, path, dataset)
+    examples = len(data[0].inputs) if settings.optimizer != "sgd" else min(settings.batch, len(data[0].inputs))
+    with analysis.located(net.graph):
+        seconds = _refuse_hopeless(net, settings, polys, examples, max_seconds)
+    progress(f"training {settings.seeds * len(settings.learning_rates)} runs of {settings.steps:,} steps, "
+             f"about {seconds:,.0f} s in all (estimated; JAX compiles first)")
     thetas = jnp.asarray(np.stack([net.init(np.random.default_rng([0, s])) for s in range(settings.seeds)]))
     traj = run(net, PolynomialSet(polys), PolynomialSet([quadratic_part(p) for p in polys]), data, thetas,
                jnp.asarray(settings.learning_rates, dtype=jnp.float64), settings.optimizer, settings.steps,
                settings.batch, settings.weight_decay, jax.random.split(jax.random.PRNGKey(2000), settings.seeds))
-    errors = _relative_errors(traj, polys, settings)
+    diverged = _divergences(traj, settings)
+    with np.errstate(invalid="ignore", over="ignore"):  # a diverged run's values are inf or NaN
+        errors = _relative_errors(traj, polys, settings)
     families = []
     for index, name in enumerate(names):
         members = [i for i, owner in enumerate(owners) if owner == index]
         curves = errors[..., members].max(axis=-1)
-        slopes = _slopes(curves[:, :, -1], settings.learning_rates)
-        slopes[(curves[:, :, -1] <= ROUNDING_FLOOR).all(axis=1)] = np.nan  # a fit through rounding noise
-        verdict, passed = _judge(curves, slopes, settings, name == CONTROL)
+        if diverged:
+            slopes = np.full(settings.seeds, np.nan)
+            verdict, passed = "no verdict: a run diverged (see below)", None
+        else:
+            slopes = _slopes(curves[:, :, -1], settings.learning_rates)
+            slopes[(curves[:, :, -1] <= ROUNDING_FLOOR).all(axis=1)] = np.nan  # a fit through rounding noise
+            verdict, passed = _judge(curves, slopes, settings, name == CONTROL)
         families.append(FamilyResult(name, len(members), name == CONTROL, curves, slopes, verdict, passed))
-    return VerifyResult(net.graph.name, analysis.source_file(path), settings, families, _cross_check(traj, polys, settings),
-                        _notes(settings))
+    return VerifyResult(net.graph.name, analysis.source_file(path), settings, families,
+                        None if diverged else _cross_check(traj, polys, settings), _notes(settings), diverged)
+
+
+def _divergences(traj: Trajectories, settings: Settings) -> list[str]:
+    """For each learning rate whose runs stopped being finite (loss, parameters or a law's value
+    inf or NaN): which rate, at which step first, in how many seeds. A diverged run is a result:
+    no law is judged on it."""
+    finite = np.isfinite(traj.values).all(axis=3)  # [seed, lr, step]
+    found = []
+    for index, rate in enumerate(settings.learning_rates):
+        bad = ~finite[:, index, :]
+        if bad.any():
+            first = int(np.argmax(bad.any(axis=0)))
+            seeds = int(bad.any(axis=1).sum())
+            found.append(f"τ = {rate:g} diverged: the values stopped being finite at step {first} "
+                         f"({seeds} of {settings.seeds} seeds); lower the learning rate")
+    return found
 
 
 def _notes(settings: Settings) -> list[str]:
@@ -304,7 +367,8 @@ def verify_table(result: VerifyResult):
     table.add_column("verdict")
     for family in result.families:
         colour = {True: "green", False: "red", None: "yellow"}[family.passed]
-        table.add_row(escape(family.name), str(family.laws), *(f"{e:.2e}" for e in family.final_errors),
+        table.add_row(escape(family.name), str(family.laws),
+                      *(f"{e:.2e}" if np.isfinite(e) else "diverged" for e in family.final_errors),
                       slope_text(family.slopes), f"[{colour}]{escape(family.verdict)}[/]")
     return table
 
@@ -317,4 +381,4 @@ def verify_footer(result: VerifyResult) -> list[str]:
         status = "matches" if result.cross_check_passed else "does NOT match"
         lines.append(f"exact second-order check: the drift of every law {status} Σ τ² gᵀAg "
                      f"(max mismatch {result.cross_check:.1e} of the law's size; tolerance {CROSS_CHECK_TOLERANCE:.0e}).")
-    return lines + result.notes
+    return lines + result.notes + result.diverged
