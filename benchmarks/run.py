@@ -144,6 +144,8 @@ CASES = {
     "laws deg 2 ReLU 3-4-2": ("laws", mlp((3, 4, 2), "relu"), 0.5, None, ("sympy",)),
     "laws deg 2 linear 5-5-5-5": ("laws", mlp((5, 5, 5, 5)), 2, None, ()),
     "laws deg 2 attention dim 8, head_dim 8": ("laws", attention(8, 8), 30, None, ()),
+    "count --flow sign ReLU 10-20-10": ("sign", mlp((10, 20, 10), "relu"), 2, None, ()),
+    "count --flow sign ReLU 30-40-30": ("sign", mlp((30, 40, 30), "relu"), 60, None, ()),
     "count --per-block resnet (zoo)": ("per-block", "architectures/resnet.yaml", 5, None, ()),
     "laws deg 2 conv 3→3→3 on 3×4×4 + flatten + linear 2": ("laws", CONV_FLATTEN_LINEAR, 10, 1024, ()),
     "laws deg 2 ReLU 8-20-20-4": ("laws", mlp((8, 20, 20, 4), "relu"), 5, None, ()),
@@ -199,6 +201,8 @@ def _command(command: str, files: list[str]) -> list[str]:
         return [CONSLAW, "laws", "--json", *files]
     if command == "report":
         return [CONSLAW, "report", "--format", "latex", *files]
+    if command == "sign":
+        return [CONSLAW, "count", "--flow", "sign", "--json", *files]
     return [CONSLAW, "count", "--json", *files]
 
 
@@ -237,6 +241,14 @@ def case_row(name: str, run: dict) -> dict:
             engine = sum(r["seconds"] for r in est)
             row["estimate"] = (f"{seconds:.2f} s, {megabytes:.0f} MB ({seconds / max(engine, 1e-3):.1f}× / "
                                f"{megabytes / run['peak_mb']:.1f}×)")
+    elif command == "sign" and run["code"] == 0:
+        results = json.loads(run["out"])
+        row["result"] = str(sum(r["laws"] for r in results))
+        row["engine"] = f"{sum(r['seconds'] for r in results):.3f}"
+        row["D"] = sum(r["parameters"] for r in results)
+        row["exact"] = "upper bound"
+        seconds = sum(r["estimate_seconds"] for r in results)
+        row["estimate"] = f"{seconds:.2f} s ({seconds / max(float(row['engine']), 1e-3):.1f}×)"
     elif command == "laws" and run["code"] == 0:
         results = json.loads(run["out"])
         row["result"] = str(sum(len(r["laws"]) + r["products"] for r in results))

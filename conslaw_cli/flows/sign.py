@@ -60,12 +60,13 @@ class SignFlowResult:
     seed: int = 0
     seconds: float = 0.0
     rich: bool = True  # φ theorem-backed: the upper bound holds for the network itself
+    estimate_seconds: float | None = None  # what the refusal logic predicted before the work
 
     def to_json(self) -> dict:
         return {"schema": 1, "flow": "sign", "name": self.name, "file": self.file, "parameters": self.parameters,
                 "dim_W_sampled": self.dimension, "samples": self.samples, "sign_patterns": self.patterns,
                 "laws": self.laws, "bound": "upper" if self.rich else "none (φ not rich)", "laws_listed": self.listed, "seed": self.seed,
-                "seconds": round(self.seconds, 4), "prime": PRIME}
+                "seconds": round(self.seconds, 4), "estimate_seconds": self.estimate_seconds, "prime": PRIME}
 
 
 @dataclass
@@ -163,7 +164,8 @@ def estimated_seconds(entries: int, num_vars: int) -> float:
     return entries * (SECONDS_PER_ENTRY + batches * BATCH * SECONDS_PER_PRODUCT) + ranks
 
 
-def _refuse_hopeless(phi, max_seconds: float) -> None:
+def _refuse_hopeless(phi, max_seconds: float) -> float:
+    """The estimated seconds (`estimated_seconds`); TooLarge over the budget or the memory limit."""
     entries = sum(len(m) for c in phi.components for m in c.poly)
     seconds = estimated_seconds(entries, len(phi.variables))
     memory = 3 * 8 * (entries * BATCH + (len(phi.variables) + PATIENCE * BATCH) * len(phi.variables))  # products, ranks
@@ -172,6 +174,7 @@ def _refuse_hopeless(phi, max_seconds: float) -> None:
                        f"{len(phi.variables):,} columns mod p: about {seconds:,.0f} s and {memory / 2**30:,.1f} GB "
                        f"(budget {max_seconds:,g} s, {MAX_BYTES // 2**30} GB)",
                        "raise the limit with --max-seconds N if you can wait, or try smaller widths")
+    return seconds
 
 
 def count(path: analysis.Source, seed: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS) -> SignFlowResult:
@@ -180,7 +183,7 @@ def count(path: analysis.Source, seed: int = 0, max_seconds: float = DEFAULT_MAX
     start = time.perf_counter()
     graph, phi = analysis.load(path)
     with analysis.located(graph):
-        _refuse_hopeless(phi, max_seconds)
+        estimate = _refuse_hopeless(phi, max_seconds)
     rng = np.random.default_rng([seed, 4242])
     point = [int(v) for v in rng.integers(1, POINT_RANGE + 1, len(phi.variables)) *
              rng.choice([-1, 1], len(phi.variables))]
@@ -189,7 +192,7 @@ def count(path: analysis.Source, seed: int = 0, max_seconds: float = DEFAULT_MAX
     laws = len(phi.variables) - dimension
     listed = law_texts(echelon_basis(vectors), point, phi.variables) if 0 < laws <= MAX_LISTED else []
     return SignFlowResult(graph.name, analysis.source_file(path), len(phi.variables), dimension, samples, len(vectors),
-                          laws, listed, seed, time.perf_counter() - start, phi.rich)
+                          laws, listed, seed, time.perf_counter() - start, phi.rich, estimate)
 
 
 def table(results: list[SignFlowResult]):
