@@ -11,7 +11,6 @@ input raises the same located `ConslawError` the command line prints.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import analysis
 from .counting.progress import Progress, ProgressEvent
 from .errors import ConslawError
-from .limits import (DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS, MAX_BATCH,
-                     MAX_LEARNING_RATES, MAX_SEEDS, MAX_STEPS)
+from .limits import (DEFAULT_MAX_BLOCK, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, DEFAULT_MAX_UNKNOWNS,
+                     verify_option_problem)
 from .spec import ArchSpec, parse_spec, read_architecture_text
 
 if TYPE_CHECKING:
@@ -289,13 +288,9 @@ def verify(architecture: Architecture | str | Path | Mapping, *, optimizer: str 
     learning_rates = tuple(float(t) for t in learning_rates)
     _check_choice("optimizer", optimizer, OPTIMIZERS)
     _check_choice("data", data, ("random", "digits"))
-    if not 1 <= len(learning_rates) <= MAX_LEARNING_RATES or not all(0 < t < math.inf for t in learning_rates):
-        raise ValueError(f"learning_rates must be 1 to {MAX_LEARNING_RATES} positive finite numbers")
-    for name, value, largest in (("steps", steps, MAX_STEPS), ("batch", batch, MAX_BATCH), ("seeds", seeds, MAX_SEEDS)):
-        if not 1 <= value <= largest:
-            raise ValueError(f"{name} must be from 1 to {largest:,}, not {value}")
-    if not 0 <= weight_decay < math.inf:
-        raise ValueError("weight_decay must be finite and >= 0")
+    problem = verify_option_problem(learning_rates, steps, batch, seeds, weight_decay)
+    if problem:
+        raise ValueError(": ".join(problem))
     settings = verify_module.Settings(optimizer, learning_rates, steps, batch,
                                       weight_decay, seeds, "given" if inputs is not None else data)
     dataset = None

@@ -23,7 +23,7 @@ from typer.core import TyperCommand
 
 from . import blas_threads, progress, sanitize, streams
 from .errors import ConslawError
-from .limits import DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, MAX_BATCH, MAX_LEARNING_RATES, MAX_SEEDS, MAX_STEPS
+from .limits import DEFAULT_MAX_SECONDS, DEFAULT_MAX_TERMS, MAX_BATCH, MAX_SEEDS, MAX_STEPS, verify_option_problem
 from conslaw_cli.render.output import check_target, write_output
 
 if TYPE_CHECKING:
@@ -481,10 +481,10 @@ def verify(
     from . import api
     from .training import verify as verify_module
 
-    if lr and not all(0 < rate < math.inf for rate in lr):
-        raise typer.BadParameter("learning rates must be positive and finite", param_hint="--lr")
-    if lr and len(lr) > MAX_LEARNING_RATES:
-        raise typer.BadParameter(f"at most {MAX_LEARNING_RATES} learning rates", param_hint="--lr")
+    problem = verify_option_problem(lr or verify_module.Settings.learning_rates, steps, batch, seeds, weight_decay)
+    if problem:  # typer checked the ranges of --steps, --batch, --seeds already
+        name, message = problem
+        raise typer.BadParameter(message, param_hint="--lr" if name == "learning_rates" else "--" + name.replace("_", "-"))
     if plot is not None:
         check_target(plot, architecture_files(files))  # before training: never replace an input
     results = for_each_file(files, lambda path, say: api.verify(

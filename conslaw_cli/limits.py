@@ -17,6 +17,23 @@ MAX_BATCH = 1_000_000
 MAX_LEARNING_RATES = 20
 
 
+def verify_option_problem(learning_rates, steps: int, batch: int, seeds: int,
+                          weight_decay: float) -> tuple[str, str] | None:
+    """(argument, what is wrong) for the first of `verify`'s options out of its range, else None,
+    named as the API's keyword (`learning_rates`, `steps`, …): the one check behind the command
+    line's usage errors and the API's ValueError."""
+    if not 1 <= len(learning_rates) <= MAX_LEARNING_RATES:
+        return "learning_rates", f"give 1 to {MAX_LEARNING_RATES} learning rates"
+    if not all(0 < rate < math.inf for rate in learning_rates):
+        return "learning_rates", "learning rates must be positive and finite"
+    for name, value, largest in (("steps", steps, MAX_STEPS), ("batch", batch, MAX_BATCH), ("seeds", seeds, MAX_SEEDS)):
+        if not 1 <= value <= largest:
+            return name, f"must be from 1 to {largest:,}, not {value}"
+    if not 0 <= weight_decay < math.inf:
+        return "weight_decay", "must be finite and >= 0"
+    return None
+
+
 def amount(n: int | Fraction, decimals: int = 0) -> str:
     """A number for a message, whatever its size: 1,234,567 (with `decimals`) below 10^15, else
     1.41e+1505 (an estimate can be a product of thousands of widths: exact integers or fractions,

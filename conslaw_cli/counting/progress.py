@@ -19,9 +19,10 @@ class ProgressEvent:
     """One progress report: `block` of `blocks` (1-based), `size` parameters, in `stage`
     ("certifying", "tracing at point 1 of 2", …); `step` and `dim` once a bracket trace runs;
     `target` when one exact rank of the steps up to `step` aims at a proved dimension (the
-    ceiling set by checked laws; `dim` is then None); `remaining` estimated seconds left when the event was made, at `made` (time.monotonic();
-    None when no estimate is known). Its text gives the time left as of when it is printed, so
-    that a line repeated during a long block counts down."""
+    ceiling set by checked laws; `dim` is then None); `remaining` estimated seconds left when the
+    event was made, at `made` (time.monotonic(); None when no estimate is known). Its text gives
+    the time left as of when it is printed, so that a line repeated during a long block counts
+    down."""
 
     stage: str
     block: int

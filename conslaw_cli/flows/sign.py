@@ -114,18 +114,20 @@ def sampled_span(jac: SparseJacobian, rng: np.random.Generator, patience: int = 
     dimension or the span is everything. The number of distinct patterns is the rows' count."""
     from conslaw_cli.counting.lie import exact_rank
 
-    seen: dict[tuple, None] = {}
+    seen: set[tuple] = set()
+    vectors = np.zeros((0, jac.num_vars), dtype=np.int64)  # the distinct patterns, in the order drawn
     rank, samples, idle = 0, 0, 0
     while idle < patience and rank < jac.num_vars:
         w = rng.integers(-W_RANGE, W_RANGE + 1, size=(jac.num_components, BATCH))
         samples += BATCH
-        new = [vector for vector in map(tuple, jac.signs(w).tolist()) if any(vector) and vector not in seen]
-        seen.update(dict.fromkeys(new))
+        new = list(dict.fromkeys(v for v in map(tuple, jac.signs(w).tolist()) if any(v) and v not in seen))
+        seen.update(new)
         before = rank
         if new:
-            rank = exact_rank((np.array(list(seen), dtype=np.int64) % PRIME).astype(np.uint64))  # −1 ↦ p − 1
+            vectors = np.concatenate([vectors, np.array(new, dtype=np.int64)])
+            rank = exact_rank((vectors % PRIME).astype(np.uint64))  # −1 ↦ p − 1
         idle = 0 if rank > before else idle + 1
-    return np.array(list(seen), dtype=np.int64).reshape(-1, jac.num_vars), rank, samples
+    return vectors, rank, samples
 
 
 def echelon_basis(vectors: np.ndarray) -> list[list[int]]:

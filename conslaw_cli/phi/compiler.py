@@ -163,31 +163,37 @@ def _connections(layer: Layer, variables: VariableTable) -> tuple[list[Connectio
 
 
 def _conv_connections(layer: Layer, variables: VariableTable) -> tuple[list[Connection], list[int | None]]:
-    """Convolution as a linear map with shared filter weights (Marcotte et al. 2025, App. E).
-
-    Output position q reads input position q*stride + j (valid) or (q*stride + j - k//2) mod size
-    (circular) for kernel offset j, in each spatial dimension."""
+    """Convolution as a linear map with shared filter weights (Marcotte et al. 2025, App. E)."""
     in_channels, *in_spatial = layer.in_shape[1:]
-    out_channels, *out_spatial = layer.out_shape[1:]
-    kernel, stride = layer.options["kernel"], layer.options["stride"]
-    circular = layer.options["padding"] == "circular"
     weight, bias = f"{layer.name}.weight", f"{layer.name}.bias"
-    in_positions = list(itertools.product(*map(range, in_spatial)))
-    position_index = {pos: i for i, pos in enumerate(in_positions)}
+    positions = math.prod(in_spatial)
+    patches = _conv_patches(layer)
     conns, biases = [], []
-    for co in range(out_channels):
-        for q in itertools.product(*map(range, out_spatial)):
-            conn = []
-            for offsets in itertools.product(*map(range, kernel)):
-                source = []
-                for qd, jd, kd, sd, nd in zip(q, offsets, kernel, stride, in_spatial):
-                    source.append((qd * sd + jd - kd // 2) % nd if circular else qd * sd + jd)
-                unit = position_index[tuple(source)]
-                for ci in range(in_channels):
-                    conn.append((ci * len(in_positions) + unit, variables.index(weight, co, ci, *offsets)))
-            conns.append(conn)
+    for co in range(layer.out_shape[1]):
+        for patch in patches:
+            conns.append([(ci * positions + unit, variables.index(weight, co, ci, *offsets))
+                          for offsets, unit in patch for ci in range(in_channels)])
             biases.append(variables.index(bias, co) if "bias" in layer.params else None)
     return conns, biases
+
+
+def _conv_patches(layer: Layer) -> list[list[tuple[tuple[int, ...], int]]]:
+    """For each output position q of a conv (in shape order): (kernel offsets j, flattened input
+    position read) for every j. Output position q reads input position q*stride + j (valid) or
+    (q*stride + j - k//2) mod size (circular), in each spatial dimension."""
+    in_spatial, out_spatial = layer.in_shape[2:], layer.out_shape[2:]
+    kernel, stride = layer.options["kernel"], layer.options["stride"]
+    circular = layer.options["padding"] == "circular"
+    place = [math.prod(in_spatial[d + 1:]) for d in range(len(in_spatial))]  # row-major strides
+    patches = []
+    for q in itertools.product(*map(range, out_spatial)):
+        patch = []
+        for offsets in itertools.product(*map(range, kernel)):
+            source = ((qd * sd + jd - kd // 2) % nd if circular else qd * sd + jd
+                      for qd, jd, kd, sd, nd in zip(q, offsets, kernel, stride, in_spatial))
+            patch.append((offsets, sum(i * step for i, step in zip(source, place))))
+        patches.append(patch)
+    return patches
 
 
 # --- path lifting -----------------------------------------------------------------------------
@@ -694,22 +700,10 @@ def _paths_after(layer: Layer, counts: list[int]) -> list[int]:
         out_size, in_size = layer.params["weight"]
         tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
         return [sum(counts[t * in_size:(t + 1) * in_size]) + bias for t in range(tokens) for _ in range(out_size)]
-    in_channels, *in_spatial = layer.in_shape[1:]
-    out_channels, *out_spatial = layer.out_shape[1:]
-    kernel, stride = layer.options["kernel"], layer.options["stride"]
-    circular = layer.options["padding"] == "circular"
-    positions = math.prod(in_spatial)
+    in_channels, positions = layer.in_shape[1], math.prod(layer.in_shape[2:])
     per_position = [sum(counts[c * positions + p] for c in range(in_channels)) for p in range(positions)]
-    strides = [math.prod(in_spatial[d + 1:]) for d in range(len(in_spatial))]
-    per_output = []
-    for q in itertools.product(*map(range, out_spatial)):
-        total = 0
-        for offsets in itertools.product(*map(range, kernel)):
-            source = ((qd * sd + jd - kd // 2) % nd if circular else qd * sd + jd
-                      for qd, jd, kd, sd, nd in zip(q, offsets, kernel, stride, in_spatial))
-            total += per_position[sum(i * step for i, step in zip(source, strides))]
-        per_output.append(total + bias)
-    return per_output * out_channels
+    per_output = [sum(per_position[unit] for _, unit in patch) + bias for patch in _conv_patches(layer)]
+    return per_output * layer.out_shape[1]
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from conslaw_cli.phi.compiler import piece_layout
 from conslaw_cli.counting.progress import Progress, Task, Tracker, tracing
 from .blocks import DenseBlock, blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
-from .estimate import Cost, block_cost, certificate_cost, dense_cost, edges, linear_chain
+from .estimate import Cost, block_cost, certificate_cost, dense_segment_cost, edges
 from .lawcheck import check_in_blocks
 from .sum_zero import linear_twin
 
@@ -102,7 +102,7 @@ def refuse_hopeless(graph: Graph, max_block: int, max_seconds: float = DEFAULT_M
                                f"and {2 * 8 * n ** 2 / 2**30:,.1f} GB (limit {max_block:,} parameters per block)",
                                "raise the limit with --max-block N if you really mean it")
             else:
-                cost = dense_cost(n, edges(segment), len(segment), linear_chain(segment))
+                cost = dense_segment_cost(segment, n)
             total = Cost(total.seconds + cost.seconds, max(total.bytes, cost.bytes))  # blocks run one by one
     if total.seconds > max_seconds:
         raise TooLarge(f"counting this network would take {total.text()} (estimated from the layer shapes; "
@@ -123,7 +123,7 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress: Progress
     if not classes:
         return lie.TraceResult([0], 0, 0, 0.0, points, [[0]] * points, estimate=estimate)
     tracker = Tracker(progress, [block.fields.num_vars for block, _ in classes])
-    tracker.expect(_plan(classes, points, lambda block: _certifiable(block)))
+    tracker.expect(_plan(classes, points, _certifiable))
     certified = _certificates(graph, classes, seed, tracker)
     tracker.expect(_plan(classes, points, lambda block: block.signature in certified))
     dense = [(b, m) for b, m in classes if b.signature not in certified]

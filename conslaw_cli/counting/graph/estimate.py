@@ -99,4 +99,9 @@ def block_cost(block, certified: bool) -> Cost:
         return dense_cost(n, n, 2, 2)
     if certified:
         return certificate_cost(block.layers)
-    return dense_cost(n, edges(block.layers), len(block.layers), linear_chain(block.layers))
+    return dense_segment_cost(block.layers, n)
+
+
+def dense_segment_cost(layers: list[Layer], parameters: int) -> Cost:
+    """`dense_cost` of a segment of layers whose block has `parameters` coupled parameters."""
+    return dense_cost(parameters, edges(layers), len(layers), linear_chain(layers))
