@@ -42,6 +42,7 @@ CONTROL = "control ‖θ‖² (not a law)"
 ROUNDING_FLOOR = 1e-12  # a final relative error below this at every τ is conservation to rounding
 SLOPE_THRESHOLD = 1.5  # between 1 (not conserved) and 2 (conserved to second order)
 CROSS_CHECK_TOLERANCE = 1e-9  # |measured − Σ τ² gᵀAg| relative to the law's size
+DIVERGED_GROWTH = 1e6  # ‖θ‖² growth past which float64 rounding of a law's drift exceeds that tolerance
 GRADIENT_FLOW_OPTIMIZERS = ("gd", "sgd")
 # the cost of training (estimated_cost), measured on this machine (2 cores, JAX on CPU)
 COMPILE_SECONDS, COMPILE_SECONDS_PER_LAYER = 1.5, 0.016
@@ -314,18 +315,22 @@ def verify(path: analysis.Source, settings: Settings, polys_override: list[dict]
 
 
 def _divergences(traj: Trajectories, settings: Settings) -> list[str]:
-    """For each learning rate whose runs stopped being finite (loss, parameters or a law's value
-    inf or NaN): which rate, at which step first, in how many seeds. A diverged run is a result:
-    no law is judged on it."""
-    finite = np.isfinite(traj.values).all(axis=3)  # [seed, lr, step]
+    """For each learning rate whose runs diverged: the values stopped being finite (loss,
+    parameters or a law's value inf or NaN), or ‖θ‖² (the control, last of the values) grew more
+    than DIVERGED_GROWTH-fold, past which float64 rounding of the laws' values exceeds the
+    second-order check's tolerance. Which rate, at which step first, in how many seeds. A diverged
+    run is a result: no law is judged on it."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = traj.values[..., -1]  # [seed, lr, step]
+        bad = ~np.isfinite(traj.values).all(axis=3) | ~(norms <= DIVERGED_GROWTH * norms[:, :, :1])
     found = []
     for index, rate in enumerate(settings.learning_rates):
-        bad = ~finite[:, index, :]
-        if bad.any():
-            first = int(np.argmax(bad.any(axis=0)))
-            seeds = int(bad.any(axis=1).sum())
-            found.append(f"τ = {rate:g} diverged: the values stopped being finite at step {first} "
-                         f"({seeds} of {settings.seeds} seeds); lower the learning rate")
+        if bad[:, index, :].any():
+            first = int(np.argmax(bad[:, index, :].any(axis=0)))
+            seeds = int(bad[:, index, :].any(axis=1).sum())
+            found.append(f"τ = {rate:g} diverged: the values stopped being finite or ‖θ‖² grew over "
+                         f"{DIVERGED_GROWTH:,.0f}-fold by step {first} ({seeds} of {settings.seeds} seeds); "
+                         "lower the learning rate")
     return found
 
 
