@@ -120,6 +120,7 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         del phi  # the engine needs only the arrays: free the polynomials (most of the memory) first
         with located(graph):
             trace = trace_of_terms(terms, seed=seed, progress=progress, max_block=max_block)
+        upper = None  # block laws: the certificate bounds the whole network's count only
     else:
         graph = load_graph(source)
         name, parameters = graph.name, graph.num_params
@@ -128,6 +129,7 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         with located(graph):
             trace, engine = _trace(graph, seed, progress, max_block, max_terms, max_seconds)
             components = _component_count(graph, max_terms)
+        upper = None if exact else _upper_bound(graph, trace.dimension, seed, max_seconds - (time.perf_counter() - start))
     return CountResult(
         name=name, file=source_file(source), parameters=parameters,
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
@@ -137,7 +139,21 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         check_error_bound=trace.check_error_bound,
         estimate_seconds=trace.estimate.seconds if trace.estimate else None,
         estimate_bytes=trace.estimate.bytes if trace.estimate else None,
+        upper_bound=upper.laws if upper else None, upper_bound_note=upper.note if upper else "",
     )
+
+
+def _upper_bound(graph: Graph, phi_dimension: int, seed: int, seconds_left: float):
+    """The network certificate (counting.graph.upper_bound) of a count that φ gives only as a lower
+    bound: φ's dim Lie is the most the network's fields can reach."""
+    from conslaw_cli.counting.graph.upper_bound import certify
+
+    return certify(graph, phi_dimension, seed, max(0.0, seconds_left))
+
+
+def _laws_upper_bound(graph: Graph, count: int, seed: int) -> int | None:
+    """The network certificate's bound for the verdict of `laws` (None: no certificate)."""
+    return _upper_bound(graph, graph.num_params - count, seed, DEFAULT_MAX_SECONDS).laws
 
 
 def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
@@ -166,7 +182,8 @@ def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAUL
                                                     [c.poly for c in phi.components], degree)
     return LawsResult(name=name, file=source_file(source), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
-                      degree=degree, explained_by_families=explained, variables=phi.variables, exact=phi.rich)
+                      degree=degree, explained_by_families=explained, variables=phi.variables, exact=phi.rich,
+                      upper_bound=None if phi.rich or block is not None else _laws_upper_bound(graph, count, seed))
 
 
 def family_laws(source: Source, seed: int = 0, count: int | None = None,
@@ -206,7 +223,7 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
     return LawsResult(name=graph.name, file=source_file(source), laws=laws, families=[(f, len(f.entries)) for f in kept],
                       products=linear * (linear + 1) // 2, independent=count, count=count, degree=2, explained_by_families=True,
                       variables=VariableTable(graph).names, check_error_bound=error_bound,
-                      exact=pieces_rich(pieces))
+                      exact=pieces_rich(pieces), upper_bound=None if pieces_rich(pieces) else _laws_upper_bound(graph, count, seed))
 
 
 def _laws_of(families: list) -> list[Law]:

@@ -362,7 +362,7 @@ def laws(
                         for line in render.laws_python(r) + (decay.python_lines(r) if weight_decay else [])))
     else:
         for r in results:
-            for line in render.laws_text(r, expand, r.exact) + (decay.family_lines(r) if weight_decay else []):
+            for line in render.laws_text(r, expand, r.exact or r.certified) + (decay.family_lines(r) if weight_decay else []):
                 out.print(sanitize.terminal(line), markup=False)
 
 

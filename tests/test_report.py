@@ -115,7 +115,8 @@ def test_markdown_structure():
     assert "| resnet\\_block | 48 | 4 | exact | 4 | complete |" in md
     # Marcotte et al. 2025, Cor 3.10 leaves multi-head completeness open: a lower bound, with its reason
     assert "| multihead\\_attention | 64 | 12 | lower bound (1) | 12 | complete for φ |" in md
-    assert "(1) multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)." in md
+    assert "(1) multi-head completeness is open (Marcotte et al. 2025, Cor 3.10); no upper bound: attention is not " \
+        "piecewise polynomial" in md
     assert "&lt;" not in md.split("## Provenance")[1] and "$P(\\text{wrong count}) \\le" in md
     assert "$\\varphi(\\theta) = \\mathrm{linear2.weight}\\,\\mathrm{linear1.weight}$" in md
 
@@ -135,7 +136,8 @@ def test_json_schema_consistent_with_count_and_laws():
     # Marcotte et al. 2025, Cor 3.10: multi-head completeness is open, so the count is a lower bound
     multihead = next(a for a in doc["architectures"] if a["name"] == "multihead_attention")["summary"]
     assert (multihead["status"], multihead["verdict"]) == ("lower bound", "complete for φ")
-    assert multihead["status_reason"] == "multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)"
+    assert multihead["status_reason"].startswith("multi-head completeness is open (Marcotte et al. 2025, Cor 3.10); "
+                                                 "no upper bound: attention is not piecewise polynomial")
     assert any("2^61 − 1" in line for line in doc["provenance"])
 
 

@@ -101,7 +101,7 @@ def pieces_richness(pieces: list[Piece]) -> str:
         return with_params[0].reason
     reasons = "; ".join(f"{p.name}: {p.reason}" for p in with_params)
     return ("lower bound: concatenated φ of several pieces (per-block laws are exact, Marcotte et al. 2025, "
-            f"Thm 4.6; no further laws were found numerically, Marcotte et al. 2025, §4.4) — {reasons}")
+            f"Thm 4.6; no theorem covers the laws across pieces) — {reasons}")
 
 
 class VariableTable:

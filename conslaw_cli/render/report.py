@@ -144,22 +144,45 @@ def _verdict(r: ArchitectureReport) -> str:
     laws = r.laws
     if not laws.complete:
         return f"{laws.count - laws.independent} missing at degree ≤ {laws.degree}"
-    return "complete" if r.count.exact else "complete for φ"
+    return "complete" if r.count.exact or r.count.certified else "complete for φ"
 
 
 def _status(r: ArchitectureReport) -> str:
-    return "exact" if r.count.exact else "lower bound"
+    return r.count.status
+
+
+def _richness(c) -> tuple[str, str]:
+    """(whether φ is rich, what that makes the count) for the Factorization paragraph."""
+    if c.exact:
+        return "rich", "the count is exact"
+    return "not proved rich", ("the count is certified exact: see Count" if c.certified else "the count is a lower bound")
+
+
+def _count_qualifier(c) -> str:
+    """What the count is, closing the Count paragraph (plain text, no symbols to escape)."""
+    if c.exact:
+        return " (exact)."
+    if c.certified:
+        return " (exact, certified: the network's own fields at an integer point allow no more)."
+    if c.upper_bound is not None:
+        return f" (a lower bound for the network; its own fields at an integer point allow at most {c.upper_bound})."
+    return " (a lower bound for the network)."
 
 
 def _lower_bound_reason(r: ArchitectureReport) -> str:
     """Why a count is only a lower bound, in one sentence (for the summary's legend)."""
+    c = r.count
+    if c.certified:
+        return f"the network's own fields prove φ's count exact near an integer point ({c.upper_bound_note})"
     pieces = [p for p in r.pieces if p.kind != "empty"]
     unproved = [p.reason.removeprefix("lower bound: ") for p in pieces if not p.rich]
-    if len(pieces) == 1:
-        return unproved[0]
-    return ("φ concatenates the φ's of several pieces (residual blocks, attention layers): the laws of each block "
-            "are exact (Marcotte et al. 2025, Thm 4.6), the whole network may have more (none were found "
-            "numerically, Marcotte et al. 2025, §4.4)" + "".join(f"; {reason}" for reason in unproved))
+    reason = unproved[0] if len(pieces) == 1 else (
+        "φ concatenates the φ's of several pieces (residual blocks, attention layers): the laws of each block "
+        "are exact (Marcotte et al. 2025, Thm 4.6), no theorem covers the laws across them"
+        + "".join(f"; {reason}" for reason in unproved))
+    if c.upper_bound is not None:
+        return f"{reason}; at most {c.upper_bound} laws near an integer point ({c.upper_bound_note})"
+    return reason + (f"; {c.upper_bound_note}" if c.upper_bound_note else "")
 
 
 def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str]]:
@@ -177,6 +200,9 @@ def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str
 
 LEGEND = [("exact", "φ is rich (theorem-backed), so the count is the number of all independent conservation laws "
                      "of the network"),
+          ("exact (certified)", "φ's count meets an upper bound proved from the network's own fields near an "
+                                "integer point (conslaw's network certificate)"),
+          ("between L and U", "the L laws of φ are laws of the network, and its own fields allow at most U"),
           ("lower bound", "the laws of φ are laws of the network, but it may have more"),
           ("verdict", "complete when the polynomial laws listed (functionally independent) reach the count; "
                       "complete for φ when they reach it but the count is a lower bound")]
@@ -350,14 +376,14 @@ def _latex_section(r: ArchitectureReport, heading: str) -> str:
             for name, kind, shape, n in _layers(r.graph)]
     out.append(_longtable("llll", "layer & kind & output & parameters", rows))
     out.append(r"\paragraph{Factorization.}" + rf" $\varphi$ {_components_text(r)} "
-               + ("(rich: the count is exact)." if c.exact else "(not proved rich: the count is a lower bound)."))
+               + "({}: {}).".format(*_richness(c)))
     out.append(r"\begin{itemize}")
     out += [_latex_piece(*piece) for piece in _pieces(r)]
     out.append(r"\end{itemize}")
     dims = r" \to ".join(map(str, c.trace_dims))
     out.append(r"\paragraph{Count.} $\dim \mathrm{Lie}(V)(\theta)$ after each bracket step: "
                rf"${dims}$, so ${c.parameters} - {c.trace_dims[-1]} = {c.laws}$ independent conservation laws"
-               + (" (exact)." if c.exact else " (a lower bound for the network)."))
+               + _count_qualifier(c))
     out.append(rf"\paragraph{{Polynomial laws of degree $\le {laws.degree}$}} ({sanitize.latex(_verdict(r))}: "
                rf"{laws.independent} functionally independent, count {laws.count}).")
     items = [rf"\item {item}" for item in law_items(laws)]
@@ -431,10 +457,10 @@ def _markdown_section(r: ArchitectureReport) -> list[str]:
     out += [f"| {sanitize.markdown(name.strip())} | {kind} | {_shape_markdown(shape)} | {n or ''} |"
             for name, kind, shape, n in _layers(r.graph)]
     out += ["", f"**Factorization**: φ {_components_text(r)}, "
-            + ("rich (the count is exact)." if c.exact else "not proved rich (the count is a lower bound)."), ""]
+            + "{} ({}).".format(*_richness(c)), ""]
     out += [_markdown_piece(*piece) for piece in _pieces(r)]
     out += ["", f"**Count**: dim Lie(V)(θ) after each bracket step {' → '.join(map(str, c.trace_dims))}, "
-            f"so **{c.laws}** independent conservation laws" + (" (exact)." if c.exact else " (a lower bound)."), "",
+            f"so **{c.laws}** independent conservation laws" + _count_qualifier(c), "",
             f"**Polynomial laws of degree ≤ {laws.degree}** ({_verdict(r)}: {laws.independent} functionally "
             f"independent, count {laws.count}):", ""]
     out += [f"- {item}" for item in law_items(laws)]

@@ -41,7 +41,7 @@ def count_table(results: list[CountResult]) -> Table:
         ("name", "left"), ("D", "right"), ("φ comps", "right"), ("blocks", "right"),
         ("dim Lie(V)(θ) per step", "left"), ("laws", "right"), ("status", "left"), ("seconds", "right")])
     for r in results:
-        status = "[green]exact[/]" if r.exact else "[yellow]lower bound[/]"
+        status = f"[green]{r.status}[/]" if r.exact or r.certified else f"[yellow]{r.status}[/]"
         table.add_row(sanitize.terminal_markup(r.name), str(r.parameters),
                       "–" if r.phi_components is None else str(r.phi_components), str(r.blocks),
                       " → ".join(map(str, r.trace_dims)), f"[bold]{r.laws}[/]", status, f"{r.seconds:.3f}")
@@ -71,11 +71,27 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
         lines.append(f"[{sanitize.terminal(block)}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
                      "without --block.")
     else:
-        lines.append("exact = φ is rich (theorem-backed): all the laws of the network; "
-                     "lower bound = laws of φ, which are laws of the network, but there may be more.")
-    lines += [sanitize.terminal(f"{x.name}: lower bound: {x.richness.removeprefix('lower bound: ')}")
-              for x in results if not x.exact]
+        lines.append(STATUS_LEGEND)
+    lines += [sanitize.terminal(status_reason(x)) for x in results if not x.exact]
     return "\n".join(lines)
+
+
+STATUS_LEGEND = ("exact = φ is rich (theorem-backed): all the laws of the network; exact (certified) = φ's count "
+                 "meets an upper bound proved from the network's own fields near an integer point; between L "
+                 "and U = L laws of φ, at most U proved; lower bound = laws of φ, which are laws of the network, "
+                 "but there may be more.")
+
+
+def status_reason(r: CountResult) -> str:
+    """Why a count that is not theorem-backed has its status, in one line."""
+    why = r.richness.removeprefix("lower bound: ")
+    if r.certified:
+        return (f"{r.name}: exact (certified): the {r.laws} laws of φ are laws of the network, and at most {r.laws} "
+                f"are possible near that point ({r.upper_bound_note})")
+    if r.upper_bound is not None:
+        return (f"{r.name}: between {r.laws} and {r.upper_bound}: {r.laws} laws of φ ({why}); at most "
+                f"{r.upper_bound} near that point ({r.upper_bound_note})")
+    return f"{r.name}: lower bound: {why}" + (f"; {r.upper_bound_note}" if r.upper_bound_note else "")
 
 
 def per_block_table(name: str, rows: list[PerBlockRow], total: int) -> Table:
@@ -152,7 +168,9 @@ def python_name(name: str) -> str:
 def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> list[str]:
     """Terminal lines for `conslaw laws`: families as matrix expressions, other laws as polynomials.
     `exact`: whether the count they are compared with is exact (else "complete for φ")."""
-    verdict = (("complete" if exact else "complete for φ (the count is a lower bound)") if result.complete else
+    bound = ("the count is a lower bound" if result.upper_bound is None or exact else
+             f"the network has between {result.count} and {result.upper_bound} laws")
+    verdict = (("complete" if exact else f"complete for φ ({bound})") if result.complete else
                f"{result.count - result.independent} law(s) missing at degree ≤ {result.degree}: "
                f"try --degree {result.degree + 1}")
     lines = [f"{sanitize.terminal(result.name)}: polynomial laws of degree ≤ {result.degree} — {verdict} "

@@ -35,6 +35,26 @@ class CountResult:
     estimate_bytes: int | None = None
     prime: int = PRIME
     check_error_bound: float = 0.0  # the family checks' share of error_bound, done once for all points
+    # at most this many laws, proved from the network's own fields near an integer point
+    # (counting.graph.upper_bound; None: no certificate, `upper_bound_note` says why)
+    upper_bound: int | None = None
+    upper_bound_note: str = ""
+
+    @property
+    def certified(self) -> bool:
+        """φ's count (a lower bound) meets the network's upper bound: the count is proved exact."""
+        return not self.exact and self.upper_bound == self.laws
+
+    @property
+    def status(self) -> str:
+        """exact (theorem-backed), exact (certified), between L and U, or lower bound."""
+        if self.exact:
+            return "exact"
+        if self.certified:
+            return "exact (certified)"
+        if self.upper_bound is not None:
+            return f"between {self.laws} and {self.upper_bound}"
+        return "lower bound"
 
     @property
     def per_point_bound(self) -> float:
@@ -49,4 +69,4 @@ class CountResult:
 
     def to_json(self) -> dict:
         return {"schema": SCHEMA_VERSION, **asdict(self), "seconds": round(self.seconds, 4),
-                "wrong_count_bound": self.wrong_count_bound}
+                "wrong_count_bound": self.wrong_count_bound, "status": self.status}

@@ -131,6 +131,12 @@ class LawsResult:
     # family laws checked against the fields at random points (no law system): P(a non-law passed) ≤ this
     check_error_bound: float | None = None
     exact: bool = True  # the count is theorem-backed (φ rich); else a lower bound on the network's laws
+    upper_bound: int | None = None  # at most this many laws, proved from the network's own fields (count.py)
+
+    @property
+    def certified(self) -> bool:
+        """Not theorem-backed, but the count meets the network's upper bound: proved exact."""
+        return not self.exact and self.upper_bound == self.count
 
     def __post_init__(self):
         object.__setattr__(self, "laws", tuple(law if law.names is not None else replace(law, names=self.latex_names)
@@ -153,5 +159,6 @@ class LawsResult:
                       "degree": l.degree, "family": l.family} for l in self.laws],
             "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
             "products": self.products, "independent": self.independent, "count": self.count,
-            "complete": self.complete, "exact": self.exact, "check_error_bound": self.check_error_bound,
+            "complete": self.complete, "exact": self.exact, "upper_bound": self.upper_bound,
+            "certified": self.certified, "check_error_bound": self.check_error_bound,
         }

@@ -44,11 +44,16 @@ class GraphFields:
 
     def samples(self, level: int, count: int, theta: np.ndarray, rng: gf.Residues) -> np.ndarray:
         """`count` random level-`level` bracket values at θ, as rows (count, n)."""
+        return self.samples_with(level, count, theta, lambda rows: rng.residues((rows, self.program.num_gains)))
+
+    def samples_with(self, level: int, count: int, theta: np.ndarray, draw_gains) -> np.ndarray:
+        """`count` level-`level` bracket values at θ, each field's gains drawn by
+        `draw_gains(rows)` (rows, num_gains), as rows (count, n); batched within MEMORY_BUDGET."""
         per_sample = (2 ** level) * max(self.num_vars, self.edges)
         chunk = max(1, MEMORY_BUDGET // per_sample)
         rows = []
         for start in range(0, count, chunk):
             b = min(chunk, count - start)
-            gains = [rng.residues((b, self.program.num_gains)) for _ in range(level + 1)]
+            gains = [draw_gains(b) for _ in range(level + 1)]
             rows.append(self.bracket_value(gains, theta[None, None, :])[:, 0, :])
         return np.concatenate(rows)

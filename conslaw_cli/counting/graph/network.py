@@ -220,10 +220,12 @@ class Affine:
 
 @dataclass
 class Gains:
-    """Homogeneous neurons: multiplication by their gains (`first` = index of the first gain)."""
+    """Homogeneous neurons: multiplication by their gains (`first` = index of the first gain);
+    `activation` is the layer (relu, leaky_relu or abs) whose neurons they are."""
 
     units: int
     first: int
+    activation: Layer | None = None
 
 
 @dataclass
@@ -293,7 +295,7 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
                 if layer.kind == "softmax_head":
                     ops.append(SumZero(units))
             elif layer.kind in HOMOGENEOUS:
-                ops.append(Gains(units, counter["gains"]))
+                ops.append(Gains(units, counter["gains"], layer))
                 counter["gains"] += units
             elif layer.kind == "residual":
                 body, out_units = build(layer.body, units)

@@ -1,0 +1,129 @@
+"""The network evaluated exactly at integer parameters and inputs: its activation pattern.
+
+The network certificate (``upper_bound``) takes the fields of the network itself at one real point
+θ₀. In a network of linear, convolution, ReLU, leaky-ReLU, abs and residual layers, those fields
+depend on the side of zero of every pre-activation; deciding a side in floating point could be
+wrong, so here every value is exact. θ₀ and the inputs are integers, so every pre-activation is an
+integer (a dyadic rational after a leaky slope, which is a binary float). The pass runs in float64
+when float64 is provably exact: the same pass on |θ₀| and |x| with every gain replaced by its
+largest size bounds every partial sum of the real pass, and integers below 2^53 add and multiply
+exactly in float64. Otherwise (deep or wide networks, fractional slopes) it runs on Python
+integers and fractions (numpy object arrays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .network import Affine, Dense, Gains, Program, Skip, SumZero, Unsupported
+
+EXACT_FLOAT_LIMIT = 2.0 ** 52  # below this every integer and every sum of two of them is exact in float64
+
+
+@dataclass
+class Pattern:
+    """The gain of every homogeneous neuron at every input: 1 where the pre-activation is
+    positive; below zero 0 (relu), the slope (leaky_relu) or −1 (abs). `ties[i]`: some
+    pre-activation of input i is exactly 0 (the input lies on a boundary of the pattern), except
+    one fed straight by a neuron of gain 0 (relu after relu): that value is 0 on a whole
+    neighbourhood of θ₀, so its gain does not matter."""
+
+    gains: np.ndarray  # (inputs, neurons), object: int or Fraction
+    ties: np.ndarray  # (inputs,) bool
+
+
+def _slope(layer) -> Fraction:
+    if layer.kind == "relu":
+        return Fraction(0)
+    if layer.kind == "abs":
+        return Fraction(-1)
+    return Fraction(layer.options["slope"])  # a binary float: its exact value
+
+
+def _affine(edges, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """W h (+ b) of one Dense or Patches layer on rows of unit values (inputs, units)."""
+    if isinstance(edges, Dense):
+        if edges.per_token or edges.transposed:
+            raise Unsupported("attention")
+        weights = theta[edges.first:edges.first + edges.out * edges.inn].reshape(edges.out, edges.inn)
+        out = (h.reshape(h.shape[0], edges.tokens, edges.inn) @ weights.T).reshape(h.shape[0], -1)
+    else:
+        width = edges.patch.shape[1]
+        weights = theta[edges.first:edges.first + edges.out_channels * width].reshape(edges.out_channels, width)
+        out = np.swapaxes(h[:, edges.patch] @ weights.T, 1, 2).reshape(h.shape[0], -1)
+    return out if edges.bias is None else out + theta[edges.bias]
+
+
+def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h: None) -> np.ndarray:
+    """The pass through `ops`: `at_neurons(op, pre)` gives a Gains op's output, `seen(h)` is
+    shown every layer's output."""
+    for op in ops:
+        if isinstance(op, Affine):
+            h = _affine(op.edges, theta, h)
+        elif isinstance(op, Gains):
+            h = at_neurons(op, h)
+        elif isinstance(op, Skip):
+            h = _run(op.body, h, theta, at_neurons, seen) + _run(op.shortcut, h, theta, at_neurons, seen)
+        elif isinstance(op, SumZero):
+            h = op.units * h - h.sum(axis=1, keepdims=True)
+        else:
+            raise Unsupported(type(op).__name__)
+        seen(h)
+    return h
+
+
+def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bool:
+    """Whether every value of the pass, partial sums included, is an integer below 2^52 in size
+    (then float64 computes it exactly): the pass on sizes bounds them all."""
+    slopes = {op.first: _slope(op.activation) for op in _gain_ops(program.ops)}
+    if any(s.denominator != 1 for s in slopes.values()):
+        return False
+    worst = [float(np.max(np.abs(inputs), initial=0))]
+
+    def see(h):
+        worst[0] = max(worst[0], float(np.max(h, initial=0.0)))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        _run(program.ops, np.abs(inputs).astype(float), np.abs(theta).astype(float),
+             lambda op, h: h * float(max(1, abs(slopes[op.first]))), see)
+    return worst[0] < EXACT_FLOAT_LIMIT  # NaN (an overflow) fails the comparison
+
+
+def _gain_ops(ops):
+    for op in ops:
+        if isinstance(op, Gains):
+            yield op
+        yield from _gain_ops(getattr(op, "body", []))
+        yield from _gain_ops(getattr(op, "shortcut", []))
+
+
+def activation_pattern(program: Program, theta: np.ndarray, inputs: np.ndarray) -> Pattern:
+    """The exact pattern of the network at integer parameters `theta` (n,) and integer `inputs`
+    (count, sources), in the program's gain order."""
+    neurons = program.num_gains - program.sources - 1 - program.sinks
+    gains = np.empty((inputs.shape[0], neurons), dtype=object)
+    ties = np.zeros(inputs.shape[0], dtype=bool)
+    exact_float = _fits_float64(program, theta, inputs)
+
+    previous = {"output": None, "silent": None}
+
+    def decide(op: Gains, pre: np.ndarray) -> np.ndarray:
+        slope = _slope(op.activation)
+        positive, zero = pre > 0, pre == 0
+        if pre is previous["output"]:  # straight after an activation: its zero gains keep a 0 there near θ₀
+            zero &= ~previous["silent"]
+        ties[:] |= zero.any(axis=1)
+        gain = np.where(positive, 1, int(slope) if slope.denominator == 1 else slope).astype(object)
+        gains[:, op.first:op.first + op.units] = gain
+        out = pre * (gain.astype(float) if exact_float else gain)
+        previous["output"], previous["silent"] = out, gain == 0
+        return out
+
+    if exact_float:
+        _run(program.ops, inputs.astype(float), theta.astype(float), decide)
+    else:
+        _run(program.ops, inputs.astype(object), theta.astype(object), decide)
+    return Pattern(gains, ties)

@@ -1,0 +1,105 @@
+"""The network certificate (counting.graph.upper_bound): an upper bound on the laws proved from the
+network's own fields at an integer point, and the exact pass that decides its activation pattern.
+
+Where the expected numbers come from: the ResNet of the zoo has 14 laws of φ (Marcotte, Gribonval,
+Peyré 2025, Thm 3.6 per conv block and Prop 3.11 for the softmax head), and the certificate must
+prove no more are possible; the ReLU stem before two residual blocks has 6 laws of φ (one per
+hidden neuron of each block, Marcotte et al. 2023, Ex. 2.2) and 9 by an independent float64
+computation from the network function (the JAX Lie trace of training.lie_check, at the θ where
+every neuron switches), so its certified interval must be [6, 9]: the stem's neurons rescale the
+residual stream through both blocks, which φ's pieces do not see."""
+
+from __future__ import annotations
+
+import numpy as np
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conslaw_cli import analysis
+from conslaw_cli.counting.graph import exact_pass
+from conslaw_cli.counting.graph.blocks import tensor_offsets
+from conslaw_cli.counting.graph.network import build_program
+from conslaw_cli.counting.graph.upper_bound import certify
+from conslaw_cli.graph import build_graph
+from conslaw_cli.spec import parse_spec
+
+STEM_STACK = """name: stem_stack
+input: 3
+layers:
+  - linear: {out: 3}
+  - relu
+  - residual: [{linear: {out: 3}}, relu, {linear: {out: 3}}]
+  - residual: [{linear: {out: 3}}, relu, {linear: {out: 3}}]
+  - linear: {out: 2}
+"""
+
+
+def _count(tmp_path, text: str):
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    return analysis.count(path), analysis.load_graph(path)
+
+
+def test_the_zoo_resnet_is_certified_exact():
+    result = analysis.count("architectures/resnet.yaml")
+    assert (result.laws, result.exact, result.upper_bound, result.status) == (14, False, 14, "exact (certified)")
+    assert "no probability" in result.upper_bound_note
+
+
+def test_a_relu_stem_before_residual_blocks_gives_a_proper_interval(tmp_path):
+    from conslaw_cli.training.lie_check import numerical_trace_of
+    from conslaw_cli.training.model import build_network
+
+    result, graph = _count(tmp_path, STEM_STACK)
+    numerical = graph.num_params - numerical_trace_of(build_network(graph), seed=0).dimension
+    assert (result.laws, numerical, result.upper_bound) == (6, 9, 9)
+    assert result.status == "between 6 and 9"
+
+
+def test_smooth_activations_and_attention_say_why_there_is_no_upper_bound(tmp_path):
+    result, _ = _count(tmp_path, "input: 3\nlayers:\n  - linear: {out: 3}\n  - tanh\n  - linear: {out: 3}\n"
+                                 "  - relu\n  - linear: {out: 2}\n")
+    assert result.upper_bound is None and result.status == "lower bound"
+    assert result.upper_bound_note.startswith("no upper bound: tanh is not piecewise polynomial")
+
+
+def _program(doc: dict):
+    graph = build_graph(parse_spec(yaml.safe_dump(doc), "net.yaml"))
+    return graph, build_program(graph.layers, tensor_offsets(graph), graph.num_params)
+
+
+layer = st.one_of(st.sampled_from(["relu", "abs", {"leaky_relu": {"slope": 0.25}}, {"leaky_relu": {"slope": -2}}]),
+                  st.builds(lambda n, bias: {"linear": {"out": n, "bias": bias}}, st.integers(1, 3), st.booleans()))
+network = st.builds(lambda n, body, skip: {"input": n, "layers": [{"linear": {"out": 2}}, "relu",
+                                                                   *([{"residual": [{"linear": {"out": 2}}, "relu",
+                                                                                    {"linear": {"out": 2}}]}] if skip else []),
+                                                                   *body, {"linear": {"out": 2}}]},
+                    st.integers(1, 3), st.lists(layer, max_size=4), st.booleans())
+examples = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@examples
+@given(doc=network, seed=st.integers(0, 1000))
+def test_the_float64_pass_decides_the_pattern_as_python_integers_do(doc, seed):
+    graph, program = _program(doc)
+    rng = np.random.default_rng(seed)
+    theta = rng.integers(-1024, 1025, graph.num_params)
+    inputs = rng.integers(-1024, 1025, (6, program.sources))
+    fast = exact_pass.activation_pattern(program, theta, inputs)
+    limit, exact_pass.EXACT_FLOAT_LIMIT = exact_pass.EXACT_FLOAT_LIMIT, 0.0  # force Python integers and fractions
+    try:
+        slow = exact_pass.activation_pattern(program, theta, inputs)
+    finally:
+        exact_pass.EXACT_FLOAT_LIMIT = limit
+    assert (fast.gains == slow.gains).all() and (fast.ties == slow.ties).all()
+
+
+@examples
+@given(doc=network)
+def test_the_upper_bound_never_falls_below_the_laws_of_phi(doc, tmp_path_factory):
+    # laws of φ are laws of the network (Marcotte et al. 2025, Prop 2.12): a proved upper bound
+    # below their number would be a wrong proof
+    result, graph = _count(tmp_path_factory.mktemp("net"), yaml.safe_dump(doc))
+    bound = certify(graph, graph.num_params - result.laws)
+    assert bound.laws is not None and bound.laws >= result.laws
