@@ -120,10 +120,14 @@ def test_block_count_of_a_residual_block_is_exact_and_says_what_is_exact():
     assert json.loads(across.stdout)[0]["exact"] is False
 
 
-def test_count_footer_gives_the_reason_of_each_lower_bound():
+def test_count_footer_gives_the_reason_of_each_status(tmp_path):
     result = runner.invoke(app, ["count", str(ROOT / "architectures/multihead_attention.yaml")])
-    assert "multihead_attention: lower bound: multi-head completeness is open (Marcotte et al. 2025, Cor 3.10)" \
-        in result.stdout
+    assert "multihead_attention: exact (certified): the 12 laws of φ are laws of the network" in result.stdout
+    wide = tmp_path / "wide_tanh.yaml"  # too many parameters for the ball-arithmetic certificate
+    wide.write_text("input: 20\nlayers:\n  - linear: {out: 20}\n  - tanh\n  - linear: {out: 20}\n")
+    result = runner.invoke(app, ["count", str(wide)])
+    assert "wide_tanh: lower bound: smooth activations (tanh)" in result.stdout
+    assert "no upper bound: tanh is not piecewise polynomial, and D = 800 is more than" in result.stdout
 
 
 def _unwrapped_help(command: str) -> str:

@@ -57,11 +57,17 @@ def test_a_relu_stem_before_residual_blocks_gives_a_proper_interval(tmp_path):
     assert result.status == "between 6 and 9"
 
 
-def test_smooth_activations_and_attention_say_why_there_is_no_upper_bound(tmp_path):
-    result, _ = _count(tmp_path, "input: 3\nlayers:\n  - linear: {out: 3}\n  - tanh\n  - linear: {out: 3}\n"
-                                 "  - relu\n  - linear: {out: 2}\n")
-    assert result.upper_bound is None and result.status == "lower bound"
-    assert result.upper_bound_note.startswith("no upper bound: tanh is not piecewise polynomial")
+def test_a_smooth_network_is_bounded_by_ball_arithmetic(tmp_path):
+    # tanh between linear layers: φ sees no law across the tanh; a float64 audit of this network
+    # (training.lie_check) finds the network's own count, which the ball certificate must reach
+    from conslaw_cli.training.lie_check import numerical_trace_of
+    from conslaw_cli.training.model import build_network
+
+    result, graph = _count(tmp_path, "input: 3\nlayers:\n  - linear: {out: 3}\n  - tanh\n  - linear: {out: 3}\n"
+                                     "  - relu\n  - linear: {out: 2}\n")
+    numerical = graph.num_params - numerical_trace_of(build_network(graph), seed=0).dimension
+    assert result.upper_bound is not None and result.laws <= numerical <= result.upper_bound
+    assert "ball arithmetic" in result.upper_bound_note
 
 
 def _program(doc: dict):
@@ -103,3 +109,35 @@ def test_the_upper_bound_never_falls_below_the_laws_of_phi(doc, tmp_path_factory
     result, graph = _count(tmp_path_factory.mktemp("net"), yaml.safe_dump(doc))
     bound = certify(graph, graph.num_params - result.laws)
     assert bound.laws is not None and bound.laws >= result.laws
+
+
+smooth_network = st.builds(
+    lambda n, first, second: {"input": n, "layers": [{"linear": {"out": 2}}, first, {"linear": {"out": 2}}, second,
+                                                     {"linear": {"out": 2}}]},
+    st.integers(1, 3), st.sampled_from(["tanh", "sigmoid", "gelu", "silu"]), st.sampled_from(["relu", "tanh", "identity"]))
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=smooth_network)
+def test_ball_bounds_never_fall_below_the_laws_of_phi(doc, tmp_path_factory):
+    result, _ = _count(tmp_path_factory.mktemp("net"), yaml.safe_dump(doc))
+    assert result.upper_bound is None or result.upper_bound >= result.laws, result.upper_bound_note
+
+
+def test_the_balls_contain_the_float64_values():
+    # the enclosure of the fields at θ₀ must contain what JAX computes in float64, up to float64's rounding
+    import jax
+
+    from conslaw_cli.counting import ball_certificate, enclosure
+    from conslaw_cli.training.lie_check import nested_bracket
+    from conslaw_cli.training.model import build_network
+
+    net = build_network(analysis.load_graph("architectures/multihead_attention.yaml"))
+    rng = np.random.default_rng(3)
+    theta = ball_certificate._dyadic(rng, net.num_params, nonzero=True)
+    params = tuple(ball_certificate._field_parameters(net, rng, 3) for _ in range(2))
+    rows = ball_certificate._values(net, theta, params)
+    floats = np.asarray(jax.vmap(lambda *p: nested_bracket(net, theta, p))(*params))
+    radius = np.array([float(v.rad()) for v in rows.reshape(-1)]).reshape(rows.shape)
+    assert np.all(np.abs(enclosure.midpoints(rows) - floats) <= radius + 1e-9 * (1 + np.abs(floats)))
+    assert radius.max() < 1e-20

@@ -113,10 +113,11 @@ def test_markdown_structure():
     assert md.count("\n## ") == len(ZOO) + 1  # one section each and the provenance
     assert "| architecture | D | laws | count | polynomial laws listed | verdict |" in md
     assert "| resnet\\_block | 48 | 4 | exact | 4 | complete |" in md
-    # Marcotte et al. 2025, Cor 3.10 leaves multi-head completeness open: a lower bound, with its reason
-    assert "| multihead\\_attention | 64 | 12 | lower bound (1) | 12 | complete for φ |" in md
-    assert "(1) multi-head completeness is open (Marcotte et al. 2025, Cor 3.10); no upper bound: attention is not " \
-        "piecewise polynomial" in md
+    # Marcotte et al. 2025, Cor 3.10 leaves multi-head completeness open: φ's 12 laws (Thm 3.8 per head) are
+    # certified by the ball-arithmetic bound from the network's own fields, with its reason
+    assert "| multihead\\_attention | 64 | 12 | exact (certified) (1) | 12 | complete |" in md
+    assert "(1) the network's own fields prove φ's count exact near a point (rank 52 of the network's own fields and " \
+        "their brackets at a point, enclosed in ball arithmetic" in md
     assert "&lt;" not in md.split("## Provenance")[1] and "$P(\\text{wrong count}) \\le" in md
     assert "$\\varphi(\\theta) = \\mathrm{linear2.weight}\\,\\mathrm{linear1.weight}$" in md
 
@@ -133,11 +134,10 @@ def test_json_schema_consistent_with_count_and_laws():
     assert [layer["name"] for layer in arch["layers"]] == ["linear1", "linear2"]
     assert arch["summary"] == {"parameters": 20, "laws": 10, "status": "exact", "status_reason": arch["phi"]["backing"],
                                "polynomial_laws_listed": 10, "verdict": "complete"}
-    # Marcotte et al. 2025, Cor 3.10: multi-head completeness is open, so the count is a lower bound
+    # Marcotte et al. 2025, Cor 3.10: multi-head completeness is open; the network certificate proves the count
     multihead = next(a for a in doc["architectures"] if a["name"] == "multihead_attention")["summary"]
-    assert (multihead["status"], multihead["verdict"]) == ("lower bound", "complete for φ")
-    assert multihead["status_reason"].startswith("multi-head completeness is open (Marcotte et al. 2025, Cor 3.10); "
-                                                 "no upper bound: attention is not piecewise polynomial")
+    assert (multihead["status"], multihead["verdict"]) == ("exact (certified)", "complete")
+    assert multihead["status_reason"].startswith("the network's own fields prove φ's count exact")
     assert any("2^61 − 1" in line for line in doc["provenance"])
 
 

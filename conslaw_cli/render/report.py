@@ -163,9 +163,9 @@ def _count_qualifier(c) -> str:
     if c.exact:
         return " (exact)."
     if c.certified:
-        return " (exact, certified: the network's own fields at an integer point allow no more)."
+        return " (exact, certified: the network's own fields at a point allow no more)."
     if c.upper_bound is not None:
-        return f" (a lower bound for the network; its own fields at an integer point allow at most {c.upper_bound})."
+        return f" (a lower bound for the network; its own fields at a point allow at most {c.upper_bound})."
     return " (a lower bound for the network)."
 
 
@@ -173,7 +173,7 @@ def _lower_bound_reason(r: ArchitectureReport) -> str:
     """Why a count is only a lower bound, in one sentence (for the summary's legend)."""
     c = r.count
     if c.certified:
-        return f"the network's own fields prove φ's count exact near an integer point ({c.upper_bound_note})"
+        return f"the network's own fields prove φ's count exact near a point ({c.upper_bound_note})"
     pieces = [p for p in r.pieces if p.kind != "empty"]
     unproved = [p.reason.removeprefix("lower bound: ") for p in pieces if not p.rich]
     reason = unproved[0] if len(pieces) == 1 else (
@@ -181,7 +181,7 @@ def _lower_bound_reason(r: ArchitectureReport) -> str:
         "are exact (Marcotte et al. 2025, Thm 4.6), no theorem covers the laws across them"
         + "".join(f"; {reason}" for reason in unproved))
     if c.upper_bound is not None:
-        return f"{reason}; at most {c.upper_bound} laws near an integer point ({c.upper_bound_note})"
+        return f"{reason}; at most {c.upper_bound} laws near a point ({c.upper_bound_note})"
     return reason + (f"; {c.upper_bound_note}" if c.upper_bound_note else "")
 
 
@@ -200,8 +200,8 @@ def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str
 
 LEGEND = [("exact", "φ is rich (theorem-backed), so the count is the number of all independent conservation laws "
                      "of the network"),
-          ("exact (certified)", "φ's count meets an upper bound proved from the network's own fields near an "
-                                "integer point (conslaw's network certificate)"),
+          ("exact (certified)", "φ's count meets an upper bound proved from the network's own fields near a "
+                                "point (conslaw's network certificate)"),
           ("between L and U", "the L laws of φ are laws of the network, and its own fields allow at most U"),
           ("lower bound", "the laws of φ are laws of the network, but it may have more"),
           ("verdict", "complete when the polynomial laws listed (functionally independent) reach the count; "

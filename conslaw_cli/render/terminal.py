@@ -77,7 +77,7 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
 
 
 STATUS_LEGEND = ("exact = φ is rich (theorem-backed): all the laws of the network; exact (certified) = φ's count "
-                 "meets an upper bound proved from the network's own fields near an integer point; between L "
+                 "meets an upper bound proved from the network's own fields near a point; between L "
                  "and U = L laws of φ, at most U proved; lower bound = laws of φ, which are laws of the network, "
                  "but there may be more.")
 

@@ -35,7 +35,7 @@ class CountResult:
     estimate_bytes: int | None = None
     prime: int = PRIME
     check_error_bound: float = 0.0  # the family checks' share of error_bound, done once for all points
-    # at most this many laws, proved from the network's own fields near an integer point
+    # at most this many laws, proved from the network's own fields near a point
     # (counting.graph.upper_bound; None: no certificate, `upper_bound_note` says why)
     upper_bound: int | None = None
     upper_bound_note: str = ""

@@ -53,12 +53,12 @@ def _field(net: Network, theta, params):
     return jax.grad(lambda t: jnp.sum(weights * net.batch(t, inputs)))(theta)
 
 
-def _nested_bracket(net: Network, theta, params):
+def nested_bracket(net: Network, theta, params):
     """[F_{p_0}, [F_{p_1}, … F_{p_k}]](θ), params a tuple of k + 1 field parameters."""
     first = lambda t: _field(net, t, params[0])  # noqa: E731
     if len(params) == 1:
         return first(theta)
-    rest = lambda t: _nested_bracket(net, t, params[1:])  # noqa: E731
+    rest = lambda t: nested_bracket(net, t, params[1:])  # noqa: E731
     y, dy_along_x = jax.jvp(rest, (theta,), (first(theta),))  # the jvp gives Y(θ) too: traced once
     return dy_along_x - jax.jvp(first, (theta,), (y,))[1]
 
@@ -114,7 +114,7 @@ def numerical_trace_of(net: Network, seed: int = 0) -> NumericalTrace:
     gap = np.inf
     for level in range(MAX_LEVELS):
         params = tuple(_random_params(net, rng, samples) for _ in range(level + 1))
-        batch = _evaluate(jax.vmap(lambda *p: _nested_bracket(net, theta, p)), params)
+        batch = _evaluate(jax.vmap(lambda *p: nested_bracket(net, theta, p)), params)
         vectors = np.vstack([vectors, np.asarray(batch)])
         rank, gap = rank_and_gap(vectors)
         if dims and rank == dims[-1] or rank == net.num_params:

@@ -75,8 +75,7 @@ def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = 
     proved)."""
     kind = unsupported_kind(graph)
     if kind is not None:
-        return UpperBound(None, note=f"no upper bound: {kind} is not piecewise polynomial (the certificate evaluates "
-                                     "the network exactly; rigorous enclosures for it are not implemented)")
+        return _with_balls(graph, kind, target_rank, seed)
     n = graph.num_params
     if n > MAX_PARAMETERS or estimated_seconds(graph) > max_seconds:
         return UpperBound(None, note=f"no upper bound: D = {n:,} is more than the network certificate's dense ranks "
@@ -99,6 +98,25 @@ def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = 
     return UpperBound(n - best.rank, best.rank, best.levels, best.inputs, best.always_off, time.perf_counter() - start,
                       note=f"rank {best.rank} of the network's own fields and their brackets at an integer point, "
                            f"exact, on {best.inputs} integer inputs; no probability in this bound")
+
+
+def _with_balls(graph: Graph, kind: str, target_rank: int, seed: int) -> UpperBound:
+    """The certificate of a network with `kind` layers (not piecewise polynomial) in ball
+    arithmetic (``counting.ball_certificate``), when it is small enough."""
+    from conslaw_cli.counting import ball_certificate, enclosure
+
+    n = graph.num_params
+    if n > ball_certificate.MAX_PARAMETERS:
+        return UpperBound(None, note=f"no upper bound: {kind} is not piecewise polynomial, and D = {n:,} is more than "
+                                     f"the ball-arithmetic certificate handles ({ball_certificate.MAX_PARAMETERS:,})")
+    try:
+        rank, levels, seconds = ball_certificate.certify_with_balls(graph, target_rank, seed)
+    except enclosure.Undecidable as reason:
+        return UpperBound(None, note=f"no upper bound: ball arithmetic could not decide ({reason})")
+    return UpperBound(n - rank, rank, levels, 0, 0, seconds,
+                      note=f"rank {rank} of the network's own fields and their brackets at a point, enclosed in ball "
+                           f"arithmetic ({enclosure.PRECISION}-bit arb) with a minor proved nonzero; no probability "
+                           "in this bound")
 
 
 def _at_point(fields: GraphFields, target_rank: int, rng: np.random.Generator) -> UpperBound | None:
