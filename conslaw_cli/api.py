@@ -211,7 +211,7 @@ def numerical_check(architecture: Architecture | str | Path | Mapping, result: "
     """`conslaw count --check`: the network's own numerical Lie trace (float64) beside `result`."""
     from conslaw_cli.training.lie_check import check_status
 
-    return check_status(analysis.load_graph(_source(architecture)), result.laws, result.exact, seed)
+    return check_status(analysis.load_graph(_source(architecture)), result.laws, seed, result.upper_bound)
 
 
 def laws(architecture: Architecture | str | Path | Mapping, *, degree: int = 2, seed: int = 0,

@@ -309,8 +309,7 @@ def count(
         out.print(render.count_footer(results, block), markup=False)
         for r, c in zip(results, checks):
             if c:
-                out.print(f"{sanitize.terminal(r.name)}: {c['status']} (numerical count {c['numerical_laws']})",
-                          markup=False)
+                out.print(f"{sanitize.terminal(r.name)}: numerical check (float64): {c['status']}", markup=False)
     _exit_unless_expected(results, expect)
 
 

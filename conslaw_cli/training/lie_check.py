@@ -31,6 +31,9 @@ from .model import Network, build_network
 EXAMPLES_PER_FIELD = 3
 EXTRA_SAMPLES = 8  # samples per level beyond D
 MIN_GAP = 1e6
+POINTS = 3  # random θ of `count --check`: the minimum is reported, an excess only when every point shows it
+PROBE_INPUTS = 64  # inputs on which every ReLU-like neuron must switch at a numerical check's θ
+SWITCH_DRAWS = 8
 MAX_PARAMETERS = 300
 MAX_LEVELS = 8
 JIT_MAX_EQUATIONS = 3000
@@ -73,19 +76,29 @@ def _random_params(net: Network, rng: np.random.Generator, count: int):
     return jnp.asarray(inputs), jnp.asarray(weights)
 
 
-def _evaluate(function, args):
-    """function(*args), compiled (jit) when its traced program is small, else run op by op.
+class _Brackets:
+    """The bracket values of one network, level by level: each level's program is traced once
+    (θ an argument, not a constant) and reused at every point.
 
-    XLA's compile time grows faster than the program: the level-3 brackets of attention then
-    attention are 9,228 equations, 19 s to compile and 0.01 s to run; op by op they take 1.5 s (plus
-    about 3 s once per process to compile the primitives). Up to JIT_MAX_EQUATIONS, compiling wins
-    (the transformer block's level 2: 2,049 equations, 2.5 s)."""
-    closed = jax.make_jaxpr(function)(*args)
-    run = jaxpr_as_fun(closed)
-    if len(closed.jaxpr.eqns) <= JIT_MAX_EQUATIONS:
-        run = jax.jit(run)
-    (out,) = run(*jax.tree_util.tree_leaves(args))
-    return out
+    Compiled (jit) when the traced program is small, else run op by op: XLA's compile time grows
+    faster than the program (the level-3 brackets of attention then attention are 9,228 equations,
+    19 s to compile and 0.01 s to run; op by op they take 1.5 s, plus about 3 s once per process
+    to compile the primitives). Up to JIT_MAX_EQUATIONS, compiling wins (the transformer block's
+    level 2: 2,049 equations, 2.5 s)."""
+
+    def __init__(self, net: Network):
+        self.net = net
+        self.programs: dict[tuple, object] = {}
+
+    def values(self, theta, params: tuple) -> np.ndarray:
+        key = (len(params), params[0][0].shape[0])
+        if key not in self.programs:
+            batched = jax.vmap(lambda t, *p: nested_bracket(self.net, t, p), in_axes=(None,) + (0,) * len(params))
+            closed = jax.make_jaxpr(batched)(theta, *params)
+            run = jaxpr_as_fun(closed)
+            self.programs[key] = jax.jit(run) if len(closed.jaxpr.eqns) <= JIT_MAX_EQUATIONS else run
+        (out,) = self.programs[key](*jax.tree_util.tree_leaves((theta, params)))
+        return np.asarray(out)
 
 
 def rank_and_gap(vectors: np.ndarray) -> tuple[int, float]:
@@ -100,22 +113,38 @@ def rank_and_gap(vectors: np.ndarray) -> tuple[int, float]:
     return rank, float(ratios[rank - 1])
 
 
-def numerical_trace_of(net: Network, seed: int = 0) -> NumericalTrace:
-    """dim Lie(V)(θ) at a random θ, from the network's own fields (see the module docstring)."""
+def _switching_point(net: Network, rng: np.random.Generator):
+    """A random θ where every ReLU-like neuron switches on a probe batch of inputs (a neuron that
+    keeps one sign adds laws locally: the point would not be generic); the best of a few draws."""
+    probe = rng.standard_normal((PROBE_INPUTS,) + net.input_shape)
+    best = None
+    for _ in range(SWITCH_DRAWS):
+        theta = net.init(rng)
+        constant = net.constant_neurons(jnp.asarray(theta), jnp.asarray(probe))
+        if best is None or constant < best[0]:
+            best = (constant, theta)
+        if constant == 0:
+            break
+    return jnp.asarray(best[1])
+
+
+def numerical_trace_of(net: Network, seed: int = 0, brackets: _Brackets | None = None) -> NumericalTrace:
+    """dim Lie(V)(θ) at one random θ (every ReLU-like neuron switching on a probe batch), from
+    the network's own fields (see the module docstring)."""
     if net.num_params > MAX_PARAMETERS:
         raise CannotDecide(f"D = {net.num_params} is more than the numerical check handles ({MAX_PARAMETERS})")
     if net.num_params == 0:  # no parameter, no field: nothing to conserve
         return NumericalTrace(dimension=0, gap=np.inf, dims=[0])
+    brackets = brackets or _Brackets(net)
     rng = np.random.default_rng([seed, 1313])
-    theta = jnp.asarray(net.init(rng))
+    theta = _switching_point(net, rng)
     samples = net.num_params + EXTRA_SAMPLES
     vectors = np.zeros((0, net.num_params))
     dims: list[int] = []
     gap = np.inf
     for level in range(MAX_LEVELS):
         params = tuple(_random_params(net, rng, samples) for _ in range(level + 1))
-        batch = _evaluate(jax.vmap(lambda *p: nested_bracket(net, theta, p)), params)
-        vectors = np.vstack([vectors, np.asarray(batch)])
+        vectors = np.vstack([vectors, brackets.values(theta, params)])
         rank, gap = rank_and_gap(vectors)
         if dims and rank == dims[-1] or rank == net.num_params:
             dims.append(rank)
@@ -126,26 +155,58 @@ def numerical_trace_of(net: Network, seed: int = 0) -> NumericalTrace:
     return NumericalTrace(dims[-1], gap, dims)
 
 
+def numerical_counts(graph: Graph, seed: int = 0, points: int = POINTS) -> list[tuple[int, float] | None]:
+    """(D − dim Lie(V)(θ), singular-value gap) at `points` random θ (None where float64 cannot
+    decide), the programs traced once for all points; raises CannotDecide when the network is too
+    large."""
+    net = build_network(graph)
+    brackets = _Brackets(net)
+    counts = []
+    for point in range(points):
+        try:
+            trace = numerical_trace_of(net, seed + 7919 * point, brackets)
+            counts.append((net.num_params - trace.dimension, trace.gap))
+        except CannotDecide:
+            if net.num_params > MAX_PARAMETERS:
+                raise
+            counts.append(None)
+    return counts
+
+
 def numerical_trace(graph: Graph, seed: int = 0) -> tuple[int, float]:
-    """(numerical dim Lie(V)(θ), singular-value gap) for a layer graph; raises CannotDecide."""
+    """(numerical dim Lie(V)(θ), singular-value gap) for a layer graph at one θ; raises CannotDecide."""
     result = numerical_trace_of(build_network(graph), seed)
     return result.dimension, result.gap
 
 
-def check_status(graph: Graph, laws: int, exact: bool, seed: int = 0) -> dict:
-    """`count --check`: the numerical count next to φ's, and the status it gives the count."""
+def check_status(graph: Graph, laws: int, seed: int = 0, upper_bound: int | None = None) -> dict:
+    """`count --check`: the numerical count at POINTS random θ beside φ's, and what it says.
+
+    A ReLU network has more laws where a neuron never switches, so a single θ can show phantom
+    laws; the count reported is the minimum over the points where float64 decides, and an excess
+    over φ is reported only when every such point shows it."""
     try:
-        dimension, gap = numerical_trace(graph, seed)
+        counts = numerical_counts(graph, seed)
     except CannotDecide as reason:
-        return {"numerical_laws": None, "gap": None, "status": f"{'exact' if exact else 'lower bound'} "
-                f"(numerical check refused: {reason})"}
-    numerical = graph.num_params - dimension
+        return {"numerical_laws": None, "gap": None, "per_point": [], "status": f"numerical check refused: {reason}"}
+    per_point = [None if c is None else {"laws": c[0], "gap": c[1]} for c in counts]
+    decided = [c for c in counts if c is not None]
+    shown = ", ".join("undecided" if c is None else f"{c[0]} (gap {c[1]:.0e})" for c in counts)
+    if not decided:
+        return {"numerical_laws": None, "gap": None, "per_point": per_point,
+                "status": f"numerical check undecided: float64 could not separate the rank at any of {len(counts)} points"}
+    numerical, gap = min(c[0] for c in decided), min(c[1] for c in decided)
+    where = f"at {len(counts)} random points: {shown}"
     if numerical == laws:
-        status = f"exact (numerically confirmed, gap {gap:.0e})"
+        status = f"numerically confirmed: {numerical} laws ({where})"
     elif numerical > laws:
-        status = (f"lower bound: the network has {numerical - laws} more laws numerically (gap {gap:.0e}) at this "
-                  "θ; with ReLU layers, compare another --seed (a neuron that never switches adds laws)")
+        status = (f"the network has {numerical - laws} more laws than φ numerically at every point where float64 "
+                  f"decides ({where})")
+        if upper_bound is not None and numerical > upper_bound:
+            status += (f"; above the upper bound {upper_bound} proved near the certificate's point: these points lie in "
+                       "activation regions with more laws (a ReLU network's count can differ between regions), or "
+                       "float64 misjudged a rank")
     else:
-        status = (f"numerical check finds {laws - numerical} fewer laws than φ (gap {gap:.0e}): "
-                  "a non-generic point or a bug; please report")
-    return {"numerical_laws": numerical, "gap": gap, "status": status}
+        status = (f"numerical check finds {laws - numerical} fewer laws than φ ({where}): a non-generic point or a "
+                  "bug; please report")
+    return {"numerical_laws": numerical, "gap": gap, "per_point": per_point, "status": status}

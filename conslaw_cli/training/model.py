@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from conslaw_cli.phi.compiler import VariableTable
-from conslaw_cli.graph import Graph, Layer
+from conslaw_cli.graph import HOMOGENEOUS, Graph, Layer
 
 jax.config.update("jax_enable_x64", True)
 
@@ -102,13 +102,18 @@ def _attention(layer: Layer) -> Forward:
     return forward
 
 
-def _residual(layer: Layer) -> Forward:
-    body = _sequence(layer.body)
-    skip = _layer(layer.shortcut) if layer.shortcut else (lambda params, x: x)
+def _residual(layer: Layer, observe=None) -> Forward:
+    body = _sequence(layer.body, observe)
+    skip = _layer(layer.shortcut, observe) if layer.shortcut else (lambda params, x: x)
     return lambda params, x: skip(params, x) + body(params, x)
 
 
-def _layer(layer: Layer) -> Forward:
+def _layer(layer: Layer, observe=None) -> Forward:
+    """One layer's forward; `observe(x)` (when given) is shown the input of every ReLU-like
+    activation (relu, leaky_relu, abs), where a neuron's gain is decided."""
+    if observe is not None and layer.kind in HOMOGENEOUS:
+        plain = _layer(layer)
+        return lambda params, x: (observe(x), plain(params, x))[1]
     if layer.kind in ("linear", "softmax_head"):
         return _linear(layer)
     if layer.kind == "conv":
@@ -116,7 +121,7 @@ def _layer(layer: Layer) -> Forward:
     if layer.kind == "attention":
         return _attention(layer)
     if layer.kind == "residual":
-        return _residual(layer)
+        return _residual(layer, observe)
     if layer.kind == "flatten":
         return lambda params, x: x.reshape(-1)
     if layer.kind == "leaky_relu":
@@ -126,8 +131,8 @@ def _layer(layer: Layer) -> Forward:
     return lambda params, x: activation(x)
 
 
-def _sequence(layers: list[Layer]) -> Forward:
-    steps = [_layer(layer) for layer in layers]
+def _sequence(layers: list[Layer], observe=None) -> Forward:
+    steps = [_layer(layer, observe) for layer in layers]
 
     def forward(params, x):
         for step in steps:
@@ -171,6 +176,18 @@ class Network:
     def batch(self, theta: jnp.ndarray, xs: jnp.ndarray) -> jnp.ndarray:
         """g(θ, x) for a batch of examples (first axis)."""
         return jax.vmap(lambda x: self.apply(theta, x))(xs)
+
+    def constant_neurons(self, theta: jnp.ndarray, xs: jnp.ndarray) -> int:
+        """ReLU-like neurons whose pre-activation keeps one sign on every example of `xs`: at this
+        θ they never switch on these data, and each such neuron adds laws locally (a point that is
+        not generic for a ReLU network)."""
+        def pre_activations(x):
+            seen = []
+            _sequence(self.graph.layers, seen.append)(self.unflatten(theta), x)
+            return seen
+
+        values = jax.vmap(pre_activations)(xs)
+        return sum(int(jnp.sum(jnp.all(v > 0, axis=0) | jnp.all(v < 0, axis=0))) for v in values)
 
     def predict(self, theta: jnp.ndarray, xs: jnp.ndarray) -> jnp.ndarray:
         """What the network computes for a user: class probabilities for a classifier (the
