@@ -280,3 +280,11 @@ def test_a_count_estimated_over_the_time_budget_is_refused_with_the_estimate(tmp
     assert re.search(r"attention_pairs\.yaml:\d+:\d+: counting this network would take about [\d.]+ s", refused.stderr)
     assert "the budget is 0.01 s" in refused.stderr and "--max-seconds N" in refused.stderr
     assert run_conslaw("count", str(path), "--max-seconds", "60").returncode == 0
+
+
+def test_probabilities_are_printed_without_float_underflow():
+    from conslaw_cli.render.terminal import probability
+
+    # (1e-200)² underflows float64 to 0.0, which would print "≤ 0.0e+00"
+    assert (probability(2.1e-17), probability(2.1e-17, 2), probability(1e-200, 2), probability(0)) == \
+        ("2.1e-17", "4.4e-34", "1.0e-400", "0")

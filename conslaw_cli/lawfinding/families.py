@@ -89,9 +89,10 @@ def _attention(layer: Layer, v: VariableTable) -> list[Family]:
         l, r = f"{layer.name}.{left}", f"{layer.name}.{right}"
         triangle = head_dim * (head_dim + 1) // 2
         per_head = f", per head: {triangle} per head × {heads} heads" if heads > 1 else ""
+        h = "_h" if heads > 1 else ""  # head h: rows h·head_dim … (h + 1)·head_dim − 1 of the matrix
         out.append(Family(f"upper triangle of {l}_h·{l}_hᵀ − {r}_h·{r}_hᵀ{per_head}" if heads > 1 else
                           f"upper triangle of {l}·{l}ᵀ − {r}·{r}ᵀ",
-                          rf"{_tex(l)}\,{_tex(l)}^\top - {_tex(r)}\,{_tex(r)}^\top\ \text{{(upper triangle{per_head})}}",
+                          rf"{_tex(l)}{h}\,{_tex(l)}{h}^\top - {_tex(r)}{h}\,{_tex(r)}{h}^\top\ \text{{(upper triangle{per_head})}}",
                           entries))
     return out
 

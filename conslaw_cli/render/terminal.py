@@ -3,6 +3,7 @@ passes its channel's sanitiser (sanitize.py)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,21 @@ def count_table(results: list[CountResult]) -> Table:
     return table
 
 
+def probability(bound: float, power: int = 1) -> str:
+    """bound^power for a footer: 2.1e-17, or 4.4e-340 where the float would underflow to 0, or 0
+    when no random choice was involved."""
+    if bound == 0:
+        return "0"
+    exponent = power * math.log10(bound)
+    if exponent > -300:
+        return f"{bound ** power:.1e}"
+    whole = math.floor(exponent)
+    mantissa = round(10 ** (exponent - whole), 1)
+    if mantissa >= 10:
+        mantissa, whole = mantissa / 10, whole + 1
+    return f"{mantissa:.1f}e{whole:+03d}"
+
+
 def count_footer(results: list[CountResult], block: str | None = None) -> str:
     """The error bound, what "exact" and "lower bound" mean, and why each lower bound is one."""
     if not results:
@@ -58,14 +74,15 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
     if proved:
         blocks = sum(x.blocks for x in results)
         others = "" if proved == blocks else \
-            f", the others at {r.points} independent points, which agree (≤ {bound:.1e} per point)"
+            f", the others at {r.points} independent points, which agree (≤ {probability(bound)} per point)"
         lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1, at random points (seed {r.seed}); {proved} of {blocks} "
                  f"blocks proved once (sandwich bounds, or the ceiling set by family laws; P(a non-law passed the "
-                 f"check) ≤ {checks:.1e}){others}: P(wrong count) ≤ {max(x.wrong_count_bound for x in results):.1e} "
+                 f"check) ≤ {probability(checks)}){others}: P(wrong count) ≤ "
+                 f"{probability(max(x.wrong_count_bound for x in results))} "
                  "(Schwartz–Zippel)."]
     else:
         lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1; {r.points} independent random points (seed {r.seed}) "
-                 f"agree; P(wrong count) ≤ {bound:.1e} per point, ≤ {bound ** r.points:.1e} for {all_points} "
+                 f"agree; P(wrong count) ≤ {probability(bound)} per point, ≤ {probability(bound, r.points)} for {all_points} "
                  "(Schwartz–Zippel)."]
     if block:
         lines.append(f"[{sanitize.terminal(block)}]: {BLOCK_STATUS} The whole network's count and its status: conslaw count "
