@@ -107,6 +107,9 @@ def attention(dim: int, head_dim: int) -> str:
 
 # name -> (command, yaml text | "zoo" | zoo file, target seconds, target MB, references)
 # references: "expanded" (previous engine), "sympy" (published algorithm, straightforward)
+STEM_STACK = ("input: 3\nlayers:\n  - linear: {out: 3}\n  - relu\n"
+              + "  - residual: [{linear: {out: 3}}, relu, {linear: {out: 3}}]\n" * 2 + "  - linear: {out: 2}\n")
+
 CASES = {
     "count ReLU 20-60-60-10 (bias)": ("count", mlp((20, 60, 60, 10), "relu", True), 20, 2048, ("expanded",)),
     "count deep linear 8-8-8-8-8-8": ("count", mlp((8,) * 6), 2, None, ("expanded",)),
@@ -137,7 +140,9 @@ CASES = {
     "count ReLU 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0.25, None, ("expanded", "sympy")),
     "count ReLU 2-3-3-2 (bias)": ("count", mlp((2, 3, 3, 2), "relu", True), 0.25, None, ("expanded", "sympy")),
     "count ReLU 100-200-100": ("count", mlp((100, 200, 100), "relu"), 30, 1024, ("expanded",)),
-    "count zoo (12 files)": ("count", "zoo", 2, None, ()),
+    "count zoo (12 files)": ("count", "zoo", 4, None, ()),
+    "count ReLU stem 3 + 2 residual ReLU blocks (certified interval)": ("count", STEM_STACK, 1, None, ()),
+    "count tanh 10-20-20-10 (ball-arithmetic certificate)": ("count", mlp((10, 20, 20, 10), "tanh"), 30, None, ()),
     "conslaw --help": ("help", "", 0.15, None, ()),
     "start-up floor: python -c 'import numpy, typer, yaml' (one BLAS thread)": ("floor", "", None, None, ()),
     "laws deg 2 linear 2-3-3-2": ("laws", mlp((2, 3, 3, 2)), 0.5, None, ("sympy",)),

@@ -124,10 +124,10 @@ def test_count_footer_gives_the_reason_of_each_status(tmp_path):
     result = runner.invoke(app, ["count", str(ROOT / "architectures/multihead_attention.yaml")])
     assert "multihead_attention: exact (certified): the 12 laws of φ are laws of the network" in result.stdout
     wide = tmp_path / "wide_tanh.yaml"  # too many parameters for the ball-arithmetic certificate
-    wide.write_text("input: 20\nlayers:\n  - linear: {out: 20}\n  - tanh\n  - linear: {out: 20}\n")
+    wide.write_text("input: 30\nlayers:\n  - linear: {out: 30}\n  - tanh\n  - linear: {out: 30}\n")
     result = runner.invoke(app, ["count", str(wide)])
     assert "wide_tanh: lower bound: smooth activations (tanh)" in result.stdout
-    assert "no upper bound: tanh is not piecewise polynomial, and D = 800 is more than" in result.stdout
+    assert "no upper bound: tanh is not piecewise polynomial, and D = 1,860 is more than" in result.stdout
 
 
 def _unwrapped_help(command: str) -> str:

@@ -103,12 +103,13 @@ def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = 
 def _with_balls(graph: Graph, kind: str, target_rank: int, seed: int) -> UpperBound:
     """The certificate of a network with `kind` layers (not piecewise polynomial) in ball
     arithmetic (``counting.ball_certificate``), when it is small enough."""
-    from conslaw_cli.counting import ball_certificate, enclosure
+    from conslaw_cli.counting import ball_certificate
 
     n = graph.num_params
     if n > ball_certificate.MAX_PARAMETERS:
         return UpperBound(None, note=f"no upper bound: {kind} is not piecewise polynomial, and D = {n:,} is more than "
                                      f"the ball-arithmetic certificate handles ({ball_certificate.MAX_PARAMETERS:,})")
+    from conslaw_cli.counting import enclosure  # imports JAX (about 1.5 s)
     try:
         rank, levels, seconds = ball_certificate.certify_with_balls(graph, target_rank, seed)
     except enclosure.Undecidable as reason:
