@@ -127,7 +127,7 @@ def test_count_footer_gives_the_reason_of_each_status(tmp_path):
     wide.write_text("input: 30\nlayers:\n  - linear: {out: 30}\n  - tanh\n  - linear: {out: 30}\n")
     result = runner.invoke(app, ["count", str(wide)])
     assert "wide_tanh: lower bound: smooth activations (tanh)" in result.stdout
-    assert "no upper bound: tanh is not piecewise polynomial, and D = 1,860 is more than" in result.stdout
+    assert "no upper bound: tanh is not piecewise polynomial, and D = 1,800 is more than" in result.stdout
 
 
 def _unwrapped_help(command: str) -> str:
