@@ -129,18 +129,61 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         with located(graph):
             trace, engine = _trace(graph, seed, progress, max_block, max_terms, max_seconds)
             components = _component_count(graph, max_terms)
-        upper = None if exact else _upper_bound(graph, trace.dimension, seed, max_seconds - (time.perf_counter() - start))
+        upper = None
+    phi_laws, laws, family_error = parameters - trace.dimension, parameters - trace.dimension, 0.0
+    if block is None and not exact:
+        found = _network_family_bound(graph, seed)
+        if found is not None and found[0] > phi_laws:
+            laws, family_error = found
+        upper = _upper_bound(graph, parameters - laws, seed, max_seconds - (time.perf_counter() - start))
     return CountResult(
         name=name, file=source_file(source), parameters=parameters,
         phi_components=components, blocks=trace.num_blocks, block_classes=trace.num_classes,
-        trace_dims=trace.dims, laws=parameters - trace.dimension, exact=exact,
+        trace_dims=trace.dims, laws=laws, exact=exact,
         richness=richness, seconds=time.perf_counter() - start, seed=seed, points=trace.points,
-        error_bound=trace.error_bound + trace.check_error_bound, engine=engine, certified_blocks=trace.certified,
-        check_error_bound=trace.check_error_bound,
+        error_bound=trace.error_bound + trace.check_error_bound + family_error, engine=engine,
+        certified_blocks=trace.certified, check_error_bound=trace.check_error_bound + family_error,
+        phi_laws=phi_laws if laws > phi_laws else None,
         estimate_seconds=trace.estimate.seconds if trace.estimate else None,
         estimate_bytes=trace.estimate.bytes if trace.estimate else None,
         upper_bound=upper.laws if upper else None, upper_bound_note=upper.note if upper else "",
     )
+
+
+def _network_checked_families(graph: Graph, seed: int):
+    """(candidate families, their check against the network's own fields) for a piecewise
+    polynomial network, else None (counting.graph.lawcheck.check_in_network)."""
+    from conslaw_cli.counting.graph.lawcheck import check_in_network
+    from conslaw_cli.lawfinding.families import candidate_families
+
+    families = candidate_families(graph)
+    try:
+        return families, check_in_network(graph, [e for f in families for e in f.entries], seed)
+    except Unsupported:
+        return None
+
+
+def _network_family_bound(graph: Graph, seed: int) -> tuple[int, float] | None:
+    """(independent laws among the named families that pass the network's field check, the
+    check's error bound): a lower bound on the laws that can exceed φ's when a family crosses
+    φ's pieces (a ReLU stem's neurons rescaling the residual stream of the blocks after it)."""
+    found = _network_checked_families(graph, seed)
+    if found is None:
+        return None
+    families, checked = found
+    return checked.rank_lower_bound(_passing(families, checked)[1]), checked.error_bound
+
+
+def _passing(families: list, checked) -> tuple[list, list[int]]:
+    """(the families whose laws all pass the check, the indices of their laws)."""
+    kept, chosen, position = [], [], 0
+    for family in families:
+        indices = range(position, position + len(family.entries))
+        position += len(family.entries)
+        if family.entries and all(checked.passed[k] for k in indices):
+            kept.append(family)
+            chosen.extend(indices)
+    return kept, chosen
 
 
 def _upper_bound(graph: Graph, phi_dimension: int, seed: int, seconds_left: float):
@@ -204,13 +247,18 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
     from conslaw_cli.lawfinding.families import candidate_families
 
     graph = load_graph(source)
+    pieces = [piece.describe() for piece in piece_layout(graph.layers)]
     with located(graph):
         trace = None
         if count is None:
             trace = _trace(graph, seed, max_block=max_block)[0]
             count = graph.num_params - trace.dimension
         families = candidate_families(graph)
-        if trace is not None and trace.families_proved:  # the count's certificates checked them all
+        across = None if pieces_rich(pieces) else _network_checked_families(graph, seed)
+        if across is not None:  # checked against the network itself: families across φ's pieces count
+            count = max(count, across[1].rank_lower_bound(_passing(*across)[1]))
+            found = _if_complete(*across, count)
+        elif trace is not None and trace.families_proved:  # the count's certificates checked them all
             kept = [f for f in families if f.entries]
             found = kept, _laws_of(kept), trace.check_error_bound
         else:
@@ -219,11 +267,11 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
         return None
     kept, laws, error_bound = found
     linear = sum(1 for law in laws if law.degree == 1)
-    pieces = [piece.describe() for piece in piece_layout(graph.layers)]
     return LawsResult(name=graph.name, file=source_file(source), laws=laws, families=[(f, len(f.entries)) for f in kept],
                       products=linear * (linear + 1) // 2, independent=count, count=count, degree=2, explained_by_families=True,
                       variables=VariableTable(graph).names, check_error_bound=error_bound,
-                      exact=pieces_rich(pieces), upper_bound=None if pieces_rich(pieces) else _laws_upper_bound(graph, count, seed))
+                      exact=pieces_rich(pieces), upper_bound=None if pieces_rich(pieces) else _laws_upper_bound(graph, count, seed),
+                      checked_against="φ" if across is None else "the network")
 
 
 def _laws_of(families: list) -> list[Law]:
@@ -240,13 +288,11 @@ def _families_by_check(graph: Graph, families: list, seed: int, count: int):
         checked = check_laws(graph, [e for f in families for e in f.entries], seed)
     except Unsupported:  # the fields come from the expanded φ: the law system decides
         return None
-    kept, chosen, position = [], [], 0
-    for family in families:
-        indices = range(position, position + len(family.entries))
-        position += len(family.entries)
-        if family.entries and all(checked.passed[k] for k in indices):
-            kept.append(family)
-            chosen.extend(indices)
+    return _if_complete(families, checked, count)
+
+
+def _if_complete(families: list, checked, count: int):
+    kept, chosen = _passing(families, checked)
     if checked.rank_lower_bound(chosen) != count:
         return None
     return kept, _laws_of(kept), checked.error_bound

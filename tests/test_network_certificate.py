@@ -6,8 +6,9 @@ Peyré 2025, Thm 3.6 per conv block and Prop 3.11 for the softmax head), and the
 prove no more are possible; the ReLU stem before two residual blocks has 6 laws of φ (one per
 hidden neuron of each block, Marcotte et al. 2023, Ex. 2.2) and 9 by an independent float64
 computation from the network function (the JAX Lie trace of training.lie_check, the minimum over
-its three random θ), so its certified interval must be [6, 9]: the stem's neurons rescale the
-residual stream through both blocks, which φ's pieces do not see."""
+its three random θ): the stem's neurons rescale the residual stream through both blocks, which
+φ's pieces do not see (3 laws of the stream family, checked against the network's own fields),
+and the certificate must meet the 9."""
 
 from __future__ import annotations
 
@@ -47,13 +48,29 @@ def test_the_zoo_resnet_is_certified_exact():
     assert "no probability" in result.upper_bound_note
 
 
-def test_a_relu_stem_before_residual_blocks_gives_a_proper_interval(tmp_path):
+def test_a_relu_stem_before_residual_blocks_is_certified_with_the_laws_across_pieces(tmp_path):
     from conslaw_cli.training.lie_check import numerical_counts
 
     result, graph = _count(tmp_path, STEM_STACK)
     numerical = min(c[0] for c in numerical_counts(graph) if c is not None)
-    assert (result.laws, numerical, result.upper_bound) == (6, 9, 9)
-    assert result.status == "between 6 and 9"
+    # φ sees 6; the stem's 3 neurons rescale the stream through both blocks (the stream family,
+    # checked against the network's own fields) and the certificate allows no more than 9
+    assert (result.phi_laws, result.laws, numerical, result.upper_bound) == (6, 9, 9, 9)
+    assert result.status == "exact (certified)"
+    laws = analysis.laws(tmp_path / "net.yaml")
+    assert (laws.count, laws.independent, laws.certified, laws.checked_against) == (9, 9, True, "the network")
+    assert any("per stream unit through 2 residual blocks" in family.name for family, _ in laws.families)
+
+
+def test_a_bound_that_does_not_meet_the_laws_is_an_interval(tmp_path, monkeypatch):
+    # the certificate stopped at V_0 (no bracket) cannot reach dim Lie(W) = 42 on the stem stack
+    # above (its brackets are needed): the status is then the interval, never "exact"
+    from conslaw_cli.counting.graph import upper_bound
+
+    monkeypatch.setattr(upper_bound, "MAX_LEVELS", 1)
+    result, _ = _count(tmp_path, STEM_STACK)
+    assert result.laws == 9 and result.upper_bound > 9
+    assert result.status == f"between 9 and {result.upper_bound}" and not result.certified
 
 
 def test_a_smooth_network_is_bounded_by_ball_arithmetic(tmp_path):

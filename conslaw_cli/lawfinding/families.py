@@ -230,14 +230,17 @@ def _streams(layers: list[Layer], v: VariableTable) -> list[Family]:
     """Rescaling laws of the units that residual blocks with a ReLU after the add pass on.
 
     In `a, relu, residual, relu, …, residual, relu, b` (identity skips, pass-through layers
-    allowed), scaling unit (channel) k of `a`'s output by λ > 0, with row k of every body's last
+    allowed; the activations after the adds may be left out: a block passes the scaled stream on
+    linearly), scaling unit (channel) k of `a`'s output by λ > 0, with row k of every body's last
     weighted layer, and column k of every body's first weighted layer and of `b` by 1/λ, leaves
     the network unchanged: the skips carry λ·x_k into the add, where the body's output k is scaled
     alike, and the activations are positively homogeneous. Per unit, ‖incoming‖² − ‖outgoing‖² is
     a law (the per-neuron rescaling of Marcotte, Gribonval, Peyré 2023, Ex. 2.2, with the skips as
     edges of weight 1). A block with a projection shortcut S ends a stream (it reads unit k through
     column k of its body's first layer and of S) and starts the next one (it writes unit k through
-    row k of its body's last layer and of S). Checked against φ's fields before use, like every family."""
+    row k of its body's last layer and of S). Checked against φ's fields before use, like every
+    family, or, when the stream crosses φ's pieces (a ReLU stem before residual blocks without a
+    ReLU after the add), against the network's own fields (``counting.graph.lawcheck``)."""
     out, k = [], 0
     while k < len(layers):
         stream = _stream_at(layers, k)
@@ -260,6 +263,7 @@ class _Stream:
     positions: int  # flattened positions per channel before `last` (0: not flattened)
     blocks: int  # identity-skip blocks passed
     end: int  # where the next stream may start
+    activated: bool = True  # every block passed is followed by a homogeneous activation
 
     def family(self, v: VariableTable) -> Family:
         units, conv = self.writers[0].params["weight"][0], self.writers[0].kind == "conv"
@@ -276,7 +280,8 @@ class _Stream:
         written = " + ".join(f"‖{l.name}.weight[{unit}]‖²" for l in self.writers)
         read = " − ".join([f"‖{l.name}.weight[:,{unit}]‖²" for l in self.readers]
                           + ([f"‖{self.last.name}.weight{_columns_text(unit, self.positions)}‖²"] if self.last else []))
-        through = (f"through {self.blocks} residual block{'s' if self.blocks != 1 else ''} with a ReLU after the add"
+        after = " with a ReLU after the add" if self.activated else ""
+        through = (f"through {self.blocks} residual block{'s' if self.blocks != 1 else ''}{after}"
                    if self.blocks else "across a projection shortcut")
         biases = " (biases of the writers included)" if any("bias" in l.params for l in self.writers) else ""
         name = (f"{written} − {read}{biases}, {unit} = 0…{units - 1} "
@@ -304,7 +309,9 @@ def _stream_at(layers: list[Layer], k: int) -> _Stream | None:
         writers = [_weighted(a.body)[-1], a.shortcut]
     else:
         return None
-    readers, blocks, flattened, homogeneous = [], 0, False, False
+    # a block passes the scaled stream on linearly (x_k + body(x)_k, its body's row k scaled alike),
+    # so blocks may follow each other; a homogeneous activation is needed only after the writer
+    readers, blocks, flattened, homogeneous, activated = [], 0, False, False, True
     for j in range(k + 1, len(layers)):
         layer = layers[j]
         if layer.kind in HOMOGENEOUS:
@@ -318,13 +325,13 @@ def _stream_at(layers: list[Layer], k: int) -> _Stream | None:
         elif _plain_block(layer) and not flattened:
             readers.append(_weighted(layer.body)[0])
             if layer.shortcut:  # the stream ends here; the block writes the next one
-                return _Stream(writers, readers + [layer.shortcut], None, 0, blocks, j)
+                return _Stream(writers, readers + [layer.shortcut], None, 0, blocks, j, activated)
             writers.append(_weighted(layer.body)[-1])
             blocks += 1
-            homogeneous = False
+            activated = activated and j + 1 < len(layers) and layers[j + 1].kind in HOMOGENEOUS
         elif layer.kind in ("linear", "conv", "softmax_head") and (blocks or len(writers) > 1):
             positions = math.prod(writers[0].out_shape[2:]) if flattened and writers[0].kind == "conv" else 0
-            return _Stream(writers, readers, layer, positions, blocks, j)
+            return _Stream(writers, readers, layer, positions, blocks, j, activated)
         else:
             return None
     return None

@@ -173,7 +173,9 @@ def _lower_bound_reason(r: ArchitectureReport) -> str:
     """Why a count is only a lower bound, in one sentence (for the summary's legend)."""
     c = r.count
     if c.certified:
-        return f"the network's own fields prove φ's count exact near a point ({c.upper_bound_note})"
+        found = "φ's count" if c.phi_laws is None else (f"the count of named families checked against the network's "
+                                                        f"own fields ({c.laws}; φ alone gives {c.phi_laws})")
+        return f"the network's own fields prove {found} exact near a point ({c.upper_bound_note})"
     pieces = [p for p in r.pieces if p.kind != "empty"]
     unproved = [p.reason.removeprefix("lower bound: ") for p in pieces if not p.rich]
     reason = unproved[0] if len(pieces) == 1 else (
@@ -200,9 +202,10 @@ def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str
 
 LEGEND = [("exact", "φ is rich (theorem-backed), so the count is the number of all independent conservation laws "
                      "of the network"),
-          ("exact (certified)", "φ's count meets an upper bound proved from the network's own fields near a "
-                                "point (conslaw's network certificate)"),
-          ("between L and U", "the L laws of φ are laws of the network, and its own fields allow at most U"),
+          ("exact (certified)", "the laws found (φ's, or named families checked against the network's own fields) "
+                                "meet an upper bound proved from the network's own fields near a point (conslaw's "
+                                "network certificate)"),
+          ("between L and U", "the L laws found are laws of the network, and its own fields allow at most U"),
           ("lower bound", "the laws of φ are laws of the network, but it may have more"),
           ("verdict", "complete when the polynomial laws listed (functionally independent) reach the count; "
                       "complete for φ when they reach it but the count is a lower bound")]

@@ -93,20 +93,22 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
     return "\n".join(lines)
 
 
-STATUS_LEGEND = ("exact = φ is rich (theorem-backed): all the laws of the network; exact (certified) = φ's count "
-                 "meets an upper bound proved from the network's own fields near a point; between L "
-                 "and U = L laws of φ, at most U proved; lower bound = laws of φ, which are laws of the network, "
-                 "but there may be more.")
+STATUS_LEGEND = ("exact = φ is rich (theorem-backed): all the laws of the network; exact (certified) = the laws "
+                 "found (φ's, or named families checked against the network's own fields) meet an upper bound "
+                 "proved from the network's own fields near a point; between L and U = L laws found, at most U "
+                 "proved; lower bound = laws of φ, which are laws of the network, but there may be more.")
 
 
 def status_reason(r: CountResult) -> str:
     """Why a count that is not theorem-backed has its status, in one line."""
     why = r.richness.removeprefix("lower bound: ")
+    found = (f"the {r.laws} laws of φ" if r.phi_laws is None else
+             f"{r.laws} laws of named families checked against the network's own fields (φ alone gives {r.phi_laws})")
     if r.certified:
-        return (f"{r.name}: exact (certified): the {r.laws} laws of φ are laws of the network, and at most {r.laws} "
+        return (f"{r.name}: exact (certified): {found} are laws of the network, and at most {r.laws} "
                 f"are possible near that point ({r.upper_bound_note})")
     if r.upper_bound is not None:
-        return (f"{r.name}: between {r.laws} and {r.upper_bound}: {r.laws} laws of φ ({why}); at most "
+        return (f"{r.name}: between {r.laws} and {r.upper_bound}: {found} ({why}); at most "
                 f"{r.upper_bound} near that point ({r.upper_bound_note})")
     return f"{r.name}: lower bound: {why}" + (f"; {r.upper_bound_note}" if r.upper_bound_note else "")
 
@@ -205,7 +207,7 @@ def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> l
     if not result.laws:
         lines.append("  no polynomial law of this degree")
     if result.check_error_bound is not None:
-        lines.append(f"  (families checked against the fields of φ at random points mod p, no law system: "
+        lines.append(f"  (families checked against the fields of {result.checked_against} at random points mod p, no law system: "
                      f"P(a listed law is wrong) ≤ {result.check_error_bound:.1e}, Schwartz–Zippel)")
     return lines
 

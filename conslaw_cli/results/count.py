@@ -39,6 +39,8 @@ class CountResult:
     # (counting.graph.upper_bound; None: no certificate, `upper_bound_note` says why)
     upper_bound: int | None = None
     upper_bound_note: str = ""
+    # φ's count, when named families checked against the network's own fields give more (`laws`)
+    phi_laws: int | None = None
 
     @property
     def certified(self) -> bool:

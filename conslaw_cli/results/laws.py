@@ -132,6 +132,7 @@ class LawsResult:
     check_error_bound: float | None = None
     exact: bool = True  # the count is theorem-backed (φ rich); else a lower bound on the network's laws
     upper_bound: int | None = None  # at most this many laws, proved from the network's own fields (count.py)
+    checked_against: str = "φ"  # the fields the families were checked against: φ's or "the network" (own fields)
 
     @property
     def certified(self) -> bool:
@@ -160,5 +161,6 @@ class LawsResult:
             "families": [{"name": f.name, "latex": f.latex, "laws": n} for f, n in self.families],
             "products": self.products, "independent": self.independent, "count": self.count,
             "complete": self.complete, "exact": self.exact, "upper_bound": self.upper_bound,
-            "certified": self.certified, "check_error_bound": self.check_error_bound,
+            "certified": self.certified, "checked_against": self.checked_against,
+            "check_error_bound": self.check_error_bound,
         }

@@ -16,8 +16,8 @@ import numpy as np
 from conslaw_cli.counting import gf
 from conslaw_cli.graph import Graph
 from . import arith
-from .blocks import blocks_with_variables
-from .network import gradient
+from .blocks import blocks_with_variables, tensor_offsets
+from .network import build_program, gradient
 
 
 @dataclass
@@ -44,6 +44,16 @@ class Checked:
 def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2) -> Checked:
     """Whether each polynomial passes the field check of every block (see the module's text)."""
     return check_in_blocks(list(blocks_with_variables(graph)), polys, graph.num_params, seed, samples)
+
+
+def check_in_network(graph: Graph, polys: list[dict], seed: int = 0) -> Checked:
+    """`check_laws` against the fields of the whole network as one gated network, for a network of
+    linear, conv, softmax-head, ReLU-like and residual layers (else Unsupported): the rank-one
+    gains then stand for its inputs, its activation patterns and its output weights at once, so a
+    polynomial that passes is a law of the network on every activation region (except with the
+    Schwartz–Zippel probability), also where it mixes parameters of several pieces of φ."""
+    program = build_program(graph.layers, tensor_offsets(graph), graph.num_params)
+    return check_in_blocks([(program, np.arange(graph.num_params))], polys, graph.num_params, seed)
 
 
 def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, seed: int = 0,
