@@ -127,3 +127,19 @@ def test_a_phantom_excess_at_one_point_is_not_reported():
     status = check_status(load_graph(ZOO_DIR / "deep_relu.yaml"), 6)
     assert status["numerical_laws"] == 6 and status["status"].startswith("numerically confirmed: 6 laws")
     assert max(point["laws"] for point in status["per_point"]) > 6
+
+
+def test_an_excess_above_the_proved_bound_is_not_called_a_missing_law(tmp_path):
+    # a ReLU block nested in a ReLU block after a ReLU stem: φ is rich (9 laws, theorem-backed)
+    # and the network certificate proves at most 9 near an integer point, while float64 sees
+    # more at random Gaussian points (points with locally more laws, or a misjudged rank)
+    path = tmp_path / "nested.yaml"
+    path.write_text("input: 3\nlayers:\n  - linear: {out: 3}\n  - relu\n  - residual:\n      - linear: {out: 3}\n"
+                    "      - relu\n      - residual: [{linear: {out: 3}}, relu, {linear: {out: 3}}]\n"
+                    "      - linear: {out: 3}\n  - linear: {out: 2}\n")
+    res = runner.invoke(app, ["count", str(path), "--check", "--json"])
+    (entry,) = json.loads(res.stdout)
+    assert (entry["laws"], entry["status"]) == (9, "exact")
+    check = entry["numerical_check"]  # seed 0's three points: 23, 23 and 19 laws in float64
+    assert check["numerical_laws"] > 9
+    assert "the network certificate proves at most 9" in check["status"] and "not a missing law" in check["status"]
