@@ -29,6 +29,15 @@ SPARE_SAMPLES = 4
 GRID = 16  # θ₀ and the inputs are multiples of 1/GRID in [−2, 2]: exact binary fractions
 
 
+SECONDS = 0.3  # tracing the bracket programs of a small network
+SECONDS_PER_ENTRY = 1.5e-5  # one ball of a bracket value, D per sample, about D samples (D = 800: 9.9 s)
+JAX_IMPORT_SECONDS = 1.5  # once per process, counted in the engine's time
+
+
+def estimated_seconds(num_params: int) -> float:
+    return JAX_IMPORT_SECONDS + SECONDS + SECONDS_PER_ENTRY * num_params ** 2
+
+
 def _dyadic(rng: np.random.Generator, shape, nonzero: bool = False) -> np.ndarray:
     values = rng.integers(1 if nonzero else -2 * GRID, 2 * GRID + 1, shape)
     if nonzero:

@@ -17,7 +17,7 @@ import numpy as np
 from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer, walk_layers
 from conslaw_cli.phi.compiler import merges_tokens, piece_layout
 from .fields import GraphFields
-from .network import Affine, Dense, Program, Unsupported, build_program
+from .network import Affine, Dense, Program, Unsupported, build_program, connections, program_ops
 
 
 @dataclass
@@ -75,18 +75,13 @@ def segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Lay
         local[tensor], sizes[tensor] = size, math.prod(shape)
         size += sizes[tensor]
     program = build_program(layers, local, size, values_from)
-    affine = [op for op in _program_ops(program.ops) if isinstance(op, Affine)]
+    affine = [op for op in program_ops(program.ops) if isinstance(op, Affine)]
     homogeneous = any(l.kind in HOMOGENEOUS for l in walk_layers(layers))
     chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
-    edges = sum(op.edges.uses for op in affine)
+    edges = connections(program)
     signature = ("segment", structure(layers), structure([values_from]) if values_from else None)
     return DenseBlock(signature, GraphFields(program, len(affine), chains, edges), layers, local, sizes, values_from)
 
-
-def _program_ops(ops):
-    for op in ops:
-        yield op
-        yield from _program_ops(getattr(op, "body", []))
 
 
 def attention_block(layer: Layer) -> DenseBlock:

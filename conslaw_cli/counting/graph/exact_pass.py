@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import Affine, Dense, Gains, Program, Skip, SumZero, Unsupported
+from .network import Affine, Dense, Gains, Program, Skip, SumZero, Unsupported, program_ops
 
 EXACT_FLOAT_LIMIT = 2.0 ** 52  # below this every integer and every sum of two of them is exact in float64
 
@@ -78,7 +78,7 @@ def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h:
 def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bool:
     """Whether every value of the pass, partial sums included, is an integer below 2^52 in size
     (then float64 computes it exactly): the pass on sizes bounds them all."""
-    slopes = {op.first: _slope(op.activation) for op in _gain_ops(program.ops)}
+    slopes = {op.first: _slope(op.activation) for op in program_ops(program.ops) if isinstance(op, Gains)}
     if any(s.denominator != 1 for s in slopes.values()):
         return False
     worst = [float(np.max(np.abs(inputs), initial=0))]
@@ -90,14 +90,6 @@ def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bo
         _run(program.ops, np.abs(inputs).astype(float), np.abs(theta).astype(float),
              lambda op, h: h * float(max(1, abs(slopes[op.first]))), see)
     return worst[0] < EXACT_FLOAT_LIMIT  # NaN (an overflow) fails the comparison
-
-
-def _gain_ops(ops):
-    for op in ops:
-        if isinstance(op, Gains):
-            yield op
-        yield from _gain_ops(getattr(op, "body", []))
-        yield from _gain_ops(getattr(op, "shortcut", []))
 
 
 def activation_pattern(program: Program, theta: np.ndarray, inputs: np.ndarray) -> Pattern:

@@ -264,6 +264,19 @@ class Program:
     has_constant: bool = False
 
 
+def program_ops(ops: list):
+    """Every op of a program, residual bodies and projection shortcuts included."""
+    for op in ops:
+        yield op
+        yield from program_ops(getattr(op, "body", []))
+        yield from program_ops(getattr(op, "shortcut", []))
+
+
+def connections(program: "Program") -> int:
+    """Weight uses of one pass: the cost of a field's evaluation."""
+    return sum(op.edges.uses for op in program_ops(program.ops) if isinstance(op, Affine))
+
+
 class Unsupported(Exception):
     """A piece the gated-network form does not cover (the expanded-φ engine takes it)."""
 

@@ -33,7 +33,7 @@ from conslaw_cli.graph import HOMOGENEOUS, Graph, walk_layers
 from .blocks import tensor_offsets
 from .exact_pass import activation_pattern
 from .fields import GraphFields
-from .network import Unsupported, build_program
+from .network import Unsupported, build_program, connections
 
 PIECEWISE_POLYNOMIAL = ("linear", "conv", "softmax_head", "residual", "identity", "flatten") + HOMOGENEOUS
 MAX_PARAMETERS = 4_000  # dense ranks of D × D residues: about 16 s at this size here
@@ -41,6 +41,7 @@ VALUE_RANGE = 1 << 10  # θ₀ and the inputs: integers in [−VALUE_RANGE, VALU
 POINTS = 3  # points tried when the bound is not tight at the first
 MAX_LEVELS = 4  # bracket levels: V_0 … V_3
 SPARE_SAMPLES = 8  # samples per level beyond the rank still missing
+INTEGER_SECONDS = 0.02  # the exact passes and the samples of a small network (the zoo's resnet: 0.03 s)
 CANDIDATES = 8  # draws of (θ₀, inputs) per point: the exact pass only
 
 
@@ -65,8 +66,13 @@ def unsupported_kind(graph: Graph) -> str | None:
 
 
 def estimated_seconds(graph: Graph) -> float:
-    """A dense rank of about D rows per bracket level (the cost; samples are one gated pass each)."""
-    return MAX_LEVELS * lie.RANK_SECONDS_PER_CUBE * graph.num_params ** 3
+    """What `certify` will take: for the integer path a dense rank of about D rows per bracket
+    level (samples are one gated pass each); for the ball path ``ball_certificate``'s estimate."""
+    if unsupported_kind(graph) is not None:
+        from conslaw_cli.counting import ball_certificate
+
+        return ball_certificate.estimated_seconds(graph.num_params)
+    return INTEGER_SECONDS + MAX_LEVELS * lie.RANK_SECONDS_PER_CUBE * graph.num_params ** 3
 
 
 def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = math.inf) -> UpperBound:
@@ -85,7 +91,7 @@ def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = 
     except Unsupported as reason:
         return UpperBound(None, note=f"no upper bound: {reason} is not supported by the network certificate")
     start = time.perf_counter()
-    fields = GraphFields(program, depth=1, num_components=n, edges=sum(1 for _ in walk_layers(graph.layers)))
+    fields = GraphFields(program, depth=1, num_components=n, edges=connections(program))
     best = None
     for point in range(POINTS):
         found = _at_point(fields, target_rank, np.random.default_rng([seed, 2417, point]))
