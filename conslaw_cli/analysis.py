@@ -131,12 +131,12 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
             components = _component_count(graph, max_terms)
         upper = None
     phi_laws, laws, family_error = parameters - trace.dimension, parameters - trace.dimension, 0.0
-    certificate_seconds = 0.0
+    certificate_seconds, certificate_bytes = 0.0, 0
     if block is None and not exact:
         found = _network_family_bound(graph, seed)
         if found is not None and found[0] > phi_laws:
             laws, family_error = found
-        certificate_seconds = _certificate_estimate(graph)
+        certificate_seconds, certificate_bytes = _certificate_estimate(graph)
         if progress and certificate_seconds:
             from conslaw_cli.counting.progress import ProgressEvent
 
@@ -152,7 +152,7 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         certified_blocks=trace.certified, check_error_bound=trace.check_error_bound + family_error,
         phi_laws=phi_laws if laws > phi_laws else None,
         estimate_seconds=trace.estimate.seconds + certificate_seconds if trace.estimate else None,
-        estimate_bytes=trace.estimate.bytes if trace.estimate else None,
+        estimate_bytes=max(trace.estimate.bytes, certificate_bytes) if trace.estimate else None,
         upper_bound=upper.laws if upper else None, upper_bound_note=upper.note if upper else "",
     )
 
@@ -193,14 +193,16 @@ def _passing(families: list, checked) -> tuple[list, list[int]]:
     return kept, chosen
 
 
-def _certificate_estimate(graph: Graph) -> float:
-    """The network certificate's estimated seconds, 0 when it is not attempted (too large)."""
+def _certificate_estimate(graph: Graph) -> tuple[float, int]:
+    """The network certificate's estimated (seconds, bytes), zeros when it is not attempted (too large)."""
     from conslaw_cli.counting import ball_certificate
     from conslaw_cli.counting.graph import upper_bound
 
     polynomial = upper_bound.unsupported_kind(graph) is None
     limit = upper_bound.MAX_PARAMETERS if polynomial else ball_certificate.MAX_PARAMETERS
-    return upper_bound.estimated_seconds(graph) if graph.num_params <= limit else 0.0
+    if graph.num_params > limit:
+        return 0.0, 0
+    return upper_bound.estimated_seconds(graph), upper_bound.estimated_bytes(graph)
 
 
 def _upper_bound(graph: Graph, phi_dimension: int, seed: int, seconds_left: float):

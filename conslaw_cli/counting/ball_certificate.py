@@ -34,8 +34,16 @@ SECONDS_PER_ENTRY = 1.5e-5  # one ball of a bracket value, D per sample, about D
 JAX_IMPORT_SECONDS = 1.5  # once per process, counted in the engine's time
 
 
+JAX_BYTES = 190 * 2**20  # the process with JAX imported and the programs traced
+BYTES_PER_ENTRY = 730  # an arb ball in an object array, with its share of the traced intermediates (D = 800: 639 MB)
+
+
 def estimated_seconds(num_params: int) -> float:
     return JAX_IMPORT_SECONDS + SECONDS + SECONDS_PER_ENTRY * num_params ** 2
+
+
+def estimated_bytes(num_params: int) -> int:
+    return JAX_BYTES + BYTES_PER_ENTRY * num_params ** 2
 
 
 def _dyadic(rng: np.random.Generator, shape, nonzero: bool = False) -> np.ndarray:

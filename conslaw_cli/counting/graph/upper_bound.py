@@ -75,6 +75,15 @@ def estimated_seconds(graph: Graph) -> float:
     return INTEGER_SECONDS + MAX_LEVELS * lie.RANK_SECONDS_PER_CUBE * graph.num_params ** 3
 
 
+def estimated_bytes(graph: Graph) -> int:
+    """Peak memory of `certify`: the rows of residues (a few D × D), or the ball path's."""
+    if unsupported_kind(graph) is not None:
+        from conslaw_cli.counting import ball_certificate
+
+        return ball_certificate.estimated_bytes(graph.num_params)
+    return 3 * 8 * graph.num_params ** 2
+
+
 def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = math.inf) -> UpperBound:
     """At most D − r laws, r the rank proved at the best of up to POINTS integer points; stops as
     soon as r reaches `target_rank` (dim Lie of φ's fields, which bounds r: then the count is
