@@ -136,7 +136,9 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         found = _network_family_bound(graph, seed)
         if found is not None and found[0] > phi_laws:
             laws, family_error = found
-        certificate_seconds, certificate_bytes = _certificate_estimate(graph)
+        from conslaw_cli.counting.graph.upper_bound import planned_cost
+
+        certificate_seconds, certificate_bytes = planned_cost(graph) or (0.0, 0)
         if progress and certificate_seconds:
             from conslaw_cli.counting.progress import ProgressEvent
 
@@ -193,18 +195,6 @@ def _passing(families: list, checked) -> tuple[list, list[int]]:
     return kept, chosen
 
 
-def _certificate_estimate(graph: Graph) -> tuple[float, int]:
-    """The network certificate's estimated (seconds, bytes), zeros when it is not attempted (too large)."""
-    from conslaw_cli.counting import ball_certificate
-    from conslaw_cli.counting.graph import upper_bound
-
-    polynomial = upper_bound.unsupported_kind(graph) is None
-    limit = upper_bound.MAX_PARAMETERS if polynomial else ball_certificate.MAX_PARAMETERS
-    if graph.num_params > limit:
-        return 0.0, 0
-    return upper_bound.estimated_seconds(graph), upper_bound.estimated_bytes(graph)
-
-
 def _upper_bound(graph: Graph, phi_dimension: int, seed: int, seconds_left: float):
     """The network certificate (counting.graph.upper_bound) of a count that φ gives only as a lower
     bound: φ's dim Lie is the most the network's fields can reach."""
@@ -213,20 +203,30 @@ def _upper_bound(graph: Graph, phi_dimension: int, seed: int, seconds_left: floa
     return certify(graph, phi_dimension, seed, max(0.0, seconds_left))
 
 
-def _laws_upper_bound(graph: Graph, count: int, seed: int) -> int | None:
-    """The network certificate's bound for the verdict of `laws` (None: no certificate)."""
+def _laws_upper_bound(graph: Graph, count: int, seed: int, given: CountResult | None) -> int | None:
+    """The network certificate's bound for the verdict of `laws` (None: no certificate): the
+    given count's, or computed here."""
+    if given is not None:
+        return given.upper_bound
     return _upper_bound(graph, graph.num_params - count, seed, DEFAULT_MAX_SECONDS).laws
 
 
+def _given(count: int | CountResult | None) -> tuple[int | None, CountResult | None]:
+    """(the count, the CountResult it came from when one was given: its certificate is reused)."""
+    return (count.laws, count) if isinstance(count, CountResult) else (count, None)
+
+
 def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS,
-         count: int | None = None, block: str | None = None,
+         count: int | CountResult | None = None, block: str | None = None,
          max_unknowns: int = DEFAULT_MAX_UNKNOWNS) -> LawsResult:
     """Polynomial laws of degree ≤ `degree`, named by family where possible, with a verdict
-    against `count` (computed here when not given); with `block`, the block laws."""
+    against `count` (computed here when not given; a CountResult also gives its certificate);
+    with `block`, the block laws."""
     if block is None and degree == 2:
         fast = family_laws(source, seed, count)
         if fast is not None:
             return fast
+    count, given = _given(count)
     from conslaw_cli.counting.expanded_phi import trace_dimension  # the law system's machinery (numba kernels), only when needed
     from conslaw_cli.lawfinding.families import candidate_families
     from conslaw_cli.lawfinding.system import find_laws, functional_rank, name_with_families, select_generators
@@ -245,10 +245,10 @@ def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAUL
     return LawsResult(name=name, file=source_file(source), laws=shown, families=families, products=len(products),
                       independent=functional_rank(generators, len(phi.variables), seed), count=count,
                       degree=degree, explained_by_families=explained, variables=phi.variables, exact=phi.rich,
-                      upper_bound=None if phi.rich or block is not None else _laws_upper_bound(graph, count, seed))
+                      upper_bound=None if phi.rich or block is not None else _laws_upper_bound(graph, count, seed, given))
 
 
-def family_laws(source: Source, seed: int = 0, count: int | None = None,
+def family_laws(source: Source, seed: int = 0, count: int | CountResult | None = None,
                 max_block: int = DEFAULT_MAX_BLOCK) -> LawsResult | None:
     """Degree-2 laws from the named families alone, when they are complete (issue of scale: no law
     system is built, φ is never expanded).
@@ -265,6 +265,7 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
     from conslaw_cli.phi.compiler import VariableTable
     from conslaw_cli.lawfinding.families import candidate_families
 
+    count, given = _given(count)
     graph = load_graph(source)
     pieces = [piece.describe() for piece in piece_layout(graph.layers)]
     with located(graph):
@@ -289,7 +290,7 @@ def family_laws(source: Source, seed: int = 0, count: int | None = None,
     return LawsResult(name=graph.name, file=source_file(source), laws=laws, families=[(f, len(f.entries)) for f in kept],
                       products=linear * (linear + 1) // 2, independent=count, count=count, degree=2, explained_by_families=True,
                       variables=VariableTable(graph).names, check_error_bound=error_bound,
-                      exact=pieces_rich(pieces), upper_bound=None if pieces_rich(pieces) else _laws_upper_bound(graph, count, seed),
+                      exact=pieces_rich(pieces), upper_bound=None if pieces_rich(pieces) else _laws_upper_bound(graph, count, seed, given),
                       checked_against="φ" if across is None else "the network")
 
 

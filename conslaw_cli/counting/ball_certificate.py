@@ -27,13 +27,9 @@ MAX_PARAMETERS = 1_000  # checked before JAX is imported; ball arithmetic runs i
 MAX_LEVELS = 3
 SPARE_SAMPLES = 4
 GRID = 16  # θ₀ and the inputs are multiples of 1/GRID in [−2, 2]: exact binary fractions
-
-
 SECONDS = 0.3  # tracing the bracket programs of a small network
 SECONDS_PER_ENTRY = 1.5e-5  # one ball of a bracket value, D per sample, about D samples (D = 800: 9.9 s)
 JAX_IMPORT_SECONDS = 1.5  # once per process, counted in the engine's time
-
-
 JAX_BYTES = 190 * 2**20  # the process with JAX imported and the programs traced
 BYTES_PER_ENTRY = 730  # an arb ball in an object array, with its share of the traced intermediates (D = 800: 639 MB)
 

@@ -71,7 +71,7 @@ def build(path, degree: int, seed: int, max_terms: int, say=lambda text: None,
     count = analysis.count(path, seed=seed, max_terms=max_terms,
                            progress=say)
     say(f"polynomial laws of degree ≤ {degree}")
-    report = ArchitectureReport(graph, pieces, components, count, analysis.laws(path, degree, seed, max_terms, count=count.laws))
+    report = ArchitectureReport(graph, pieces, components, count, analysis.laws(path, degree, seed, max_terms, count=count))
     if training is not None:
         from conslaw_cli.training.verify import verify
 

@@ -65,34 +65,36 @@ def unsupported_kind(graph: Graph) -> str | None:
     return next((l.kind for l in walk_layers(graph.layers) if l.kind not in PIECEWISE_POLYNOMIAL), None)
 
 
-def estimated_seconds(graph: Graph) -> float:
-    """What `certify` will take: for the integer path a dense rank of about D rows per bracket
-    level (samples are one gated pass each); for the ball path ``ball_certificate``'s estimate."""
+def planned_cost(graph: Graph) -> tuple[float, int] | None:
+    """(seconds, bytes) `certify` will take, or None when it is not attempted (too many
+    parameters): for the integer path a dense rank of about D rows per bracket level (samples are
+    one gated pass each) and a few D × D residues; for the ball path ``ball_certificate``'s."""
+    n = graph.num_params
     if unsupported_kind(graph) is not None:
         from conslaw_cli.counting import ball_certificate
 
-        return ball_certificate.estimated_seconds(graph.num_params)
-    return INTEGER_SECONDS + MAX_LEVELS * lie.RANK_SECONDS_PER_CUBE * graph.num_params ** 3
-
-
-def estimated_bytes(graph: Graph) -> int:
-    """Peak memory of `certify`: the rows of residues (a few D × D), or the ball path's."""
-    if unsupported_kind(graph) is not None:
-        from conslaw_cli.counting import ball_certificate
-
-        return ball_certificate.estimated_bytes(graph.num_params)
-    return 3 * 8 * graph.num_params ** 2
+        if n > ball_certificate.MAX_PARAMETERS:
+            return None
+        return ball_certificate.estimated_seconds(n), ball_certificate.estimated_bytes(n)
+    if n > MAX_PARAMETERS:
+        return None
+    return INTEGER_SECONDS + MAX_LEVELS * lie.RANK_SECONDS_PER_CUBE * n ** 3, 3 * 8 * n ** 2
 
 
 def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = math.inf) -> UpperBound:
     """At most D − r laws, r the rank proved at the best of up to POINTS integer points; stops as
     soon as r reaches `target_rank` (dim Lie of φ's fields, which bounds r: then the count is
     proved)."""
-    kind = unsupported_kind(graph)
+    kind, n, cost = unsupported_kind(graph), graph.num_params, planned_cost(graph)
     if kind is not None:
-        return _with_balls(graph, kind, target_rank, seed)
-    n = graph.num_params
-    if n > MAX_PARAMETERS or estimated_seconds(graph) > max_seconds:
+        if cost is None:
+            from conslaw_cli.counting import ball_certificate
+
+            return UpperBound(None, note=f"no upper bound: {kind} is not piecewise polynomial, and D = {n:,} is more "
+                                         f"than the ball-arithmetic certificate handles "
+                                         f"({ball_certificate.MAX_PARAMETERS:,})")
+        return _with_balls(graph, target_rank, seed)
+    if cost is None or cost[0] > max_seconds:
         return UpperBound(None, note=f"no upper bound: D = {n:,} is more than the network certificate's dense ranks "
                                      f"handle ({MAX_PARAMETERS:,} parameters within the time budget)")
     try:
@@ -115,16 +117,12 @@ def certify(graph: Graph, target_rank: int, seed: int = 0, max_seconds: float = 
                            f"exact, on {best.inputs} integer inputs; no probability in this bound")
 
 
-def _with_balls(graph: Graph, kind: str, target_rank: int, seed: int) -> UpperBound:
-    """The certificate of a network with `kind` layers (not piecewise polynomial) in ball
-    arithmetic (``counting.ball_certificate``), when it is small enough."""
-    from conslaw_cli.counting import ball_certificate
+def _with_balls(graph: Graph, target_rank: int, seed: int) -> UpperBound:
+    """The certificate of a network that is not piecewise polynomial, in ball arithmetic
+    (``counting.ball_certificate``)."""
+    from conslaw_cli.counting import ball_certificate, enclosure  # enclosure imports JAX (about 1.5 s)
 
     n = graph.num_params
-    if n > ball_certificate.MAX_PARAMETERS:
-        return UpperBound(None, note=f"no upper bound: {kind} is not piecewise polynomial, and D = {n:,} is more than "
-                                     f"the ball-arithmetic certificate handles ({ball_certificate.MAX_PARAMETERS:,})")
-    from conslaw_cli.counting import enclosure  # imports JAX (about 1.5 s)
     try:
         rank, levels, seconds = ball_certificate.certify_with_balls(graph, target_rank, seed)
     except enclosure.Undecidable as reason:
