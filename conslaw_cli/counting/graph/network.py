@@ -80,22 +80,17 @@ class Dense:
         rows = _per_token(delta, self.tokens)[..., None, :] if self.per_token else _per_token(delta, self.tokens)
         return _units(arith.jet_product(rows, self.matrix(theta), arith.matmul, 1, 1, 1))
 
-    def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
-        """∂(δ · W h)/∂θ: Σ over tokens of δ[out] h[in] (per token when `per_token`), at the weights."""
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """∂(δ · W h)/∂θ at this layer's weights (B, J, weights), θ[first:] on: Σ over tokens of
+        δ[out] h[in] (per token when `per_token`). Only the layer's own block: adding a
+        full-length gradient per layer would make a pass quadratic in the depth."""
         if self.per_token:
             outer = arith.jet_product(_per_token(delta, self.tokens)[..., :, None], _per_token(h, self.tokens)[..., None, :],
                                       arith.mul, 1, 1, 1)
-            size = self.tokens * self.out * self.inn
-            grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
-            grad[:, :, self.first:self.first + size] = outer.reshape(outer.shape[0], outer.shape[1], -1)
-            return grad
+            return _units(outer)
         outer = arith.jet_product(np.swapaxes(_per_token(delta, self.tokens), 2, 3), _per_token(h, self.tokens),
                                   arith.matmul, 1, 1, 1)
-        if self.transposed:
-            outer = np.swapaxes(outer, 2, 3)
-        grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
-        grad[:, :, self.first:self.first + self.out * self.inn] = outer.reshape(outer.shape[0], outer.shape[1], -1)
-        return grad
+        return _units(np.swapaxes(outer, 2, 3) if self.transposed else outer)
 
     def references(self):
         """Reference edges for the certificate (see ``certificate.candidate_paths``): per output unit
@@ -141,12 +136,10 @@ class Patches:
         spread = arith.jet_product(per_position, self.matrix(theta), arith.matmul, 1, 1, 1)
         return arith.scatter_add(_units(spread), self.patch.reshape(-1), self.in_units)
 
-    def weight_gradient(self, delta: np.ndarray, h: np.ndarray, num_params: int) -> np.ndarray:
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """∂(δ · conv(h))/∂θ at this layer's filter weights (B, J, weights), θ[first:] on."""
         per_channel = delta.reshape(delta.shape[0], delta.shape[1], self.out_channels, -1)
-        outer = arith.jet_product(per_channel, h[:, :, self.patch], arith.matmul, 1, 1, 1)
-        grad = np.zeros(outer.shape[:2] + (num_params,), dtype=np.uint64)
-        grad[:, :, self.first:self.first + outer.shape[2] * outer.shape[3]] = _units(outer)
-        return grad
+        return _units(arith.jet_product(per_channel, h[:, :, self.patch], arith.matmul, 1, 1, 1))
 
     def references(self):
         positions, width = self.patch.shape
@@ -389,16 +382,24 @@ def gradient(program: Program, theta: np.ndarray, gains: np.ndarray) -> np.ndarr
     return grad
 
 
+def _add_at(grad: np.ndarray, first: int, block: np.ndarray) -> None:
+    """grad[..., first:first + len] += block (mod p), in place: one layer's share of a gradient."""
+    window = grad[:, :, first:first + block.shape[2]]
+    window[:] = arith.add(window, block)
+
+
 def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
     for op in reversed(ops):
         if isinstance(op, Affine):
             e = op.edges
             h = tape.saved.pop()
             # ∂/∂θ[param]: δ[out] · h[in]; ∂/∂h[in]: θ[param] · δ[out]
-            grad[:] = arith.add(grad, e.weight_gradient(delta, h, grad.shape[2]))
+            block = e.weight_gradient(delta, h)
+            _add_at(grad, e.first, block)
             if e.bias is not None:
+                low = int(e.bias.min())
                 bias_grad = arith.mul(delta, constant[:, None, None])
-                grad[:] = arith.add(grad, arith.scatter_add(bias_grad, e.bias, grad.shape[2]))
+                _add_at(grad, low, arith.scatter_add(bias_grad, e.bias - low, int(e.bias.max()) + 1 - low))
             delta = e.apply_transpose(theta, delta)
         elif isinstance(op, Gains):
             g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
