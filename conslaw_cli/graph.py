@@ -10,6 +10,14 @@ Size limits, checked layer by layer before anything is allocated: at most MAX_PA
 parameters and at most MAX_VALUES values in any layer's output (the compiler's size estimate
 and the engines allocate per value and per parameter).
 
+Pooling (no parameters): ``avg_pool`` and ``max_pool`` over windows of ``kernel_size`` every
+``stride`` (default: the kernel size) positions of each channel, without padding (PyTorch's
+``AvgPool2d``/``MaxPool2d`` with their defaults: output size ⌊(size − k)/stride⌋ + 1);
+``global_avg_pool`` the mean of each channel over its positions (a vector of C, as PyTorch's
+``x.mean((2, 3))``), or of each feature over the tokens (a vector of dim). ``pool_windows`` gives
+every output unit's window of input units, the one definition the compiler, the count engine and
+the JAX network read.
+
 ``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
 over by the compiler); any other finite slope is positively homogeneous like relu.
 """
@@ -19,13 +27,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import ConslawError
 from .spec import ArchSpec, LayerSpec
 
 Shape = tuple
 HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
-NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual")
+POOLING = ("avg_pool", "max_pool", "global_avg_pool")
+NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual") + POOLING
 MAX_PARAMETERS = 100_000_000
 MAX_VALUES = 100_000_000
 SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
@@ -100,6 +111,28 @@ class Graph:
 def shape_text(shape: Shape) -> str:
     """A shape as a reader expects it, e.g. 'vector 4', 'signal 2x8', 'tokens 3x4'."""
     return f"{shape[0]} {'x'.join(map(str, shape[1:]))}"
+
+
+def pool_windows(layer: Layer) -> np.ndarray:
+    """(output units, window) flat input units averaged or maximised into each output unit of a
+    pooling layer, units in C order (channel-major, like the graph's shapes): output position q of
+    channel c reads input positions q·stride + j, j over the kernel offsets, of channel c; a
+    global pool reads every position of its channel (or every token of its feature)."""
+    shape = layer.in_shape
+    if layer.kind == "global_avg_pool":
+        if shape[0] == "tokens":
+            tokens, dim = shape[1:]
+            return np.arange(tokens * dim).reshape(tokens, dim).T.copy()
+        return np.arange(math.prod(shape[1:])).reshape(shape[1], -1)
+    channels, spatial, out_spatial = shape[1], shape[2:], layer.out_shape[2:]
+    kernel, stride = layer.options["kernel"], layer.options["stride"]
+    positions = np.zeros((math.prod(out_spatial), math.prod(kernel)), dtype=np.int64)
+    out_grid = np.meshgrid(*map(np.arange, out_spatial), indexing="ij")
+    offsets = np.meshgrid(*map(np.arange, kernel), indexing="ij")
+    for q, j, s, n in zip(out_grid, offsets, stride, spatial):
+        positions = positions * n + (q.reshape(-1, 1) * s + j.reshape(1, -1))
+    per_channel = math.prod(spatial)
+    return (np.arange(channels)[:, None, None] * per_channel + positions[None]).reshape(-1, positions.shape[1])
 
 
 def _stride_between(size: int, out: int) -> int:
@@ -196,6 +229,8 @@ class _Builder:
                                  "declare 'input: {tokens: N, dim: E}'")
             rows = opts["heads"] * opts["head_dim"]
             node.params = {p: (rows, shape[2]) for p in ("Q", "K", "V", "O")}
+        elif kind in POOLING:
+            self.pool(layer, node, shape)
         elif kind == "flatten":
             node.out_shape = ("vector", math.prod(shape[1:]))
         elif kind == "residual":
@@ -243,21 +278,47 @@ class _Builder:
         self.check_size(layer, skip)
         return skip
 
+    def pool(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
+        """Output shape of a pooling layer (see the module docstring)."""
+        if node.kind == "global_avg_pool":
+            if shape[0] == "vector":
+                raise self.error(layer, "global_avg_pool averages the positions of a signal or an image, or the "
+                                 "tokens, but got a vector", "put it right after the last conv (or attention)")
+            node.out_shape = ("vector", shape[2] if shape[0] == "tokens" else shape[1])
+            return
+        if shape[0] not in ("signal", "image"):
+            raise self.error(layer, f"{node.kind} needs a signal or image input (channels), got {shape_text(shape)}",
+                             "pooling slides over positions; on tokens use global_avg_pool")
+        kernel, stride = self.window(layer, shape)
+        out_spatial = []
+        for size, k, s in zip(shape[2:], kernel, stride):
+            if k > size:
+                raise self.error(layer, f"pooling window {k} is larger than the input size {size}",
+                                 "use a smaller kernel_size")
+            out_spatial.append((size - k) // s + 1)
+        node.options.update(kernel=kernel, stride=stride)
+        node.out_shape = (shape[0], shape[1], *out_spatial)
+
+    def window(self, layer: LayerSpec, shape: Shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(kernel, stride) of a conv or pooling layer, one entry per spatial dimension: integers
+        for signals, an integer or a pair for images; a pooling stride defaults to its kernel."""
+        opts = layer.options
+        stride_option = opts["stride"] if opts.get("stride") is not None else opts["kernel_size"]
+        if len(shape) == 3:
+            if isinstance(opts["kernel_size"], tuple) or isinstance(stride_option, tuple):
+                raise self.error(layer, f"a 1-D {layer.kind} takes an integer kernel_size and stride",
+                                 "pairs are for images: input {channels, height, width}")
+            return (opts["kernel_size"],), (stride_option,)
+        return _pair(opts["kernel_size"]), _pair(stride_option)
+
     def conv(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
         opts = layer.options
         if shape[0] not in ("signal", "image"):
             raise self.error(layer, f"conv needs a signal or image input (channels), got {shape_text(shape)}",
                              "declare 'input: {channels: C, length: P}' or '{channels: C, height: H, width: W}'")
-        spatial = shape[2:]
-        if len(spatial) == 1:
-            if isinstance(opts["kernel_size"], tuple) or isinstance(opts["stride"], tuple):
-                raise self.error(layer, "a 1-D conv takes an integer kernel_size and stride",
-                                 "pairs are for images: input {channels, height, width}")
-            kernel, stride = (opts["kernel_size"],), (opts["stride"],)
-        else:
-            kernel, stride = _pair(opts["kernel_size"]), _pair(opts["stride"])
+        kernel, stride = self.window(layer, shape)
         out_spatial = []
-        for size, k, s in zip(spatial, kernel, stride):
+        for size, k, s in zip(shape[2:], kernel, stride):
             if opts["padding"] == "circular":
                 out_spatial.append(-(-size // s))
             elif k > size:

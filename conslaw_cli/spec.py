@@ -23,7 +23,7 @@ import yaml
 from .errors import ConslawError, did_you_mean
 
 ACTIVATIONS = ("relu", "leaky_relu", "abs", "identity", "tanh", "sigmoid", "gelu", "silu")
-BARE_LAYERS = ACTIVATIONS + ("flatten",)
+BARE_LAYERS = ACTIVATIONS + ("flatten", "global_avg_pool")
 LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     # kind -> option -> (type, default); a default of ... means required
     "linear": {"out": ("size", ...), "bias": ("bool", False), "name": ("name", None)},
@@ -38,6 +38,9 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     "leaky_relu": {"slope": ("number", 0.01)},
     "attention": {"heads": ("size", 1), "head_dim": ("size", ...), "name": ("name", None)},
     "softmax_head": {"classes": ("size", ...), "name": ("name", None)},
+    "avg_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
+    "max_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
+    "global_avg_pool": {"name": ("name", None)},
     "residual": {"layers": ("layers", ...), "shortcut": ("shortcut", "identity"), "name": ("name", None)},
 }
 SHORTCUTS = ("identity", "conv", "linear")  # what the skip of a residual block computes
@@ -60,13 +63,17 @@ KIND_SYNONYMS = {
     "self_attention": "attention",
     "skip": "residual", "shortcut": "residual", "residual_block": "residual", "resblock": "residual",
     "reshape": "flatten", "classifier": "softmax_head", "cross_entropy": "softmax_head",
+    "maxpool": "max_pool", "max_pool1d": "max_pool", "max_pool2d": "max_pool", "maxpool2d": "max_pool",
+    "avgpool": "avg_pool", "average_pool": "avg_pool", "avg_pool1d": "avg_pool", "avg_pool2d": "avg_pool",
+    "avgpool2d": "avg_pool", "adaptive_avg_pool": "global_avg_pool",
+    "adaptive_avg_pool2d": "global_avg_pool", "adaptive_avg_pool1d": "global_avg_pool", "global_average_pool": "global_avg_pool",
+    "mean_pool": "global_avg_pool",
 }
 KINDS_NOT_SUPPORTED_YET = {
     "activation": ("prelu", "selu", "elu", "celu", "mish", "softplus", "softsign", "hardtanh", "relu6",
                    "hard_swish", "hard_sigmoid", "square", "power"),
     "gated unit": ("glu", "swiglu", "geglu", "reglu"),
     "normalization layer": ("batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"),
-    "pooling layer": ("max_pool", "avg_pool", "average_pool", "global_avg_pool", "adaptive_avg_pool"),
     "embedding layer": ("embedding", "positional_encoding"),
     "layer": ("dropout", "lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
 }

@@ -80,7 +80,8 @@ def test_hopeless_engine_work_is_refused_with_an_estimate():
     ("prelu", "a known activation that conslaw does not support yet"),  # spelling alone says 'relu'
     ("selu", "a known activation that conslaw does not support yet"),  # spelling alone says 'silu'
     ("LayerNorm", "a known normalization layer that conslaw does not support yet"),
-    ("max_pool", "a known pooling layer that conslaw does not support yet"),
+    ("MaxPool2d", "conslaw calls this layer 'max_pool'"),
+    ("AdaptiveAvgPool2d", "conslaw calls this layer 'global_avg_pool'"),
     ("dense", "conslaw calls this layer 'linear'"),
     ("swish", "conslaw calls this layer 'silu'"),
     ("Leaky-ReLU", "kinds are written in lower case with underscores: 'leaky_relu'"),

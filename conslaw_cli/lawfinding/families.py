@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.phi.compiler import Poly, VariableTable, poly_sum
-from conslaw_cli.graph import HOMOGENEOUS, Graph, Layer
+from conslaw_cli.graph import HOMOGENEOUS, POOLING, Graph, Layer
 from conslaw_cli.results.laws import Family
 from conslaw_cli.sanitize import latex_mathrm as _tex
 
@@ -47,7 +47,7 @@ def _outgoing(b: Layer, weights: np.ndarray, k: int, flattened_positions: int) -
 
 def _columns_text(unit: str, flattened_positions: int) -> str:
     """The columns that read unit (or channel) `unit`, as `_outgoing` takes them."""
-    if flattened_positions:
+    if flattened_positions > 1:
         return f"[:,{unit}·{flattened_positions}:({unit}+1)·{flattened_positions}]"
     return f"[:,{unit}]"
 
@@ -194,14 +194,18 @@ def _build_families(graph: Graph) -> list[Family]:
                 if previous is not None:
                     _pair(previous, layer, between)
                 previous, between = layer, []
-            elif layer.kind in PASS_THROUGH or layer.kind in HOMOGENEOUS:
+            elif layer.kind in PASS_THROUGH or layer.kind in HOMOGENEOUS or layer.kind in POOLING:
                 between.append(layer.kind)
             else:
                 previous, between = None, []
 
     def _pair(a: Layer, b: Layer, between: list[str]):
-        homogeneous = [k for k in between if k in HOMOGENEOUS]
-        flattened = "flatten" in between
+        # pooling commutes with a positive per-channel scaling; a max pool is itself positively
+        # homogeneous, so a channel rescaling passes it even without an activation
+        homogeneous = [k for k in between if k in HOMOGENEOUS] or [k for k in between if k == "max_pool"][:1]
+        flattened = "flatten" in between or (a.kind == "conv" and "global_avg_pool" in between)
+        if "attention" in (a.kind, b.kind) and any(k in POOLING for k in between):
+            return
         if "attention" in (a.kind, b.kind):
             if a.kind in ("linear", "attention") and b.kind in ("linear", "softmax_head", "attention") \
                     and len(homogeneous) <= 1 and not (flattened and (b.kind == "attention" or homogeneous)):
@@ -215,7 +219,8 @@ def _build_families(graph: Graph) -> list[Family]:
         elif a.kind == b.kind == "conv" and len(homogeneous) == 1:
             families.append(_rescaling(a, b, variables))
         elif a.kind == "conv" and b.kind in ("linear", "softmax_head") and flattened and len(homogeneous) == 1:
-            families.append(_rescaling(a, b, variables, flattened_positions=math.prod(a.out_shape[2:])))
+            positions = b.params["weight"][1] // a.out_shape[1]  # per channel, after any pooling
+            families.append(_rescaling(a, b, variables, flattened_positions=positions))
 
     walk(graph.layers)
     families.extend(_streams(graph.layers, variables))

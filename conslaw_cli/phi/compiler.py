@@ -10,6 +10,10 @@ The rules are those of docs/method.md §5 (Marcotte et al. 2023, §4; Marcotte e
   leaky_relu, abs); linear neurons are summed over (contraction), smooth neurons cut paths;
 * convolutions are linear maps whose entries are filter weights (weight sharing), linear layers
   on tokens share their weights over tokens: identical components are emitted once;
+* pooling: an average is a fixed linear map (weights 1/k, the window's size); a max passes one
+  window entry on, which one depends on the data, so each edge (output unit, window entry) is
+  gated like a homogeneous neuron and is a chain element; components with fractional
+  coefficients are scaled to integers (a constant factor per component spans the same gradients);
 * a softmax head is the last linear map of the homogeneous segment before it, and its logit
   components are projected on sum-zero vectors (Marcotte et al. 2025, Prop 3.11), scaled by the number of
   classes to keep integer coefficients;
@@ -32,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
-from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer
+from conslaw_cli.graph import HOMOGENEOUS, POOLING, SMOOTH, Graph, Layer, pool_windows, walk_layers
 from conslaw_cli.limits import DEFAULT_MAX_TERMS, MAX_BYTES, amount
 from conslaw_cli.sanitize import latex_mathrm
 
@@ -212,6 +216,15 @@ def _accumulate(target: Lifted, chain: tuple[str, ...], poly: Poly, scale: int =
         acc[m] = acc.get(m, 0) + scale * c
 
 
+def _integral(poly: Poly) -> Poly:
+    """A component with integer coefficients: scaled by the common denominator of an average
+    pool's weights 1/k (a constant factor, so the same gradient span), zero terms dropped."""
+    denominator = math.lcm(*(c.denominator for c in poly.values() if isinstance(c, Fraction)))
+    if denominator == 1:
+        return {m: int(c) for m, c in poly.items() if c}
+    return {m: int(c * denominator) for m, c in poly.items() if c}
+
+
 class _PathLifter:
     """Propagates lifted polynomials unit by unit through one piece (see module docstring)."""
 
@@ -235,6 +248,25 @@ class _PathLifter:
                         lifted[chain] = _times_variable(poly, var)
             if bias is not None:
                 _accumulate(lifted, (CONSTANT,), {(bias,): 1})
+            new_units.append(lifted)
+        self.units = new_units
+        self.neuron_prefix = layer.name
+
+    def pool(self, layer: Layer) -> None:
+        """An average or max pooling layer (module docstring): averages sum their window with
+        weight 1/k; a max pool's edges are gated, each a chain element `POOL[u,m]`."""
+        windows = pool_windows(layer)
+        weight = Fraction(1, windows.shape[1])
+        gated = layer.kind == "max_pool"
+        new_units = []
+        for u, window in enumerate(windows):
+            lifted: Lifted = {}
+            for m, unit in enumerate(window):
+                for chain, poly in self.units[unit].items():
+                    if gated:
+                        _accumulate(lifted, chain + (f"{layer.name}[{u},{m}]",), poly)
+                    else:
+                        _accumulate(lifted, chain, poly, weight)
             new_units.append(lifted)
         self.units = new_units
         self.neuron_prefix = layer.name
@@ -267,7 +299,7 @@ class _PathLifter:
         self.units = projected
 
     def emit(self, lifted: Lifted, sink: str) -> None:
-        self.emitted.extend(Component(poly, self.piece, chain, sink) for chain, poly in lifted.items())
+        self.emitted.extend(Component(_integral(poly), self.piece, chain, sink) for chain, poly in lifted.items())
 
     def finish(self) -> list[Component]:
         units, self.units = self.units, []
@@ -293,6 +325,8 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
             lifter.homogeneous()
         elif layer.kind in SMOOTH:
             lifter.smooth()
+        elif layer.kind in POOLING:
+            lifter.pool(layer)
         elif layer.kind == "residual":
             skipped = [dict(lifted) for lifted in lifter.units]
             _lift_layers(lifter, layer.body)
@@ -331,6 +365,10 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
     if smooth:
         return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
                      "cut the paths; φ is not proved rich", formula, formula_latex)
+    pooling = sorted({l.kind for l in walk_layers(layers) if l.kind in POOLING})
+    if pooling:
+        return Piece(name, "path lifting", False, f"lower bound: pooling ({', '.join(pooling)}) in the paths; no "
+                     "theorem says this path lifting is rich", formula, formula_latex)
     kinds = {l.kind for l in layers}
     source_text = ("Marcotte et al. 2025, Thm 3.6 (conv)" if "conv" in kinds else
                    "Marcotte et al. 2025, Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
@@ -371,8 +409,8 @@ def _attention_values(piece: PieceLayout, variables: VariableTable, per_token: b
 
 
 def merges_tokens(layers: list[Layer]) -> bool:
-    """Whether a run after an attention mixes its tokens' units (a flatten)."""
-    return any(l.kind == "flatten" or merges_tokens(l.inner) for l in layers)
+    """Whether a run after an attention mixes its tokens' units (a flatten, a global pool)."""
+    return any(l.kind in ("flatten", "global_avg_pool") or merges_tokens(l.inner) for l in layers)
 
 
 def poly_product(a: Poly, b: Poly) -> Poly:
@@ -672,6 +710,8 @@ def estimate_terms(graph: Graph) -> int:
             elif layer.kind in SMOOTH:
                 total += sum(counts)
                 counts = [1] * len(counts)
+            elif layer.kind in POOLING:  # each window's paths, merged or not
+                counts = [sum(counts[i] for i in window) for window in pool_windows(layer).tolist()]
             elif layer.kind == "residual" and previous in HOMOGENEOUS and not _has_attention(layer.inner):
                 skipped = walk([layer.shortcut], counts) if layer.shortcut else counts
                 counts = [a + b for a, b in zip(walk(layer.body, counts), skipped)]  # lifted inline

@@ -76,7 +76,7 @@ def segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Lay
         size += sizes[tensor]
     program = build_program(layers, local, size, values_from)
     affine = [op for op in program_ops(program.ops) if isinstance(op, Affine)]
-    homogeneous = any(l.kind in HOMOGENEOUS for l in walk_layers(layers))
+    homogeneous = any(l.kind in HOMOGENEOUS or l.kind == "max_pool" for l in walk_layers(layers))  # gated paths
     chains = size if homogeneous else min(size, (program.sources + program.has_constant) * program.sinks)
     edges = connections(program)
     signature = ("segment", structure(layers), structure([values_from]) if values_from else None)

@@ -7,8 +7,10 @@ wrong, so here every value is exact. θ₀ and the inputs are integers, so every
 integer (a dyadic rational after a leaky slope, which is a binary float). The pass runs in float64
 when float64 is provably exact: the same pass on |θ₀| and |x| with every gain replaced by its
 largest size bounds every partial sum of the real pass, and integers below 2^53 add and multiply
-exactly in float64. Otherwise (deep or wide networks, fractional slopes) it runs on Python
-integers and fractions (numpy object arrays).
+exactly in float64. Otherwise (deep or wide networks, fractional slopes, averages over windows
+whose size is not a power of two) it runs on Python integers and fractions (numpy object arrays).
+A max pool's selection is decided like a neuron's side: the largest entry of each window, a tie
+between two entries a boundary of the pattern.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import Affine, Dense, Gains, Program, Skip, SumZero, Unsupported, program_ops
+from .network import Affine, Dense, Gains, Pool, Program, Skip, SumZero, Unsupported, program_ops
 
 EXACT_FLOAT_LIMIT = 2.0 ** 52  # below this every integer and every sum of two of them is exact in float64
 
@@ -63,8 +65,10 @@ def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h:
     for op in ops:
         if isinstance(op, Affine):
             h = _affine(op.edges, theta, h)
-        elif isinstance(op, Gains):
+        elif isinstance(op, (Gains, Pool)) and (isinstance(op, Gains) or op.first is not None):
             h = at_neurons(op, h)
+        elif isinstance(op, Pool):  # an average
+            h = h[:, op.windows].sum(axis=2) * Fraction(1, op.windows.shape[1])
         elif isinstance(op, Skip):
             h = _run(op.body, h, theta, at_neurons, seen) + _run(op.shortcut, h, theta, at_neurons, seen)
         elif isinstance(op, SumZero):
@@ -79,7 +83,9 @@ def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bo
     """Whether every value of the pass, partial sums included, is an integer below 2^52 in size
     (then float64 computes it exactly): the pass on sizes bounds them all."""
     slopes = {op.first: _slope(op.activation) for op in program_ops(program.ops) if isinstance(op, Gains)}
-    if any(s.denominator != 1 for s in slopes.values()):
+    if any(s.denominator != 1 for s in slopes.values()) or any(
+            isinstance(op, Pool) and op.first is None and op.windows.shape[1] & (op.windows.shape[1] - 1)
+            for op in program_ops(program.ops)):
         return False
     worst = [float(np.max(np.abs(inputs), initial=0))]
 
@@ -88,7 +94,8 @@ def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bo
 
     with np.errstate(over="ignore", invalid="ignore"):
         _run(program.ops, np.abs(inputs).astype(float), np.abs(theta).astype(float),
-             lambda op, h: h * float(max(1, abs(slopes[op.first]))), see)
+             lambda op, h: h[:, op.windows].max(axis=2) if isinstance(op, Pool)
+             else h * float(max(1, abs(slopes[op.first]))), see)
     return worst[0] < EXACT_FLOAT_LIMIT  # NaN (an overflow) fails the comparison
 
 
@@ -102,7 +109,9 @@ def activation_pattern(program: Program, theta: np.ndarray, inputs: np.ndarray) 
 
     previous = {"output": None, "silent": None}
 
-    def decide(op: Gains, pre: np.ndarray) -> np.ndarray:
+    def decide(op: Gains | Pool, pre: np.ndarray) -> np.ndarray:
+        if isinstance(op, Pool):
+            return select(op, pre)
         slope = _slope(op.activation)
         positive, zero = pre > 0, pre == 0
         if pre is previous["output"]:  # straight after an activation: its zero gains keep a 0 there near θ₀
@@ -113,6 +122,22 @@ def activation_pattern(program: Program, theta: np.ndarray, inputs: np.ndarray) 
         out = pre * (gain.astype(float) if exact_float else gain)
         previous["output"], previous["silent"] = out, gain == 0
         return out
+
+    def select(op: Pool, h: np.ndarray) -> np.ndarray:
+        """A max pool: gain 1 on the first largest entry of each window, 0 on the others; two
+        largest entries that are not both held at 0 by silent neurons are a tie."""
+        entries = h[:, op.windows]  # (inputs, out units, k)
+        silent = previous["silent"][:, op.windows] if h is previous["output"] else np.zeros(entries.shape, bool)
+        largest = entries.max(axis=2)
+        at_max = entries == largest[:, :, None]
+        ties[:] |= ((at_max & ~silent).sum(axis=2) > 1).any(axis=1)
+        chosen = np.argmax(at_max, axis=2)
+        gain = np.zeros(entries.shape, dtype=object)
+        np.put_along_axis(gain, chosen[:, :, None], 1, axis=2)
+        gains[:, op.first:op.first + op.units] = gain.reshape(len(h), -1)
+        previous["output"] = largest
+        previous["silent"] = np.take_along_axis(silent, chosen[:, :, None], axis=2)[:, :, 0]
+        return largest
 
     if exact_float:
         _run(program.ops, inputs.astype(float), theta.astype(float), decide)

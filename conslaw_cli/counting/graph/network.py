@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conslaw_cli.graph import HOMOGENEOUS, Layer
+from conslaw_cli.counting import gf
+from conslaw_cli.graph import HOMOGENEOUS, Layer, pool_windows
 from . import arith
 
 
@@ -222,6 +223,38 @@ class Gains:
 
 
 @dataclass
+class Pool:
+    """A pooling layer: output unit u = Σ_m w_um · in[windows[u, m]]. An average has the fixed
+    weights 1/k (mod p); a max pool's weights are the gains of its edges (`first`: the index of
+    edge (0, 0)'s gain, edge (u, m) at first + u·k + m), 1 for the entry the data select."""
+
+    windows: np.ndarray  # (out units, k) input units
+    in_units: int
+    first: int | None = None  # max pooling only
+    layer: Layer | None = None
+
+    @property
+    def units(self) -> int:
+        """Gains of a max pool: one per edge."""
+        return self.windows.size
+
+    def weights(self, gains: np.ndarray, first_gain: int) -> np.ndarray:
+        """The edge weights (B or 1, 1, out units, k)."""
+        if self.first is None:
+            return np.full((1, 1, 1, 1), pow(self.windows.shape[1], -1, gf.PRIME), dtype=np.uint64)
+        start = first_gain + self.first
+        return gains[:, start:start + self.windows.size].reshape(gains.shape[0], 1, *self.windows.shape)
+
+    def apply(self, h: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return arith.sum_mod(arith.mul(h[:, :, self.windows], weights), axis=3)
+
+    def apply_transpose(self, delta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        entries = np.broadcast_to(delta[:, :, :, None], delta.shape + (self.windows.shape[1],))
+        spread = arith.mul(entries, weights)
+        return arith.scatter_add(_units(spread), self.windows.reshape(-1), self.in_units)
+
+
+@dataclass
 class Tile:
     """The same values for every token (attention values reach every token alike)."""
 
@@ -247,7 +280,7 @@ class SumZero:
 @dataclass
 class Program:
     """A path-lifting segment as operations on unit vectors, with its gains laid out as
-    [source units | constant | homogeneous neurons… | sink units]."""
+    [source units | constant | homogeneous neurons and max-pool edges… | sink units]."""
 
     ops: list
     sources: int
@@ -303,6 +336,13 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
             elif layer.kind in HOMOGENEOUS:
                 ops.append(Gains(units, counter["gains"], layer))
                 counter["gains"] += units
+            elif layer.kind in ("avg_pool", "global_avg_pool", "max_pool"):
+                pool = Pool(pool_windows(layer), units, layer=layer)
+                if layer.kind == "max_pool":
+                    pool.first = counter["gains"]
+                    counter["gains"] += pool.units
+                ops.append(pool)
+                units = pool.windows.shape[0]
             elif layer.kind == "residual":
                 body, out_units = build(layer.body, units)
                 shortcut = build([layer.shortcut], units)[0] if layer.shortcut else []
@@ -358,6 +398,8 @@ def _run(ops, h, theta, gains, constant, first_gain, tape):
             h = arith.add(body, _run(op.shortcut, h, theta, gains, constant, first_gain, tape))
         elif isinstance(op, SumZero):
             h = _sum_zero(h, op.units)
+        elif isinstance(op, Pool):
+            h = op.apply(h, op.weights(gains, first_gain))
         elif isinstance(op, Tile):
             h = np.concatenate([h] * op.tokens, axis=2)
     return h
@@ -409,6 +451,8 @@ def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
             delta = arith.add(skipped, _back(op.body, delta, theta, gains, constant, first_gain, tape, grad))
         elif isinstance(op, SumZero):
             delta = _sum_zero(delta, op.units)
+        elif isinstance(op, Pool):
+            delta = op.apply_transpose(delta, op.weights(gains, first_gain))
         elif isinstance(op, Tile):
             delta = arith.sum_mod(delta.reshape(delta.shape[0], delta.shape[1], op.tokens, -1), axis=2)
     return delta
