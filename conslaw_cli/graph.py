@@ -14,9 +14,13 @@ Pooling (no parameters): ``avg_pool`` and ``max_pool`` over windows of ``kernel_
 ``stride`` (default: the kernel size) positions of each channel, without padding (PyTorch's
 ``AvgPool2d``/``MaxPool2d`` with their defaults: output size ⌊(size − k)/stride⌋ + 1);
 ``global_avg_pool`` the mean of each channel over its positions (a vector of C, as PyTorch's
-``x.mean((2, 3))``), or of each feature over the tokens (a vector of dim). ``pool_windows`` gives
-every output unit's window of input units, the one definition the compiler, the count engine and
-the JAX network read.
+``x.mean((2, 3))``), or of each feature over the tokens (a vector of dim). Reshaping:
+``transpose`` swaps tokens and features (tokens N × dim -> dim × N, for the token mixing of an
+MLP-Mixer); ``patches: {size: P}`` cuts an image C × H × W into (H/P)·(W/P) tokens of C·P·P
+features, patch (i, j) row-major, feature (c, a, b) in C order (a ViT's patch embedding is
+``patches`` then ``linear``, like PyTorch's Conv2d with kernel = stride = P). ``unit_windows``
+gives every output unit's window of input units (one unit for a reshaping), the one definition
+the compiler, the count engine and the JAX network read.
 
 ``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
 over by the compiler); any other finite slope is positively homogeneous like relu.
@@ -36,7 +40,9 @@ Shape = tuple
 HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
 POOLING = ("avg_pool", "max_pool", "global_avg_pool")
-NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual") + POOLING
+RESHAPING = ("transpose", "patches")  # fixed permutations of the units
+WINDOWED = POOLING + RESHAPING  # each output unit reads a window of input units (`unit_windows`)
+NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual") + WINDOWED
 MAX_PARAMETERS = 100_000_000
 MAX_VALUES = 100_000_000
 SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
@@ -113,12 +119,20 @@ def shape_text(shape: Shape) -> str:
     return f"{shape[0]} {'x'.join(map(str, shape[1:]))}"
 
 
-def pool_windows(layer: Layer) -> np.ndarray:
+def unit_windows(layer: Layer) -> np.ndarray:
     """(output units, window) flat input units averaged or maximised into each output unit of a
-    pooling layer, units in C order (channel-major, like the graph's shapes): output position q of
+    pooling layer, or the one unit a reshaping moves there, units in C order (channel-major, like the graph's shapes): output position q of
     channel c reads input positions q·stride + j, j over the kernel offsets, of channel c; a
     global pool reads every position of its channel (or every token of its feature)."""
     shape = layer.in_shape
+    if layer.kind == "transpose":  # output token e, feature n reads input token n, feature e
+        tokens, dim = shape[1:]
+        return np.arange(tokens * dim).reshape(tokens, dim).T.reshape(-1, 1).copy()
+    if layer.kind == "patches":
+        channels, height, width = shape[1:]
+        size = layer.options["size"]
+        units = np.arange(channels * height * width).reshape(channels, height // size, size, width // size, size)
+        return units.transpose(1, 3, 0, 2, 4).reshape(-1, 1).copy()  # (i, j) tokens of (c, a, b) features
     if layer.kind == "global_avg_pool":
         if shape[0] == "tokens":
             tokens, dim = shape[1:]
@@ -231,6 +245,8 @@ class _Builder:
             node.params = {p: (rows, shape[2]) for p in ("Q", "K", "V", "O")}
         elif kind in POOLING:
             self.pool(layer, node, shape)
+        elif kind in RESHAPING:
+            self.reshape(layer, node, shape)
         elif kind == "flatten":
             node.out_shape = ("vector", math.prod(shape[1:]))
         elif kind == "residual":
@@ -298,6 +314,23 @@ class _Builder:
             out_spatial.append((size - k) // s + 1)
         node.options.update(kernel=kernel, stride=stride)
         node.out_shape = (shape[0], shape[1], *out_spatial)
+
+    def reshape(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
+        """Output shape of transpose (tokens) and patches (images), see the module docstring."""
+        if node.kind == "transpose":
+            if shape[0] != "tokens":
+                raise self.error(layer, f"transpose swaps tokens and features, but got {shape_text(shape)}",
+                                 "declare 'input: {tokens: N, dim: E}', or cut an image with 'patches'")
+            node.out_shape = ("tokens", shape[2], shape[1])
+            return
+        size = layer.options["size"]
+        if shape[0] != "image":
+            raise self.error(layer, f"patches cuts an image into tokens, but got {shape_text(shape)}",
+                             "declare 'input: {channels: C, height: H, width: W}'")
+        if shape[2] % size or shape[3] % size:
+            raise self.error(layer, f"patches of size {size} do not tile a {shape[2]}x{shape[3]} image",
+                             "choose a size that divides the height and the width")
+        node.out_shape = ("tokens", (shape[2] // size) * (shape[3] // size), shape[1] * size * size)
 
     def window(self, layer: LayerSpec, shape: Shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(kernel, stride) of a conv or pooling layer, one entry per spatial dimension: integers

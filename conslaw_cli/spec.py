@@ -23,7 +23,7 @@ import yaml
 from .errors import ConslawError, did_you_mean
 
 ACTIVATIONS = ("relu", "leaky_relu", "abs", "identity", "tanh", "sigmoid", "gelu", "silu")
-BARE_LAYERS = ACTIVATIONS + ("flatten", "global_avg_pool")
+BARE_LAYERS = ACTIVATIONS + ("flatten", "global_avg_pool", "transpose")
 LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     # kind -> option -> (type, default); a default of ... means required
     "linear": {"out": ("size", ...), "bias": ("bool", False), "name": ("name", None)},
@@ -41,6 +41,8 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     "avg_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
     "max_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
     "global_avg_pool": {"name": ("name", None)},
+    "transpose": {"name": ("name", None)},
+    "patches": {"size": ("size", ...), "name": ("name", None)},
     "residual": {"layers": ("layers", ...), "shortcut": ("shortcut", "identity"), "name": ("name", None)},
 }
 SHORTCUTS = ("identity", "conv", "linear")  # what the skip of a residual block computes
@@ -67,7 +69,8 @@ KIND_SYNONYMS = {
     "avgpool": "avg_pool", "average_pool": "avg_pool", "avg_pool1d": "avg_pool", "avg_pool2d": "avg_pool",
     "avgpool2d": "avg_pool", "adaptive_avg_pool": "global_avg_pool",
     "adaptive_avg_pool2d": "global_avg_pool", "adaptive_avg_pool1d": "global_avg_pool", "global_average_pool": "global_avg_pool",
-    "mean_pool": "global_avg_pool",
+    "mean_pool": "global_avg_pool", "patch_embedding": "patches", "patchify": "patches",
+    "permute": "transpose", "swap_tokens": "transpose",
 }
 KINDS_NOT_SUPPORTED_YET = {
     "activation": ("prelu", "selu", "elu", "celu", "mish", "softplus", "softsign", "hardtanh", "relu6",

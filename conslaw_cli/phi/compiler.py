@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
-from conslaw_cli.graph import HOMOGENEOUS, POOLING, SMOOTH, Graph, Layer, pool_windows, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, WINDOWED, Graph, Layer, unit_windows, walk_layers
 from conslaw_cli.limits import DEFAULT_MAX_TERMS, MAX_BYTES, amount
 from conslaw_cli.sanitize import latex_mathrm
 
@@ -253,10 +253,11 @@ class _PathLifter:
         self.neuron_prefix = layer.name
 
     def pool(self, layer: Layer) -> None:
-        """An average or max pooling layer (module docstring): averages sum their window with
-        weight 1/k; a max pool's edges are gated, each a chain element `POOL[u,m]`."""
-        windows = pool_windows(layer)
-        weight = Fraction(1, windows.shape[1])
+        """A pooling or reshaping layer (module docstring): averages sum their window with weight
+        1/k (a reshaping: a window of one unit, weight 1); a max pool's edges are gated, each a
+        chain element `POOL[u,m]`."""
+        windows = unit_windows(layer)
+        weight = Fraction(1, windows.shape[1]) if windows.shape[1] > 1 else 1
         gated = layer.kind == "max_pool"
         new_units = []
         for u, window in enumerate(windows):
@@ -325,7 +326,7 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
             lifter.homogeneous()
         elif layer.kind in SMOOTH:
             lifter.smooth()
-        elif layer.kind in POOLING:
+        elif layer.kind in WINDOWED:
             lifter.pool(layer)
         elif layer.kind == "residual":
             skipped = [dict(lifted) for lifted in lifter.units]
@@ -365,10 +366,10 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
     if smooth:
         return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
                      "cut the paths; φ is not proved rich", formula, formula_latex)
-    pooling = sorted({l.kind for l in walk_layers(layers) if l.kind in POOLING})
-    if pooling:
-        return Piece(name, "path lifting", False, f"lower bound: pooling ({', '.join(pooling)}) in the paths; no "
-                     "theorem says this path lifting is rich", formula, formula_latex)
+    windowed = sorted({l.kind for l in walk_layers(layers) if l.kind in WINDOWED})
+    if windowed:
+        return Piece(name, "path lifting", False, f"lower bound: pooling or reshaping ({', '.join(windowed)}) in "
+                     "the paths; no theorem says this path lifting is rich", formula, formula_latex)
     kinds = {l.kind for l in layers}
     source_text = ("Marcotte et al. 2025, Thm 3.6 (conv)" if "conv" in kinds else
                    "Marcotte et al. 2025, Prop 3.11 (softmax head)" if kinds == {"softmax_head"} else
@@ -409,8 +410,8 @@ def _attention_values(piece: PieceLayout, variables: VariableTable, per_token: b
 
 
 def merges_tokens(layers: list[Layer]) -> bool:
-    """Whether a run after an attention mixes its tokens' units (a flatten, a global pool)."""
-    return any(l.kind in ("flatten", "global_avg_pool") or merges_tokens(l.inner) for l in layers)
+    """Whether a run after an attention mixes its tokens' units (a flatten, a global pool, a transpose)."""
+    return any(l.kind in ("flatten", "global_avg_pool", "transpose") or merges_tokens(l.inner) for l in layers)
 
 
 def poly_product(a: Poly, b: Poly) -> Poly:
@@ -710,8 +711,8 @@ def estimate_terms(graph: Graph) -> int:
             elif layer.kind in SMOOTH:
                 total += sum(counts)
                 counts = [1] * len(counts)
-            elif layer.kind in POOLING:  # each window's paths, merged or not
-                counts = [sum(counts[i] for i in window) for window in pool_windows(layer).tolist()]
+            elif layer.kind in WINDOWED:  # each window's paths, merged or not
+                counts = [sum(counts[i] for i in window) for window in unit_windows(layer).tolist()]
             elif layer.kind == "residual" and previous in HOMOGENEOUS and not _has_attention(layer.inner):
                 skipped = walk([layer.shortcut], counts) if layer.shortcut else counts
                 counts = [a + b for a, b in zip(walk(layer.body, counts), skipped)]  # lifted inline

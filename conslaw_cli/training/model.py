@@ -11,8 +11,8 @@ pass follows the YAML semantics of the README:
 * attention: `Σ_h softmax(X Q_hᵀ K_h Xᵀ) X V_hᵀ O_h`, softmax over each row, head h the rows
   h·head_dim … (h+1)·head_dim − 1 (Marcotte, Gribonval, Peyré 2025, eq. 19);
 * softmax head: logits `W x`; the loss is cross-entropy;
-* pooling: the mean or the max of each window of `graph.pool_windows` (the windows the
-  compiler and the count engine read); global_avg_pool the mean over positions (or tokens);
+* pooling and reshaping: the mean or the max of each window of `graph.unit_windows` (the windows
+  the compiler and the count engine read; a reshaping's windows have one unit);
 * residual: `x + body(x)`; flatten: C order.
 """
 
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from conslaw_cli.phi.compiler import VariableTable
-from conslaw_cli.graph import HOMOGENEOUS, POOLING, Graph, Layer, pool_windows
+from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Graph, Layer, unit_windows
 
 jax.config.update("jax_enable_x64", True)
 
@@ -105,7 +105,7 @@ def _attention(layer: Layer) -> Forward:
 
 
 def _pool(layer: Layer) -> Forward:
-    windows = jnp.asarray(pool_windows(layer))
+    windows = jnp.asarray(unit_windows(layer))
     reduce = jnp.max if layer.kind == "max_pool" else jnp.mean
     out_shape = layer.out_shape[1:]
     return lambda params, x: reduce(x.reshape(-1)[windows], axis=1).reshape(out_shape)
@@ -131,7 +131,7 @@ def _layer(layer: Layer, observe=None) -> Forward:
         return _attention(layer)
     if layer.kind == "residual":
         return _residual(layer, observe)
-    if layer.kind in POOLING:
+    if layer.kind in WINDOWED:
         return _pool(layer)
     if layer.kind == "flatten":
         return lambda params, x: x.reshape(-1)

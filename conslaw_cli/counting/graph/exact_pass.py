@@ -67,8 +67,8 @@ def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h:
             h = _affine(op.edges, theta, h)
         elif isinstance(op, (Gains, Pool)) and (isinstance(op, Gains) or op.first is not None):
             h = at_neurons(op, h)
-        elif isinstance(op, Pool):  # an average
-            h = h[:, op.windows].sum(axis=2) * Fraction(1, op.windows.shape[1])
+        elif isinstance(op, Pool):  # an average (a reshaping: windows of one unit)
+            h = _average(h[:, op.windows].sum(axis=2), op.windows.shape[1])
         elif isinstance(op, Skip):
             h = _run(op.body, h, theta, at_neurons, seen) + _run(op.shortcut, h, theta, at_neurons, seen)
         elif isinstance(op, SumZero):
@@ -77,6 +77,13 @@ def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h:
             raise Unsupported(type(op).__name__)
         seen(h)
     return h
+
+
+def _average(total: np.ndarray, size: int) -> np.ndarray:
+    """total / size, exactly: in float64 only for a power of two (`_fits_float64` checks)."""
+    if size == 1:
+        return total
+    return total * (1 / size if total.dtype != object else Fraction(1, size))
 
 
 def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bool:

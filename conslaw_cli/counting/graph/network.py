@@ -14,6 +14,8 @@ is proportional to the number of connections, whatever the number of paths.
 
 Layers with weights are matrix products: `Dense` (linear layers, shared over tokens) and `Patches`
 (convolutions: each output position reads a patch of input units, filter weights shared).
+Pooling is `Pool`: an average has the fixed weights 1/k, a max pool's edges are gated like
+homogeneous neurons (each edge (output unit, window entry) is a chain element with its own gain).
 Values are jets (see ``arith``): θ carries the directions of the Lie brackets.
 """
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from conslaw_cli.counting import gf
-from conslaw_cli.graph import HOMOGENEOUS, Layer, pool_windows
+from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Layer, unit_windows
 from . import arith
 
 
@@ -336,8 +338,8 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
             elif layer.kind in HOMOGENEOUS:
                 ops.append(Gains(units, counter["gains"], layer))
                 counter["gains"] += units
-            elif layer.kind in ("avg_pool", "global_avg_pool", "max_pool"):
-                pool = Pool(pool_windows(layer), units, layer=layer)
+            elif layer.kind in WINDOWED:
+                pool = Pool(unit_windows(layer), units, layer=layer)
                 if layer.kind == "max_pool":
                     pool.first = counter["gains"]
                     counter["gains"] += pool.units

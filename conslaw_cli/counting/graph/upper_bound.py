@@ -2,7 +2,7 @@
 
 φ's count is a lower bound on the network's laws: every law of φ is one. This module bounds the
 number from above, for networks of linear, convolution, softmax-head, ReLU, leaky-ReLU, abs,
-pooling and residual layers (piecewise polynomial networks), so that a count is proved exact when the bounds
+pooling, reshaping and residual layers (piecewise polynomial networks), so that a count is proved exact when the bounds
 meet (docs/method.md §7, "The network certificate").
 
 The argument. For an input x and an output weight w, X_{x,w}(θ) = ∂_θ g(θ, x)ᵀ w is a field of the
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.counting import gf, lie
-from conslaw_cli.graph import HOMOGENEOUS, POOLING, Graph, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Graph, walk_layers
 from .blocks import tensor_offsets
 from .exact_pass import activation_pattern
 from .fields import GraphFields
 from .network import Unsupported, build_program, connections
 
-PIECEWISE_POLYNOMIAL = ("linear", "conv", "softmax_head", "residual", "identity", "flatten") + HOMOGENEOUS + POOLING
+PIECEWISE_POLYNOMIAL = ("linear", "conv", "softmax_head", "residual", "identity", "flatten") + HOMOGENEOUS + WINDOWED
 MAX_PARAMETERS = 4_000  # dense ranks of D × D residues: about 16 s at this size here
 VALUE_RANGE = 1 << 10  # θ₀ and the inputs: integers in [−VALUE_RANGE, VALUE_RANGE], θ₀'s nonzero
 POINTS = 3  # points tried when the bound is not tight at the first
@@ -46,6 +46,7 @@ INTEGER_SECONDS = 0.02  # the exact passes of a small network (the zoo's resnet:
 # (a ReLU stem and 20 / 60 residual blocks, n = 375 / 1,095: 5.0 / 55 s over 3 points)
 SAMPLE_SECONDS = 1.4e-4  # per weighted layer, parameter and point
 CANDIDATES = 8  # draws of (θ₀, inputs) per point: the exact pass only
+INPUTS_PER_FIELD = 2  # inputs drawn per field wanted (the samples cycle through them)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _at_point(fields: GraphFields, target_rank: int, rng: np.random.Generator,
     program = fields.program
     n = program.num_params
     outputs = max(1, program.sinks - 1)  # a softmax head's fields span sum-zero weights only
-    count = 2 * math.ceil(n / outputs) + SPARE_SAMPLES
+    count = INPUTS_PER_FIELD * math.ceil(n / outputs) + SPARE_SAMPLES
     drawn = []
     for _ in range(CANDIDATES):
         theta = rng.integers(1, VALUE_RANGE + 1, n) * rng.choice([-1, 1], n)
@@ -173,9 +174,14 @@ def _at_point(fields: GraphFields, target_rank: int, rng: np.random.Generator,
     fixed = np.concatenate([_residues(inputs), np.ones((len(inputs), 1), dtype=np.uint64), _residues(gains)], axis=1)
     residues = gf.Residues(int(rng.integers(1 << 62)))
 
+    order = {"next": 0, "inputs": rng.permutation(len(fixed))}
+
     def draw_gains(rows: int) -> np.ndarray:
-        chosen = fixed[rng.integers(0, len(fixed), rows)]
-        return np.concatenate([chosen, residues.residues((rows, program.sinks))], axis=1)
+        """The next `rows` inputs of a shuffled cycle (each input before any repeats: a rarely
+        switching neuron is seen on the few inputs that switch it), random output weights."""
+        picked = order["inputs"][(order["next"] + np.arange(rows)) % len(fixed)]
+        order["next"] += rows
+        return np.concatenate([fixed[picked], residues.residues((rows, program.sinks))], axis=1)
 
     theta_mod_p = _residues(theta)
     rows = np.zeros((0, n), dtype=np.uint64)
