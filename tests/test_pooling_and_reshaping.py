@@ -220,3 +220,29 @@ def test_a_mixer_is_counted_and_bounded_by_its_own_fields(tmp_path):
     assert [c[0] for c in numerical_counts(graph) if c is not None] == [10, 10, 10]
     phi = analysis.load(path)[1]
     assert trace_graph(graph, seed=3).dimension == expanded_phi.trace_dimension(phi, seed=3).dimension
+
+
+def test_paths_cross_pools_through_the_first_window_holding_each_unit(tmp_path):
+    from conslaw_cli.counting.graph.certificate import unit_maps
+
+    # signal 1 × 5, max pool 2 (windows {0, 1}, {2, 3}; position 4 dropped), then a transpose-free
+    # average of the two: back maps each unit after to the first unit of its window before
+    _, graph = _graph(tmp_path, "input: {channels: 1, length: 5}\nlayers:\n  - max_pool: {kernel_size: 2}\n"
+                                "  - avg_pool: {kernel_size: 2}\n")
+    back, forward = unit_maps(graph.layers, 5)
+    assert back.tolist() == [0] and forward.tolist() == [0, 0, 0, 0, -1]
+
+
+def test_a_full_size_lenet5_is_counted_by_single_paths_through_its_pools(tmp_path):
+    # LeNet-5 on 1 × 32 × 32 (6 and 16 filters, 120 and 84 neurons, 10 classes): 6 + 16 + 120 + 84
+    # rescalings and 84 column sums = 310 laws of φ, certified for φ by the sparse path
+    # certificate (no dense rank of the 61,696 parameters, which is refused)
+    lenet = ("input: {channels: 1, height: 32, width: 32}\nlayers:\n"
+             "  - conv: {out_channels: 6, kernel_size: 5, padding: valid, bias: true}\n  - relu\n"
+             "  - max_pool: {kernel_size: 2}\n"
+             "  - conv: {out_channels: 16, kernel_size: 5, padding: valid, bias: true}\n  - relu\n"
+             "  - max_pool: {kernel_size: 2}\n  - flatten\n  - linear: {out: 120, bias: true}\n  - relu\n"
+             "  - linear: {out: 84, bias: true}\n  - relu\n  - softmax_head: {classes: 10}\n")
+    path, graph = _graph(tmp_path, lenet)
+    result = analysis.count(path)
+    assert (graph.num_params, result.laws, result.status) == (61_696, 310, "lower bound")

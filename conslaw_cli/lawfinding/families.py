@@ -323,6 +323,10 @@ def _stream_at(layers: list[Layer], k: int) -> _Stream | None:
             homogeneous = True
         elif layer.kind == "flatten":
             flattened = True
+        elif layer.kind in POOLING and (homogeneous or layer.kind == "max_pool"):
+            # a pool keeps each channel apart and commutes with its positive scaling (a max pool is
+            # itself positively homogeneous); no block can follow it in the stream
+            homogeneous = flattened = True
         elif layer.kind == "identity":
             pass
         elif not homogeneous:
@@ -335,7 +339,9 @@ def _stream_at(layers: list[Layer], k: int) -> _Stream | None:
             blocks += 1
             activated = activated and j + 1 < len(layers) and layers[j + 1].kind in HOMOGENEOUS
         elif layer.kind in ("linear", "conv", "softmax_head") and (blocks or len(writers) > 1):
-            positions = math.prod(writers[0].out_shape[2:]) if flattened and writers[0].kind == "conv" else 0
+            channels = writers[0].params["weight"][0]  # positions per channel after flatten or pooling
+            positions = layer.params["weight"][1] // channels if flattened and writers[0].kind == "conv" \
+                and layer.kind != "conv" else 0
             return _Stream(writers, readers, layer, positions, blocks, j, activated)
         else:
             return None

@@ -25,12 +25,12 @@ ranked exactly).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from conslaw_cli.counting import gf
-from conslaw_cli.graph import HOMOGENEOUS, Layer
+from conslaw_cli.graph import HOMOGENEOUS, RESHAPING, Layer, unit_windows
 from . import arith
 from .network import Program, gradient, layer_connections
 
@@ -59,6 +59,8 @@ class PathPlan:
     weighted: list[Layer]
     skips: list[tuple[int, int, np.ndarray]]  # first, last weighted layer of a body; units whose skip is a row
     shortcuts: list[tuple[int, int, Layer]]  # first, last weighted layer of a body; its shortcut
+    # pooling and reshaping layers before weighted layer l (key l; key len(weighted): after the last)
+    windowed: dict[int, list[Layer]] = field(default_factory=dict)
 
 
 def path_plan(layers: list[Layer]) -> PathPlan | None:
@@ -69,7 +71,10 @@ def path_plan(layers: list[Layer]) -> PathPlan | None:
     the homogeneous units before it: its body, a single-path chain with an activation inside, and
     the skip, an edge of weight 1 or of a projection shortcut (one weighted layer between the
     same homogeneous units); after the add, the next weighted layer needs an activation first (a
-    ReLU after the add). Identity and flatten are transparent."""
+    ReLU after the add). Identity, flatten and the reshapings are transparent. Outside residual
+    blocks, a max pool gates its edges like an activation (an edge is a chain element, so it fixes
+    the unit a path comes from); an average keeps paths single only where each unit entering it is
+    a source or a neuron and lies in at most one window (non-overlapping windows)."""
     plan = PathPlan([], [], [])
     state = _walk_single_path(layers, "start", plan, top_level=True)
     return plan if state is not None and plan.weighted else None
@@ -93,6 +98,12 @@ def _walk_single_path(layers, state, plan: PathPlan, top_level):
             state = "weighted"
         elif layer.kind in HOMOGENEOUS:
             state = "hom"
+        elif layer.kind in RESHAPING + ("max_pool", "avg_pool", "global_avg_pool") and top_level:
+            averaged = layer.kind in ("avg_pool", "global_avg_pool")
+            if averaged and (state == "weighted" or _overlapping(layer)):
+                return None
+            plan.windowed.setdefault(len(weighted), []).append(layer)
+            state = "hom" if layer.kind == "max_pool" else state
         elif layer.kind == "residual" and top_level and state in ("start", "hom") and layer.body:
             first = len(weighted)
             end = _walk_single_path(layer.body, state, plan, top_level=False)
@@ -107,6 +118,26 @@ def _walk_single_path(layers, state, plan: PathPlan, top_level):
         elif layer.kind not in ("identity", "flatten"):
             return None
     return state
+
+
+def _overlapping(layer: Layer) -> bool:
+    """An average pool some of whose windows share an input unit (a stride below the kernel)."""
+    return layer.kind == "avg_pool" and any(s < k for s, k in zip(layer.options["stride"], layer.options["kernel"]))
+
+
+def unit_maps(windowed: list[Layer], in_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Through consecutive pooling or reshaping layers: for each unit after them, the first unit
+    of its window before them (`back`), and for each unit before them, the first unit after them
+    whose window holds it, or -1 when none does (`forward`: the positions a pool drops)."""
+    back, forward = np.arange(in_units), np.arange(in_units)
+    for layer in windowed:
+        windows = unit_windows(layer)
+        first_after = np.full(math.prod(layer.in_shape[1:]), -1, dtype=np.int64)
+        owners = np.repeat(np.arange(len(windows)), windows.shape[1])
+        first_after[windows.reshape(-1)[::-1]] = owners[::-1]  # the first window wins
+        back = back[windows[:, 0]]
+        forward = np.where(forward >= 0, first_after[np.maximum(forward, 0)], -1)
+    return back, forward
 
 
 def _skip_units(shape: tuple) -> np.ndarray:
@@ -127,7 +158,7 @@ def _wraps(layer: Layer) -> bool:
         any(k > n for k, n in zip(layer.options["kernel"], layer.in_shape[2:]))
 
 
-def candidate_paths(weighted: list, skips: list = (), shortcuts: list = ()) -> np.ndarray:
+def candidate_paths(weighted: list, skips: list = (), shortcuts: list = (), windowed: dict | None = None) -> np.ndarray:
     """One path through every weight and bias, as rows of parameter indices (one column per
     weighted layer, then one per shortcut; -1 where a path does not pass), duplicates removed;
     dead ends dropped.
@@ -137,21 +168,29 @@ def candidate_paths(weighted: list, skips: list = (), shortcuts: list = ()) -> n
     through the residual bodies. For each skip (first, last) of a residual block, one more path per
     selected unit u entering the block: back from u, across the skip, forward from u after the add;
     for each projection shortcut (first, last, its edges), one path through every shortcut weight's
-    reference edge (i → o): back from i, across the weight, forward from o after the add."""
+    reference edge (i → o): back from i, across the weight, forward from o after the add.
+    `windowed` (`PathPlan.windowed`): pooling and reshaping layers between weighted layers, which
+    paths cross through `unit_maps`."""
     depth = len(weighted)
     refs = [e.references() for e in weighted]
+    maps = {l: unit_maps(layers, weighted[l - 1].out_units) for l, layers in (windowed or {}).items() if l > 0}
     # back[l]: for the input units of layer l, the parameters of the reference path to a source
     back = [np.full((weighted[0].in_units, depth), -1, dtype=np.int64)]
     for l, (first_in, _, _) in enumerate(refs[:-1]):
         src, par = first_in
         chain = np.where(src[:, None] >= 0, back[l][np.maximum(src, 0)], -2)
         chain[:, l] = np.where(src >= 0, par, -2)
-        back.append(chain)
+        back.append(chain[maps[l + 1][0]] if l + 1 in maps else chain)
     # fwd[l]: for the output units of layer l, the parameters of the reference path to a sink
     fwd = [None] * depth
     fwd[-1] = np.full((weighted[-1].out_units, depth), -1, dtype=np.int64)
+    if depth in maps:  # units that no window after the last layer reads: no path ends there
+        fwd[-1][maps[depth][1] < 0] = -2
     for l in range(depth - 2, -1, -1):
         dst, par = refs[l + 1][1]
+        if l + 1 in maps:  # from the units before the pools: through the first window holding each
+            after = maps[l + 1][1]
+            dst, par = (np.where(after >= 0, a[np.maximum(after, 0)], -1) for a in (dst, par))
         chain = np.where(dst[:, None] >= 0, fwd[l + 1][np.maximum(dst, 0)], -2)
         chain[:, l + 1] = np.where(dst >= 0, par, -2)
         fwd[l] = chain
@@ -290,7 +329,7 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
     shortcuts = [(first, last, layer_connections(layer, local)) for first, last, layer in plan.shortcuts]
     n = program.num_params
     theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
-    paths = candidate_paths(weighted, plan.skips, shortcuts)
+    paths = candidate_paths(weighted, plan.skips, shortcuts, plan.windowed)
     peeled, left = peel(paths, n)
     # the families, in local numbering, checked against random fields of this segment
     inside = set(global_of_local.tolist())
