@@ -99,6 +99,22 @@ def resnet20_shaped() -> str:
 
 
 RESNET20 = resnet20_shaped()
+RESNET20_GLOBAL_POOL = RESNET20.replace("  - flatten\n", "  - global_avg_pool\n")
+LENET5_MAX_POOL = """input: {channels: 1, height: 32, width: 32}
+layers:
+  - conv: {out_channels: 6, kernel_size: 5, padding: valid, bias: true}
+  - relu
+  - max_pool: {kernel_size: 2}
+  - conv: {out_channels: 16, kernel_size: 5, padding: valid, bias: true}
+  - relu
+  - max_pool: {kernel_size: 2}
+  - flatten
+  - linear: {out: 120, bias: true}
+  - relu
+  - linear: {out: 84, bias: true}
+  - relu
+  - softmax_head: {classes: 10}
+"""
 
 
 def attention(dim: int, head_dim: int) -> str:
@@ -126,6 +142,9 @@ CASES = {
                                                                                         4096, ()),
     "count ResNet-20-shaped (16/32/64, stride-2 projections, no batch norm) + softmax head 10": (
         "count", RESNET20, 60, 4096, ()),
+    "count LeNet-5 (max pooling, biases) + softmax head 10 on 1×32×32": ("count", LENET5_MAX_POOL, 10, 4096, ()),
+    "count ResNet-20-shaped with global average pooling (no batch norm) + softmax head 10": (
+        "count", RESNET20_GLOBAL_POOL, 60, 4096, ()),
     "report latex ReLU 784-128-64 + softmax head 10 (bias)": ("report", mlp((784, 128, 64), "relu", True) + SOFTMAX_HEAD,
                                                               "count ReLU 784-128-64 + softmax head 10 (bias)", None, ()),
     "report latex LeNet-5-like + softmax head 10 on 1×28×28": ("report", LENET,
@@ -140,7 +159,7 @@ CASES = {
     "count ReLU 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0.25, None, ("expanded", "sympy")),
     "count ReLU 2-3-3-2 (bias)": ("count", mlp((2, 3, 3, 2), "relu", True), 0.25, None, ("expanded", "sympy")),
     "count ReLU 100-200-100": ("count", mlp((100, 200, 100), "relu"), 30, 1024, ("expanded",)),
-    "count zoo (12 files)": ("count", "zoo", 4, None, ()),
+    "count zoo (13 files)": ("count", "zoo", 4, None, ()),
     "count ReLU stem 3 + 2 residual ReLU blocks (certified)": ("count", STEM_STACK, 1, None, ()),
     "count tanh 10-20-20-10 (ball-arithmetic certificate)": ("count", mlp((10, 20, 20, 10), "tanh"), 30, None, ()),
     "conslaw --help": ("help", "", 0.15, None, ()),

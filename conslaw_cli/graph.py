@@ -22,6 +22,10 @@ features, patch (i, j) row-major, feature (c, a, b) in C order (a ViT's patch em
 gives every output unit's window of input units (one unit for a reshaping), the one definition
 the compiler, the count engine and the JAX network read.
 
+``dropout: {rate: r}`` is an ``identity`` layer (named ``dropout1``, …) with the option
+``dropout: r``: the network whose gradient flow conslaw analyses is the network at evaluation
+(PyTorch's ``model.eval()``); ``verify`` drops units in its training runs.
+
 ``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
 over by the compiler); any other finite slope is positively homogeneous like relu.
 """
@@ -42,7 +46,7 @@ SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
 POOLING = ("avg_pool", "max_pool", "global_avg_pool")
 RESHAPING = ("transpose", "patches")  # fixed permutations of the units
 WINDOWED = POOLING + RESHAPING  # each output unit reads a window of input units (`unit_windows`)
-NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual") + WINDOWED
+NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual", "dropout") + WINDOWED
 MAX_PARAMETERS = 100_000_000
 MAX_VALUES = 100_000_000
 SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
@@ -221,6 +225,8 @@ class _Builder:
         kind, opts = layer.kind, layer.options
         if kind == "leaky_relu":
             kind = SLOPE_KINDS.get(opts["slope"], kind)
+        if kind == "dropout":  # the identity of the analysed network; its rate is used in training only
+            kind, opts = "identity", {"dropout": opts["rate"], "name": opts["name"]}
         node = Layer(kind, name, shape, shape, dict(opts), line=layer.pos.line, col=layer.pos.col)
         if kind in ("linear", "softmax_head"):
             out = opts["out"] if kind == "linear" else opts["classes"]

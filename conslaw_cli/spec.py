@@ -36,12 +36,13 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
         "name": ("name", None),
     },
     "leaky_relu": {"slope": ("number", 0.01)},
-    "attention": {"heads": ("size", 1), "head_dim": ("size", ...), "name": ("name", None)},
+    "attention": {"heads": ("size", 1), "head_dim": ("size", ...), "causal": ("bool", False), "name": ("name", None)},
     "softmax_head": {"classes": ("size", ...), "name": ("name", None)},
     "avg_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
     "max_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
     "global_avg_pool": {"name": ("name", None)},
     "transpose": {"name": ("name", None)},
+    "dropout": {"rate": ("probability", 0.5), "name": ("name", None)},
     "patches": {"size": ("size", ...), "name": ("name", None)},
     "residual": {"layers": ("layers", ...), "shortcut": ("shortcut", "identity"), "name": ("name", None)},
 }
@@ -78,7 +79,7 @@ KINDS_NOT_SUPPORTED_YET = {
     "gated unit": ("glu", "swiglu", "geglu", "reglu"),
     "normalization layer": ("batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"),
     "embedding layer": ("embedding", "positional_encoding"),
-    "layer": ("dropout", "lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
+    "layer": ("lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
 }
 SOFTMAX_HINT = ("there is no softmax layer: softmax_head is a linear classifier followed by softmax and the "
                 "cross-entropy loss, written as the last layer, e.g. '- softmax_head: {classes: 10}'")
@@ -231,12 +232,17 @@ class _Validator:
             return self.size(node, what)
         value = self.scalar(node, what)
         if kind == "bool" and not isinstance(value, bool):
-            raise self.error(node, f"{what} must be true or false, got {_shown(node.value)}", "write bias: true")
+            raise self.error(node, f"{what} must be true or false, got {_shown(node.value)}",
+                             f"write {what.split('.')[-1]}: true")
         if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise self.error(node, f"{what} must be a number, got {_shown(node.value)}", "e.g. slope: 0.01")
         if kind == "number" and isinstance(value, float) and not math.isfinite(value):
             raise self.error(node, f"{what} must be a finite number, got {_shown(node.value)}",
                              "slope 0 is relu, 1 the identity, -1 abs; e.g. slope: 0.01")
+        if kind == "probability" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 <= value < 1):
+            raise self.error(node, f"{what} must be a number in [0, 1), got {_shown(node.value)}",
+                             "the probability of dropping a unit, e.g. rate: 0.1")
         if kind == "padding" and value not in ("circular", "valid"):
             raise self.error(node, f"{what} must be 'circular' or 'valid', got {_shown(node.value)}",
                              did_you_mean(value, ("circular", "valid")) or "circular keeps the size, valid shrinks it")

@@ -550,6 +550,9 @@ def describe_attention(layer: Layer, inputs: list[Layer] = (), upstream: Layer |
                      "(a valid factorization; no theorem says it is rich)",
                      f"φ = (MᵀQ_hᵀK_hM, MᵀV_hᵀO_h) for each head h, M = {m}",
                      r"\varphi(\theta) = (M^\top Q_h^\top K_h M,\ M^\top V_h^\top O_h)_{h}")
+    if layer.options.get("causal"):
+        return Piece(layer.name, "attention", False, "lower bound: a causal mask (φ = (Q_hᵀK_h, V_hᵀO_h) stays a "
+                     "valid factorization; Marcotte et al. 2025, Thm 3.8 is stated without a mask)", formula, formula_latex)
     if layer.options["heads"] == 1:
         return Piece(layer.name, "attention", True,
                      "theorem-backed when (Q,K), (V,O) have full rank: Marcotte et al. 2025, Thm 3.8", formula, formula_latex)

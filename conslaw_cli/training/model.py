@@ -9,7 +9,8 @@ pass follows the YAML semantics of the README:
   `(q·stride + j − ⌊k/2⌋) mod size` (circular) for kernel offset j, per spatial dimension,
   exactly as `compiler._conv_connections`;
 * attention: `Σ_h softmax(X Q_hᵀ K_h Xᵀ) X V_hᵀ O_h`, softmax over each row, head h the rows
-  h·head_dim … (h+1)·head_dim − 1 (Marcotte, Gribonval, Peyré 2025, eq. 19);
+  h·head_dim … (h+1)·head_dim − 1 (Marcotte, Gribonval, Peyré 2025, eq. 19); `causal: true`: token
+  t attends to tokens s ≤ t only;
 * softmax head: logits `W x`; the loss is cross-entropy;
 * pooling and reshaping: the mean or the max of each window of `graph.unit_windows` (the windows
   the compiler and the count engine read; a reshaping's windows have one unit);
@@ -92,16 +93,28 @@ def _conv(layer: Layer) -> Forward:
 def _attention(layer: Layer) -> Forward:
     heads, head_dim = layer.options["heads"], layer.options["head_dim"]
     q, k, v, o = (f"{layer.name}.{t}" for t in "QKVO")
+    tokens = layer.in_shape[1]
+    mask = np.tril(np.ones((tokens, tokens))) if layer.options.get("causal") else None
 
     def forward(params, x):
         out = jnp.zeros_like(x)
         for h in range(heads):
             rows = slice(h * head_dim, (h + 1) * head_dim)
             scores = (x @ params[q][rows].T) @ (params[k][rows] @ x.T)
-            out = out + jax.nn.softmax(scores, axis=-1) @ (x @ params[v][rows].T) @ params[o][rows]
+            out = out + _softmax_rows(scores, mask) @ (x @ params[v][rows].T) @ params[o][rows]
         return out
 
     return forward
+
+
+def _softmax_rows(scores: jnp.ndarray, mask: np.ndarray | None) -> jnp.ndarray:
+    """Softmax over each row; with a causal `mask` (1 where token t may attend to s ≤ t) the
+    masked entries get weight exactly 0 (a product with the 0/1 mask rather than a −∞ score, so
+    ball arithmetic encloses it like the rest)."""
+    if mask is None:
+        return jax.nn.softmax(scores, axis=-1)
+    weights = jnp.exp(scores - jnp.max(scores, axis=-1, keepdims=True)) * mask
+    return weights / jnp.sum(weights, axis=-1, keepdims=True)
 
 
 def _pool(layer: Layer) -> Forward:
@@ -135,6 +148,9 @@ def _layer(layer: Layer, observe=None) -> Forward:
         return _pool(layer)
     if layer.kind == "flatten":
         return lambda params, x: x.reshape(-1)
+    if layer.kind == "identity" and "dropout" in layer.options:
+        mask = f"{layer.name}.mask"  # given by `Network.loss` in training runs only
+        return lambda params, x: x * params[mask] if mask in params else x
     if layer.kind == "leaky_relu":
         slope = layer.options.get("slope", 0.01)
         return lambda params, x: jnp.where(x >= 0, x, slope * x)
@@ -206,10 +222,30 @@ class Network:
         out = self.batch(theta, xs)
         return jax.nn.softmax(out, axis=-1) if self.classifier else out
 
-    def loss(self, theta: jnp.ndarray, xs: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
+    @property
+    def dropouts(self) -> list[Layer]:
+        """The dropout layers (identity layers with a `dropout` rate)."""
+        return [l for _, l in self.graph.walk() if l.kind == "identity" and "dropout" in l.options]
+
+    def dropout_masks(self, key: jax.Array, batch: int) -> dict:
+        """A fresh mask per dropout layer and example: each unit kept with probability 1 − rate
+        and then scaled by 1/(1 − rate) (inverted dropout, as PyTorch's `nn.Dropout`)."""
+        masks = {}
+        for k, layer in enumerate(self.dropouts):
+            keep = 1.0 - layer.options["dropout"]
+            kept = jax.random.bernoulli(jax.random.fold_in(key, k), keep, (batch, *layer.out_shape[1:]))
+            masks[f"{layer.name}.mask"] = kept / keep
+        return masks
+
+    def loss(self, theta: jnp.ndarray, xs: jnp.ndarray, targets: jnp.ndarray, key: jax.Array | None = None) -> jnp.ndarray:
         """Mean cross-entropy (integer labels) for a classifier, else half the squared error
-        averaged over examples and output entries (PyTorch's MSELoss convention)."""
-        out = self.batch(theta, xs)
+        averaged over examples and output entries (PyTorch's MSELoss convention). With `key`,
+        the dropout layers drop units (a training step); without, they are the identity."""
+        if key is not None and self.dropouts:
+            params = self.unflatten(theta)
+            out = jax.vmap(lambda x, masks: self.forward(params | masks, x))(xs, self.dropout_masks(key, len(xs)))
+        else:
+            out = self.batch(theta, xs)
         if self.classifier:
             log_probs = jax.nn.log_softmax(out, axis=-1)
             return -jnp.mean(jnp.take_along_axis(log_probs, targets[:, None], axis=-1))

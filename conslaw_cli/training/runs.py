@@ -100,9 +100,9 @@ def run(net: Network, polys: PolynomialSet, quadratic: PolynomialSet, data: list
             if optimizer == "sgd":
                 size = inputs.shape[0]
                 chosen = jax.random.choice(step_key, size, (min(batch, size),), replace=False)
-                grad = loss_grad(theta, inputs[chosen], targets[chosen])
+                grad = loss_grad(theta, inputs[chosen], targets[chosen], jax.random.fold_in(step_key, 1))
             else:
-                grad = loss_grad(theta, inputs, targets)
+                grad = loss_grad(theta, inputs, targets, jax.random.fold_in(step_key, 1))
             updates, state = opt.update(grad, state, theta)
             theta = optax.apply_updates(theta, updates)
             return (theta, state), (polys.values(theta), learning_rate ** 2 * quadratic.values(grad))

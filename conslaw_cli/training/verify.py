@@ -311,7 +311,7 @@ def verify(path: analysis.Source, settings: Settings, polys_override: list[dict]
             verdict, passed = _judge(curves, slopes, settings, name == CONTROL)
         families.append(FamilyResult(name, len(members), name == CONTROL, curves, slopes, verdict, passed))
     return VerifyResult(net.graph.name, analysis.source_file(path), settings, families,
-                        None if diverged else _cross_check(traj, polys, settings), _notes(settings), diverged)
+                        None if diverged else _cross_check(traj, polys, settings), _notes(settings, net), diverged)
 
 
 def _divergences(traj: Trajectories, settings: Settings) -> list[str]:
@@ -334,8 +334,14 @@ def _divergences(traj: Trajectories, settings: Settings) -> list[str]:
     return found
 
 
-def _notes(settings: Settings) -> list[str]:
+def _notes(settings: Settings, net: Network) -> list[str]:
     notes = []
+    if net.dropouts:
+        rates = ", ".join(f"{l.name} {l.options['dropout']:g}" for l in net.dropouts)
+        notes.append(f"dropout ({rates}): these runs drop units, a new mask every step (inverted dropout); the "
+                     "laws listed are those of the network without dropout. A mask commutes with the rescaling "
+                     "of a neuron or channel, so those laws stay conserved; between two linear layers it breaks "
+                     "their GL symmetry except its diagonal, so Gram laws off the diagonal drift.")
     if settings.optimizer not in GRADIENT_FLOW_OPTIMIZERS:
         notes.append(f"{settings.optimizer}: the laws listed are laws of gradient flow; this optimizer follows "
                      "another flow, so their drift is a measurement, not a test (sign-flow laws: "
