@@ -45,6 +45,7 @@ INTEGER_SECONDS = 0.02  # the exact passes of a small network (the zoo's resnet:
 # the bracket samples: about n rows per point, each a gated pass through every weighted layer
 # (a ReLU stem and 20 / 60 residual blocks, n = 375 / 1,095: 5.0 / 55 s over 3 points)
 SAMPLE_SECONDS = 1.4e-4  # per weighted layer, parameter and point
+ESTIMATED_POINTS = 2  # a tight bound stops at the first point, a loose one tries all POINTS
 CANDIDATES = 8  # draws of (θ₀, inputs) per point: the exact pass only
 INPUTS_PER_FIELD = 2  # inputs drawn per field wanted (the samples cycle through them)
 
@@ -83,7 +84,7 @@ def planned_cost(graph: Graph) -> tuple[float, int] | None:
     if n > MAX_PARAMETERS:
         return None
     weighted = sum(1 for layer in walk_layers(graph.layers) if layer.params)
-    sampling = SAMPLE_SECONDS * weighted * n * POINTS
+    sampling = SAMPLE_SECONDS * weighted * n * ESTIMATED_POINTS
     return INTEGER_SECONDS + MAX_LEVELS * lie.RANK_SECONDS_PER_CUBE * n ** 3 + sampling, 3 * 8 * n ** 2
 
 
