@@ -159,7 +159,7 @@ CASES = {
     "count ReLU 4-5-3": ("count", mlp((4, 5, 3), "relu"), 0.25, None, ("expanded", "sympy")),
     "count ReLU 2-3-3-2 (bias)": ("count", mlp((2, 3, 3, 2), "relu", True), 0.25, None, ("expanded", "sympy")),
     "count ReLU 100-200-100": ("count", mlp((100, 200, 100), "relu"), 30, 1024, ("expanded",)),
-    "count zoo (13 files)": ("count", "zoo", 4, None, ()),
+    "count zoo (14 files)": ("count", "zoo", 4, None, ()),
     "count ReLU stem 3 + 2 residual ReLU blocks (certified)": ("count", STEM_STACK, 1, None, ()),
     "count tanh 10-20-20-10 (ball-arithmetic certificate)": ("count", mlp((10, 20, 20, 10), "tanh"), 30, None, ()),
     "conslaw --help": ("help", "", 0.15, None, ()),

@@ -104,7 +104,7 @@ ZOO_EXPECTED = {
     # each file's header comment gives the theorem
     "mlp_linear": 10, "mlp_relu": 5, "deep_linear": 9, "deep_relu": 6, "conv_relu": 3, "conv2d_relu": 3,
     "resnet_block": 4, "attention": 12, "multihead_attention": 12, "softmax_head": 10,
-    "transformer_block": 9, "resnet": 14, "lenet5": 14,
+    "transformer_block": 9, "resnet": 14, "lenet5": 14, "mlp_mixer": 10,
 }
 
 

@@ -210,14 +210,18 @@ def test_bad_reshaping_is_located(tmp_path, text, message):
     test_bad_pooling_is_located(tmp_path, text, message)
 
 
-def test_a_mixer_is_counted_and_bounded_by_its_own_fields(tmp_path):
+def test_a_mixer_is_certified_with_the_joint_rescaling_of_its_stream(tmp_path):
     # φ's pieces give 9 laws (3 per-neuron rescalings in each mixing block, 3 column sums of the
-    # head); the certificate allows at most 10, and the numerical count (float64, independent)
-    # finds 10 at every point: one law across the pieces that no named family states yet
+    # head); scaling the patch embedding and the token-mixing biases by λ and the head by 1/λ is a
+    # symmetry across the pieces (1 more law, checked against the network's own fields); the
+    # certificate allows at most 10, and the numerical count (float64, independent) finds 10
     path, graph = _graph(tmp_path, MIXER)
     result = analysis.count(path)
-    assert (result.laws, result.upper_bound, result.status) == (9, 10, "between 9 and 10")
+    assert (result.phi_laws, result.laws, result.upper_bound, result.status) == (9, 10, 10, "exact (certified)")
     assert [c[0] for c in numerical_counts(graph) if c is not None] == [10, 10, 10]
+    names = [family.name for family, _ in analysis.laws(path).families]
+    assert "‖linear1.weight‖² + ‖linear2.bias‖² − ‖softmax_head1.weight‖² (the whole stream scaled through 2 " \
+        "residual blocks, their biases with it)" in names
     phi = analysis.load(path)[1]
     assert trace_graph(graph, seed=3).dimension == expanded_phi.trace_dimension(phi, seed=3).dimension
 

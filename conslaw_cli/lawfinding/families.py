@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.phi.compiler import Poly, VariableTable, poly_sum
-from conslaw_cli.graph import HOMOGENEOUS, POOLING, Graph, Layer
+from conslaw_cli.graph import HOMOGENEOUS, POOLING, Graph, Layer, walk_layers
 from conslaw_cli.results.laws import Family
 from conslaw_cli.sanitize import latex_mathrm as _tex
 
@@ -224,7 +224,62 @@ def _build_families(graph: Graph) -> list[Family]:
 
     walk(graph.layers)
     families.extend(_streams(graph.layers, variables))
+    families.extend(_joint_streams(graph.layers, variables))
     return families
+
+
+JOINTLY_HOMOGENEOUS = ("identity", "flatten", "transpose", "max_pool", "avg_pool", "global_avg_pool") + HOMOGENEOUS
+
+
+def _jointly_homogeneous_block(layer: Layer) -> bool:
+    """A residual block with an identity skip whose body is positively homogeneous of degree 1 in
+    its input once its biases are scaled with it (weighted layers, ReLU-like activations, pools
+    and reshapings)."""
+    return layer.kind == "residual" and layer.shortcut is None and bool(_weighted(layer.body)) and \
+        all(l.kind in ("linear", "conv") or l.kind in JOINTLY_HOMOGENEOUS for l in layer.body)
+
+
+def _joint_streams(layers: list[Layer], v: VariableTable) -> list[Family]:
+    """The joint rescaling of a residual stream: in `a, (blocks and homogeneous layers)…, b`,
+    scaling a's weights and bias and every bias inside the blocks by λ > 0 and b's weights by 1/λ
+    leaves the network unchanged (each block's body is then homogeneous of degree 1 in the scaled
+    stream, x + body(x) too), so ‖a‖² + Σ‖block biases‖² − ‖b.weight‖² is a law (Noether's theorem
+    for a one-parameter scaling; the per-unit stream laws of `_streams` need no bias in the blocks
+    and no mixing of units, e.g. the token mixing of a transpose, and imply this one when they
+    hold). Only streams through a block with a bias or a transpose are listed (the others add
+    nothing to the per-unit laws)."""
+    out = []
+    for k, a in enumerate(layers):
+        if a.kind not in ("linear", "conv"):
+            continue
+        blocks = []
+        for b in layers[k + 1:]:
+            if _jointly_homogeneous_block(b):
+                blocks.append(b)
+            elif b.kind in JOINTLY_HOMOGENEOUS:
+                continue
+            elif b.kind in ("linear", "conv", "softmax_head") and any(_adds_to_streams(block) for block in blocks):
+                out.append(_joint_family(a, blocks, b, v))
+                break
+            else:
+                break
+    return out
+
+
+def _adds_to_streams(block: Layer) -> bool:
+    """A block that breaks the per-unit stream laws but keeps the joint one."""
+    return any(l.kind == "transpose" or "bias" in l.params for l in walk_layers(block.body))
+
+
+def _joint_family(a: Layer, blocks: list[Layer], b: Layer, v: VariableTable) -> Family:
+    scaled = [f"{a.name}.{p}" for p in ("weight", "bias") if p in a.params]
+    scaled += [f"{l.name}.bias" for block in blocks for l in walk_layers(block.body) if "bias" in l.params]
+    entry = poly_sum([_square_sum(_ids(v, t)) for t in scaled] + [_square_sum(_ids(v, f"{b.name}.weight"), -1)])
+    plural = "s" if len(blocks) != 1 else ""
+    name = (" + ".join(f"‖{t}‖²" for t in scaled) + f" − ‖{b.name}.weight‖² (the whole stream scaled through "
+            f"{len(blocks)} residual block{plural}, their biases with it)")
+    latex = " + ".join(rf"\|{_tex(t)}\|^2" for t in scaled) + rf" - \|{_tex(b.name + '.weight')}\|^2"
+    return Family(name, latex, [entry])
 
 
 def _weighted(layers: list[Layer]) -> list[Layer]:
