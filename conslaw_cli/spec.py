@@ -81,6 +81,12 @@ KINDS_NOT_SUPPORTED_YET = {
     "embedding layer": ("embedding", "positional_encoding"),
     "layer": ("lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
 }
+# PyTorch's names for options (the name of a layer's keyword argument) -> conslaw's
+KEY_SYNONYMS = {
+    ("dropout", "p"): "rate", ("attention", "num_heads"): "heads", ("attention", "is_causal"): "causal",
+    ("max_pool", "kernel"): "kernel_size", ("avg_pool", "kernel"): "kernel_size", ("conv", "kernel"): "kernel_size",
+    ("linear", "out_features"): "out", ("patches", "patch_size"): "size",
+}
 SOFTMAX_HINT = ("there is no softmax layer: softmax_head is a linear classifier followed by softmax and the "
                 "cross-entropy loss, written as the last layer, e.g. '- softmax_head: {classes: 10}'")
 
@@ -201,7 +207,9 @@ class _Validator:
     def check_keys(self, entries: dict, allowed, what: str) -> None:
         for key, (key_node, _) in entries.items():
             if key not in allowed:
-                hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}"
+                synonym = KEY_SYNONYMS.get((what, key))
+                hint = (f"conslaw calls this option '{synonym}'" if synonym else
+                        did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
                 raise self.error(key_node, f"unknown key {_shown(key)} in {what}", hint)
 
     def scalar(self, node, what: str):

@@ -59,3 +59,10 @@ def test_a_rate_outside_zero_to_one_is_located(tmp_path):
     path = _write(tmp_path, RELU.replace("rate: 0.2", "rate: 1"))
     result = runner.invoke(app, ["count", str(path)])
     assert result.exit_code == 2 and f"{path}:5:21: dropout.rate must be a number in [0, 1)" in result.stderr
+
+
+def test_pytorchs_option_names_are_answered_with_conslaws(tmp_path):
+    path = _write(tmp_path, RELU.replace("rate: 0.2", "p: 0.2"))
+    result = runner.invoke(app, ["count", str(path)])
+    assert result.exit_code == 2 and "unknown key 'p' in dropout" in result.stderr
+    assert "hint: conslaw calls this option 'rate'" in result.stderr
