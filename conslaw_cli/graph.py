@@ -125,9 +125,10 @@ def shape_text(shape: Shape) -> str:
 
 def unit_windows(layer: Layer) -> np.ndarray:
     """(output units, window) flat input units averaged or maximised into each output unit of a
-    pooling layer, or the one unit a reshaping moves there, units in C order (channel-major, like the graph's shapes): output position q of
-    channel c reads input positions q·stride + j, j over the kernel offsets, of channel c; a
-    global pool reads every position of its channel (or every token of its feature)."""
+    pooling layer, or the one unit a reshaping moves there; units in C order (channel-major, like
+    the graph's shapes): output position q of channel c reads input positions q·stride + j, j over
+    the kernel offsets, of channel c; a global pool reads every position of its channel (or every
+    token of its feature)."""
     shape = layer.in_shape
     if layer.kind == "transpose":  # output token e, feature n reads input token n, feature e
         tokens, dim = shape[1:]

@@ -228,7 +228,7 @@ def _build_families(graph: Graph) -> list[Family]:
     return families
 
 
-JOINTLY_HOMOGENEOUS = ("identity", "flatten", "transpose", "max_pool", "avg_pool", "global_avg_pool") + HOMOGENEOUS
+JOINTLY_HOMOGENEOUS = PASS_THROUGH + POOLING + ("transpose",) + HOMOGENEOUS
 
 
 def _jointly_homogeneous_block(layer: Layer) -> bool:

@@ -220,8 +220,6 @@ def _integral(poly: Poly) -> Poly:
     """A component with integer coefficients: scaled by the common denominator of an average
     pool's weights 1/k (a constant factor, so the same gradient span), zero terms dropped."""
     denominator = math.lcm(*(c.denominator for c in poly.values() if isinstance(c, Fraction)))
-    if denominator == 1:
-        return {m: int(c) for m, c in poly.items() if c}
     return {m: int(c * denominator) for m, c in poly.items() if c}
 
 

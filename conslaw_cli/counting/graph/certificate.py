@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from conslaw_cli.counting import gf
-from conslaw_cli.graph import HOMOGENEOUS, RESHAPING, Layer, unit_windows
+from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Layer, unit_windows
 from . import arith
 from .network import Program, gradient, layer_connections
 
@@ -98,7 +98,7 @@ def _walk_single_path(layers, state, plan: PathPlan, top_level):
             state = "weighted"
         elif layer.kind in HOMOGENEOUS:
             state = "hom"
-        elif layer.kind in RESHAPING + ("max_pool", "avg_pool", "global_avg_pool") and top_level:
+        elif layer.kind in WINDOWED and top_level:
             averaged = layer.kind in ("avg_pool", "global_avg_pool")
             if averaged and (state == "weighted" or _overlapping(layer)):
                 return None

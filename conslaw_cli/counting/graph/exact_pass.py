@@ -65,7 +65,7 @@ def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h:
     for op in ops:
         if isinstance(op, Affine):
             h = _affine(op.edges, theta, h)
-        elif isinstance(op, (Gains, Pool)) and (isinstance(op, Gains) or op.first is not None):
+        elif isinstance(op, Gains) or (isinstance(op, Pool) and op.gated):
             h = at_neurons(op, h)
         elif isinstance(op, Pool):  # an average (a reshaping: windows of one unit)
             h = _average(h[:, op.windows].sum(axis=2), op.windows.shape[1])
@@ -91,7 +91,7 @@ def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bo
     (then float64 computes it exactly): the pass on sizes bounds them all."""
     slopes = {op.first: _slope(op.activation) for op in program_ops(program.ops) if isinstance(op, Gains)}
     if any(s.denominator != 1 for s in slopes.values()) or any(
-            isinstance(op, Pool) and op.first is None and op.windows.shape[1] & (op.windows.shape[1] - 1)
+            isinstance(op, Pool) and not op.gated and op.windows.shape[1] & (op.windows.shape[1] - 1)
             for op in program_ops(program.ops)):
         return False
     worst = [float(np.max(np.abs(inputs), initial=0))]

@@ -233,7 +233,11 @@ class Pool:
     windows: np.ndarray  # (out units, k) input units
     in_units: int
     first: int | None = None  # max pooling only
-    layer: Layer | None = None
+
+    @property
+    def gated(self) -> bool:
+        """A max pool (its edges have gains); an average or a reshaping has fixed weights."""
+        return self.first is not None
 
     @property
     def units(self) -> int:
@@ -242,7 +246,7 @@ class Pool:
 
     def weights(self, gains: np.ndarray, first_gain: int) -> np.ndarray:
         """The edge weights (B or 1, 1, out units, k)."""
-        if self.first is None:
+        if not self.gated:
             return np.full((1, 1, 1, 1), pow(self.windows.shape[1], -1, gf.PRIME), dtype=np.uint64)
         start = first_gain + self.first
         return gains[:, start:start + self.windows.size].reshape(gains.shape[0], 1, *self.windows.shape)
@@ -339,7 +343,7 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
                 ops.append(Gains(units, counter["gains"], layer))
                 counter["gains"] += units
             elif layer.kind in WINDOWED:
-                pool = Pool(unit_windows(layer), units, layer=layer)
+                pool = Pool(unit_windows(layer), units)
                 if layer.kind == "max_pool":
                     pool.first = counter["gains"]
                     counter["gains"] += pool.units

@@ -2,8 +2,8 @@
 
 φ's count is a lower bound on the network's laws: every law of φ is one. This module bounds the
 number from above, for networks of linear, convolution, softmax-head, ReLU, leaky-ReLU, abs,
-pooling, reshaping and residual layers (piecewise polynomial networks), so that a count is proved exact when the bounds
-meet (docs/method.md §7, "The network certificate").
+pooling, reshaping and residual layers (piecewise polynomial networks), so that a count is proved
+exact when the bounds meet (docs/method.md §7, "The network certificate").
 
 The argument. For an input x and an output weight w, X_{x,w}(θ) = ∂_θ g(θ, x)ᵀ w is a field of the
 network's gradient flow (for a softmax head with cross-entropy, w sums to zero: the loss's
