@@ -26,6 +26,10 @@ the compiler, the count engine and the JAX network read.
 ``dropout: r``: the network whose gradient flow conslaw analyses is the network at evaluation
 (PyTorch's ``model.eval()``); ``verify`` drops units in its training runs.
 
+``relu: {power: p}`` (squared ReLU for p = 2) is the graph kind ``power`` with options ``p`` and
+``rectified: true``; ``power: {p: p}`` (x ↦ xᵖ) the same with ``rectified: false``; p = 1 is
+``relu`` or ``identity``. Both are positively homogeneous of degree p: σ(λx) = λᵖσ(x) for λ > 0.
+
 ``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
 over by the compiler); any other finite slope is positively homogeneous like relu.
 """
@@ -43,6 +47,8 @@ from .spec import ArchSpec, LayerSpec
 Shape = tuple
 HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
+POWER = "power"  # relu(x)^p (`rectified`) or x^p: positively homogeneous of degree p
+PATH_ENDING = SMOOTH + (POWER,)  # activations that end the paths of φ (not positively 1-homogeneous)
 POOLING = ("avg_pool", "max_pool", "global_avg_pool")
 RESHAPING = ("transpose", "patches")  # fixed permutations of the units
 WINDOWED = POOLING + RESHAPING  # each output unit reads a window of input units (`unit_windows`)
@@ -154,6 +160,15 @@ def unit_windows(layer: Layer) -> np.ndarray:
     return (np.arange(channels)[:, None, None] * per_channel + positions[None]).reshape(-1, positions.shape[1])
 
 
+def _power_kind(kind: str, opts: dict) -> tuple[str, dict]:
+    """relu: {power: p} and power: {p: p} as the graph kind (module docstring)."""
+    rectified = kind == "relu"
+    p = opts["power"] if rectified else opts["p"]
+    if p == 1:
+        return ("relu" if rectified else "identity"), {}
+    return POWER, {"p": p, "rectified": rectified}
+
+
 def _stride_between(size: int, out: int) -> int:
     """The smallest stride s with ⌈size / s⌉ = out, or 0 when there is none (s = ⌈size / out⌉ is
     the only candidate: ⌈size / s⌉ ≤ out needs s ≥ size / out)."""
@@ -226,6 +241,8 @@ class _Builder:
         kind, opts = layer.kind, layer.options
         if kind == "leaky_relu":
             kind = SLOPE_KINDS.get(opts["slope"], kind)
+        if layer.kind in ("relu", POWER):
+            kind, opts = _power_kind(kind, opts)
         if kind == "dropout":  # the identity of the analysed network; its rate is used in training only
             kind, opts = "identity", {"dropout": opts["rate"], "name": opts["name"]}
         node = Layer(kind, name, shape, shape, dict(opts), line=layer.pos.line, col=layer.pos.col)

@@ -36,6 +36,8 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
         "name": ("name", None),
     },
     "leaky_relu": {"slope": ("number", 0.01)},
+    "relu": {"power": ("exponent", 1)},
+    "power": {"p": ("exponent", ...)},
     "attention": {"heads": ("size", 1), "head_dim": ("size", ...), "causal": ("bool", False), "name": ("name", None)},
     "softmax_head": {"classes": ("size", ...), "name": ("name", None)},
     "avg_pool": {"kernel_size": ("size_or_pair", ...), "stride": ("size_or_pair", None), "name": ("name", None)},
@@ -48,6 +50,8 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
 }
 SHORTCUTS = ("identity", "conv", "linear")  # what the skip of a residual block computes
 LAYER_KINDS = tuple(sorted(set(BARE_LAYERS) | set(LAYER_OPTIONS)))
+SUPPORTED_ACTIVATIONS = ACTIVATIONS + ("power",)
+MAX_POWER = 8  # exponents of power activations: the exact passes square integers p times per layer
 INPUT_FORMS = {
     frozenset({"channels", "length"}): "signal",
     frozenset({"channels", "height", "width"}): "image",
@@ -61,7 +65,9 @@ SIZE_HINT = "sizes are whole numbers >= 1, e.g. 'out: 4'"
 KIND_SYNONYMS = {
     "dense": "linear", "fc": "linear", "fully_connected": "linear", "affine": "linear",
     "conv1d": "conv", "conv2d": "conv", "convolution": "conv",
-    "swish": "silu", "logistic": "sigmoid", "lrelu": "leaky_relu", "linear_activation": "identity",
+    "square": "power: {p: 2}", "squared_relu": "relu: {power: 2}", "relu2": "relu: {power: 2}",
+    "relu_squared": "relu: {power: 2}", "swish": "silu", "logistic": "sigmoid", "lrelu": "leaky_relu",
+    "linear_activation": "identity",
     "mha": "attention", "multi_head_attention": "attention", "multihead_attention": "attention",
     "self_attention": "attention",
     "skip": "residual", "shortcut": "residual", "residual_block": "residual", "resblock": "residual",
@@ -75,7 +81,7 @@ KIND_SYNONYMS = {
 }
 KINDS_NOT_SUPPORTED_YET = {
     "activation": ("prelu", "selu", "elu", "celu", "mish", "softplus", "softsign", "hardtanh", "relu6",
-                   "hard_swish", "hard_sigmoid", "square", "power"),
+                   "hard_swish", "hard_sigmoid"),
     "gated unit": ("glu", "swiglu", "geglu", "reglu"),
     "normalization layer": ("batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"),
     "embedding layer": ("embedding", "positional_encoding"),
@@ -85,8 +91,12 @@ KINDS_NOT_SUPPORTED_YET = {
 KEY_SYNONYMS = {
     ("dropout", "p"): "rate", ("attention", "num_heads"): "heads", ("attention", "is_causal"): "causal",
     ("max_pool", "kernel"): "kernel_size", ("avg_pool", "kernel"): "kernel_size", ("conv", "kernel"): "kernel_size",
-    ("linear", "out_features"): "out", ("patches", "patch_size"): "size",
+    ("linear", "out_features"): "out", ("patches", "patch_size"): "size", ("power", "exponent"): "p",
+    ("relu", "p"): "power", ("relu", "exponent"): "power",
 }
+# options that belong to another kind -> the hint that names it
+KEY_HINTS = {("relu", "slope"): "a slope below zero is 'leaky_relu: {slope: 0.01}'",
+             ("relu", "beta"): "a trainable slope is not supported yet; 'leaky_relu: {slope: 0.01}' has a fixed one"}
 SOFTMAX_HINT = ("there is no softmax layer: softmax_head is a linear classifier followed by softmax and the "
                 "cross-entropy loss, written as the last layer, e.g. '- softmax_head: {classes: 10}'")
 
@@ -113,7 +123,7 @@ def unknown_kind_hint(kind: str) -> str:
         return f"conslaw calls this layer '{synonym}'"
     for family, kinds in KINDS_NOT_SUPPORTED_YET.items():
         if any(_kind_key(k) == key for k in kinds):
-            supported = f"; the activations it supports: {', '.join(ACTIVATIONS)}" if family == "activation" else ""
+            supported = f"; the activations it supports: {', '.join(SUPPORTED_ACTIVATIONS)}" if family == "activation" else ""
             return f"a known {family} that conslaw does not support yet{supported}"
     return did_you_mean(kind, LAYER_KINDS) or f"known kinds: {', '.join(LAYER_KINDS)}"
 
@@ -208,7 +218,7 @@ class _Validator:
         for key, (key_node, _) in entries.items():
             if key not in allowed:
                 synonym = KEY_SYNONYMS.get((what, key))
-                hint = (f"conslaw calls this option '{synonym}'" if synonym else
+                hint = (f"conslaw calls this option '{synonym}'" if synonym else KEY_HINTS.get((what, key)) or
                         did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
                 raise self.error(key_node, f"unknown key {_shown(key)} in {what}", hint)
 
@@ -232,6 +242,12 @@ class _Validator:
     def option(self, kind: str, node, what: str):
         if kind == "size":
             return self.size(node, what)
+        if kind == "exponent":
+            value = self.size(node, what)
+            if value > MAX_POWER:
+                raise self.error(node, f"{what} is {value}; conslaw takes exponents up to {MAX_POWER}",
+                                 "squared ReLU (power: 2) and cubes are the usual ones")
+            return value
         if kind == "size_or_pair":
             if isinstance(node, yaml.SequenceNode):
                 if len(node.value) != 2:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.phi.compiler import Poly, VariableTable, poly_sum
-from conslaw_cli.graph import HOMOGENEOUS, POOLING, Graph, Layer, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, POOLING, POWER, Graph, Layer, walk_layers
 from conslaw_cli.results.laws import Family
 from conslaw_cli.sanitize import latex_mathrm as _tex
 
@@ -52,26 +52,32 @@ def _columns_text(unit: str, flattened_positions: int) -> str:
     return f"[:,{unit}]"
 
 
-def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 0) -> Family:
+def _rescaling(a: Layer, b: Layer, v: VariableTable, flattened_positions: int = 0, power: int = 1) -> Family:
     """‖incoming‖² + bias² − ‖outgoing‖² per homogeneous neuron or conv channel (Marcotte et al. 2023, Ex. 2.2,
-    Marcotte et al. 2025, Thm 3.6); a conv channel read through `flatten` is the set of its positions."""
+    Marcotte et al. 2025, Thm 3.6); a conv channel read through `flatten` is the set of its positions.
+
+    With a power activation between (homogeneous of degree p: scaling the incoming weights and bias by
+    λ scales the outgoing ones by λ⁻ᵖ), ‖incoming‖² + bias² − p‖outgoing‖² (Noether's theorem for that
+    one-parameter symmetry; Zhao et al. 2023, Ex. 5.3; Głuch and Urbanke 2021, §4)."""
     units = a.params["weight"][0]
     bias = "bias" in a.params
     incoming, outgoing = _ids(v, f"{a.name}.weight"), _ids(v, f"{b.name}.weight")
     biases = _ids(v, f"{a.name}.bias") if bias else None
     entries = []
     for k in range(units):
-        parts = [_square_sum(incoming[k]), _square_sum(_outgoing(b, outgoing, k, flattened_positions), -1)]
+        parts = [_square_sum(incoming[k]), _square_sum(_outgoing(b, outgoing, k, flattened_positions), -power)]
         if bias:
             parts.append(_square_sum(biases[k]))
         entries.append(poly_sum(parts))
     unit = "c" if a.kind == "conv" else "k"
     wa, wb, ba = f"{a.name}.weight", f"{b.name}.weight", f"{a.name}.bias"
     read = _columns_text(unit, flattened_positions)
-    name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− ‖{wb}{read}‖², "
-            f"{unit} = 0…{units - 1}" + (" (per hidden channel)" if a.kind == "conv" else " (per hidden neuron)"))
+    factor = f"{power}·" if power > 1 else ""
+    where = " (per hidden channel" if a.kind == "conv" else " (per hidden neuron"
+    name = (f"‖{wa}[{unit}]‖² " + (f"+ {ba}[{unit}]² " if bias else "") + f"− {factor}‖{wb}{read}‖², "
+            f"{unit} = 0…{units - 1}" + where + (f"; the activation is homogeneous of degree {power})" if factor else ")"))
     latex = (rf"\|{_tex(wa)}_{{{unit}}}\|^2" + (rf" + {_tex(ba)}_{{{unit}}}^2" if bias else "")
-             + rf" - \|{_tex(wb)}_{{:,{unit}}}\|^2,\ {unit} = 0,\dots,{units - 1}")
+             + rf" - {power if power > 1 else ''}\|{_tex(wb)}_{{:,{unit}}}\|^2,\ {unit} = 0,\dots,{units - 1}")
     return Family(name, latex, entries)
 
 
@@ -194,14 +200,20 @@ def _build_families(graph: Graph) -> list[Family]:
                 if previous is not None:
                     _pair(previous, layer, between)
                 previous, between = layer, []
-            elif layer.kind in PASS_THROUGH or layer.kind in HOMOGENEOUS or layer.kind in POOLING:
-                between.append(layer.kind)
+            elif layer.kind in PASS_THROUGH + HOMOGENEOUS + POOLING + (POWER,):
+                between.append(layer)
             else:
                 previous, between = None, []
 
-    def _pair(a: Layer, b: Layer, between: list[str]):
+    def _pair(a: Layer, b: Layer, between_layers: list[Layer]):
         # pooling commutes with a positive per-channel scaling; a max pool is itself positively
         # homogeneous, so a channel rescaling passes it even without an activation
+        between = [l.kind for l in between_layers]
+        powers = [l.options["p"] for l in between_layers if l.kind == POWER]
+        if powers:  # σ(λx) = λᵖσ(x): the outgoing weights scale by λ⁻ᵖ
+            if len(powers) == 1 and not any(k in HOMOGENEOUS for k in between) and "attention" not in (a.kind, b.kind):
+                _rescaled(a, b, between, powers[0])
+            return
         homogeneous = [k for k in between if k in HOMOGENEOUS] or [k for k in between if k == "max_pool"][:1]
         flattened = "flatten" in between or (a.kind == "conv" and "global_avg_pool" in between)
         if "attention" in (a.kind, b.kind) and any(k in POOLING for k in between):
@@ -211,16 +223,19 @@ def _build_families(graph: Graph) -> list[Family]:
                     and len(homogeneous) <= 1 and not (flattened and (b.kind == "attention" or homogeneous)):
                 tokens = a.out_shape[1] if flattened else 0
                 families.append(interface_family(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
-        elif a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened:
-            if not homogeneous and b.kind == "linear":
-                families.append(interface_family(a, b, variables, diagonal=False))
-            elif len(homogeneous) == 1:
-                families.append(_rescaling(a, b, variables))
-        elif a.kind == b.kind == "conv" and len(homogeneous) == 1:
-            families.append(_rescaling(a, b, variables))
-        elif a.kind == "conv" and b.kind in ("linear", "softmax_head") and flattened and len(homogeneous) == 1:
+        elif a.kind == "linear" and b.kind == "linear" and not flattened and not homogeneous:
+            families.append(interface_family(a, b, variables, diagonal=False))
+        elif len(homogeneous) == 1:
+            _rescaled(a, b, between)
+
+    def _rescaled(a: Layer, b: Layer, between: list[str], power: int = 1):
+        """The per-unit rescaling family between a and b, when their kinds allow one."""
+        flattened = "flatten" in between or (a.kind == "conv" and "global_avg_pool" in between)
+        if a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened or a.kind == b.kind == "conv":
+            families.append(_rescaling(a, b, variables, power=power))
+        elif a.kind == "conv" and b.kind in ("linear", "softmax_head") and flattened:
             positions = b.params["weight"][1] // a.out_shape[1]  # per channel, after any pooling
-            families.append(_rescaling(a, b, variables, flattened_positions=positions))
+            families.append(_rescaling(a, b, variables, flattened_positions=positions, power=power))
 
     walk(graph.layers)
     families.extend(_streams(graph.layers, variables))

@@ -5,9 +5,10 @@ The rules are those of docs/method.md §5 (Marcotte et al. 2023, §4; Marcotte e
 * every scalar parameter is a variable; a polynomial is a dict {monomial: integer coefficient},
   a monomial a sorted tuple of variable indices (with repetition for powers);
 * path lifting: a component is the sum of the weight products of all paths that join the same
-  source (input unit, constant unit of the biases, output of a smooth neuron) to the same sink
-  (output unit, input of a smooth neuron) through the same homogeneous neurons (relu,
-  leaky_relu, abs); linear neurons are summed over (contraction), smooth neurons cut paths;
+  source (input unit, constant unit of the biases, output of a smooth or power neuron) to the
+  same sink (output unit, input of such a neuron) through the same homogeneous neurons (relu,
+  leaky_relu, abs); linear neurons are summed over (contraction), smooth neurons and power
+  neurons (xᵖ, relu(x)ᵖ: homogeneous of degree p, not 1) cut paths;
 * convolutions are linear maps whose entries are filter weights (weight sharing), linear layers
   on tokens share their weights over tokens: identical components are emitted once;
 * pooling: an average is a fixed linear map (weights 1/k, the window's size); a max passes one
@@ -36,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
-from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, WINDOWED, Graph, Layer, unit_windows, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, PATH_ENDING, POWER, WINDOWED, Graph, Layer, unit_windows, walk_layers
 from conslaw_cli.limits import DEFAULT_MAX_TERMS, MAX_BYTES, amount
 from conslaw_cli.sanitize import latex_mathrm
 
@@ -274,7 +275,8 @@ class _PathLifter:
         self.units = [{chain + (f"{self.neuron_prefix}[{u}]",): poly for chain, poly in lifted.items()}
                       for u, lifted in enumerate(self.units)]
 
-    def smooth(self) -> None:
+    def end_paths(self) -> None:
+        """Each unit is a sink (the input of a smooth or power neuron) and the source of new paths."""
         for u, lifted in enumerate(self.units):
             label = f"{self.neuron_prefix}[{u}]"
             self.emit(lifted, label)
@@ -322,8 +324,8 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
                 lifter.softmax_projection()
         elif layer.kind in HOMOGENEOUS:
             lifter.homogeneous()
-        elif layer.kind in SMOOTH:
-            lifter.smooth()
+        elif layer.kind in PATH_ENDING:
+            lifter.end_paths()
         elif layer.kind in WINDOWED:
             lifter.pool(layer)
         elif layer.kind == "residual":
@@ -344,8 +346,8 @@ def _has_params(layers: list[Layer]) -> bool:
     return any(l.params or _has_params(l.inner) for l in layers)
 
 
-def _smooth_kinds(layers: list[Layer]) -> set[str]:
-    return {l.kind for l in layers if l.kind in SMOOTH} | {k for l in layers for k in _smooth_kinds(l.inner)}
+def _path_ending_kinds(layers: list[Layer]) -> set[str]:
+    return {l.kind for l in walk_layers(layers) if l.kind in PATH_ENDING}
 
 
 def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Piece:
@@ -360,10 +362,14 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
     if not _has_params(layers):
         return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
-    smooth = _smooth_kinds(layers)
-    if smooth:
-        return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(smooth))}) "
+    ending = _path_ending_kinds(layers)
+    if ending - {POWER}:
+        return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(ending))}) "
                      "cut the paths; φ is not proved rich", formula, formula_latex)
+    if ending:
+        return Piece(name, "path lifting", False, "lower bound: power activations (homogeneous of degree p > 1) cut "
+                     "the paths; φ is not proved rich (the rescaling laws across them are checked in the network)",
+                     formula, formula_latex)
     windowed = sorted({l.kind for l in walk_layers(layers) if l.kind in WINDOWED})
     if windowed:
         return Piece(name, "path lifting", False, f"lower bound: pooling or reshaping ({', '.join(windowed)}) in "
@@ -662,7 +668,7 @@ def _values_continue(run: list[Layer]) -> bool:
     """Whether an attention's values are composed with the run after it: the run has weights
     before its first smooth activation (a smooth neuron would end the value paths at once)."""
     for layer in run:
-        if layer.kind in SMOOTH:
+        if layer.kind in PATH_ENDING:
             return False
         if layer.params or _has_params(layer.inner):
             return True
@@ -709,7 +715,7 @@ def estimate_terms(graph: Graph) -> int:
                 counts = _paths_after(layer, counts)
                 if layer.kind == "softmax_head":  # the projection mixes all logits into each
                     counts = [sum(counts)] * len(counts)
-            elif layer.kind in SMOOTH:
+            elif layer.kind in PATH_ENDING:
                 total += sum(counts)
                 counts = [1] * len(counts)
             elif layer.kind in WINDOWED:  # each window's paths, merged or not

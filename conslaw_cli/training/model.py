@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from conslaw_cli.phi.compiler import VariableTable
-from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Graph, Layer, unit_windows
+from conslaw_cli.graph import HOMOGENEOUS, POWER, WINDOWED, Graph, Layer, unit_windows
 
 jax.config.update("jax_enable_x64", True)
 
@@ -132,8 +132,9 @@ def _residual(layer: Layer, observe=None) -> Forward:
 
 def _layer(layer: Layer, observe=None) -> Forward:
     """One layer's forward; `observe(x)` (when given) is shown the input of every ReLU-like
-    activation (relu, leaky_relu, abs), where a neuron's gain is decided."""
-    if observe is not None and layer.kind in HOMOGENEOUS:
+    activation (relu, leaky_relu, abs, relu(x)ᵖ), where a neuron's gain is decided."""
+    switching = layer.kind in HOMOGENEOUS or (layer.kind == POWER and layer.options["rectified"])
+    if observe is not None and switching:
         plain = _layer(layer)
         return lambda params, x: (observe(x), plain(params, x))[1]
     if layer.kind in ("linear", "softmax_head"):
@@ -151,6 +152,9 @@ def _layer(layer: Layer, observe=None) -> Forward:
     if layer.kind == "identity" and "dropout" in layer.options:
         mask = f"{layer.name}.mask"  # given by `Network.loss` in training runs only
         return lambda params, x: x * params[mask] if mask in params else x
+    if layer.kind == POWER:
+        p, rectified = layer.options["p"], layer.options["rectified"]
+        return lambda params, x: (jax.nn.relu(x) if rectified else x) ** p
     if layer.kind == "leaky_relu":
         slope = layer.options.get("slope", 0.01)
         return lambda params, x: jnp.where(x >= 0, x, slope * x)

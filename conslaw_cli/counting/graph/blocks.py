@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conslaw_cli.graph import HOMOGENEOUS, SMOOTH, Graph, Layer, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, PATH_ENDING, Graph, Layer, walk_layers
 from conslaw_cli.phi.compiler import merges_tokens, piece_layout
 from .fields import GraphFields
 from .network import Affine, Dense, Program, Unsupported, build_program, connections, program_ops
@@ -51,14 +51,14 @@ def structure(layers: list[Layer]) -> tuple:
 
 
 def segments(layers: list[Layer]) -> list[list[Layer]]:
-    """A path-lifting piece cut at its smooth activations (each ends the paths through it)."""
+    """A path-lifting piece cut at its smooth and power activations (each ends the paths through it)."""
     out, run = [], []
     for layer in layers:
-        if layer.kind in SMOOTH:
+        if layer.kind in PATH_ENDING:
             out.append(run)
             run = []
-        elif any(inner.kind in SMOOTH for inner in walk_layers(layer.inner)):
-            raise Unsupported("smooth activation inside an inline residual block")
+        elif any(inner.kind in PATH_ENDING for inner in walk_layers(layer.inner)):
+            raise Unsupported("smooth or power activation inside an inline residual block")
         else:
             run.append(layer)
     out.append(run)

@@ -1,8 +1,9 @@
 """The network evaluated exactly at integer parameters and inputs: its activation pattern.
 
 The network certificate (``upper_bound``) takes the fields of the network itself at one real point
-θ₀. In a network of linear, convolution, ReLU, leaky-ReLU, abs and residual layers, those fields
-depend on the side of zero of every pre-activation; deciding a side in floating point could be
+θ₀. In a network of linear, convolution, ReLU, leaky-ReLU, abs, power and residual layers, those
+fields depend on the side of zero of every pre-activation (a power neuron xᵖ has none; relu(x)ᵖ
+switches like a ReLU); deciding a side in floating point could be
 wrong, so here every value is exact. θ₀ and the inputs are integers, so every pre-activation is an
 integer (a dyadic rational after a leaky slope, which is a binary float). The pass runs in float64
 when float64 is provably exact: the same pass on |θ₀| and |x| with every gain replaced by its
@@ -20,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import Affine, Dense, Gains, Pool, Program, Skip, SumZero, Unsupported, program_ops
+from .network import Affine, Dense, Gains, Pool, Power, Program, Skip, SumZero, Unsupported, program_ops
 
 EXACT_FLOAT_LIMIT = 2.0 ** 52  # below this every integer and every sum of two of them is exact in float64
 
@@ -38,7 +39,7 @@ class Pattern:
 
 
 def _slope(layer) -> Fraction:
-    if layer.kind == "relu":
+    if layer.kind in ("relu", "power"):  # relu(x)ᵖ is 0 below zero
         return Fraction(0)
     if layer.kind == "abs":
         return Fraction(-1)
@@ -65,7 +66,7 @@ def _run(ops: list, h: np.ndarray, theta: np.ndarray, at_neurons, seen=lambda h:
     for op in ops:
         if isinstance(op, Affine):
             h = _affine(op.edges, theta, h)
-        elif isinstance(op, Gains) or (isinstance(op, Pool) and op.gated):
+        elif isinstance(op, (Gains, Power)) or (isinstance(op, Pool) and op.gated):
             h = at_neurons(op, h)
         elif isinstance(op, Pool):  # an average (a reshaping: windows of one unit)
             h = _average(h[:, op.windows].sum(axis=2), op.windows.shape[1])
@@ -101,8 +102,8 @@ def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bo
 
     with np.errstate(over="ignore", invalid="ignore"):
         _run(program.ops, np.abs(inputs).astype(float), np.abs(theta).astype(float),
-             lambda op, h: h[:, op.windows].max(axis=2) if isinstance(op, Pool)
-             else h * float(max(1, abs(slopes[op.first]))), see)
+             lambda op, h: h[:, op.windows].max(axis=2) if isinstance(op, Pool) else h ** op.p
+             if isinstance(op, Power) else h * float(max(1, abs(slopes[op.first]))), see)
     return worst[0] < EXACT_FLOAT_LIMIT  # NaN (an overflow) fails the comparison
 
 
@@ -116,9 +117,11 @@ def activation_pattern(program: Program, theta: np.ndarray, inputs: np.ndarray) 
 
     previous = {"output": None, "silent": None}
 
-    def decide(op: Gains | Pool, pre: np.ndarray) -> np.ndarray:
+    def decide(op: Gains | Power | Pool, pre: np.ndarray) -> np.ndarray:
         if isinstance(op, Pool):
             return select(op, pre)
+        if isinstance(op, Power) and not op.activation.options["rectified"]:
+            return power(op, pre)
         slope = _slope(op.activation)
         positive, zero = pre > 0, pre == 0
         if pre is previous["output"]:  # straight after an activation: its zero gains keep a 0 there near θ₀
@@ -127,7 +130,17 @@ def activation_pattern(program: Program, theta: np.ndarray, inputs: np.ndarray) 
         gain = np.where(positive, 1, int(slope) if slope.denominator == 1 else slope).astype(object)
         gains[:, op.first:op.first + op.units] = gain
         out = pre * (gain.astype(float) if exact_float else gain)
+        if isinstance(op, Power):
+            out = out ** op.p
         previous["output"], previous["silent"] = out, gain == 0
+        return out
+
+    def power(op: Power, pre: np.ndarray) -> np.ndarray:
+        """hᵖ: gain 1 everywhere, no boundary (a polynomial); a 0 stays 0 only where it was held at 0."""
+        gains[:, op.first:op.first + op.units] = 1
+        out = pre ** op.p
+        silent = previous["silent"] if pre is previous["output"] else np.zeros(pre.shape, bool)
+        previous["output"], previous["silent"] = out, silent
         return out
 
     def select(op: Pool, h: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from conslaw_cli.counting import gf
 from conslaw_cli.graph import Graph
 from . import arith
 from .blocks import blocks_with_variables, tensor_offsets
-from .network import build_program, gradient
+from .network import build_program, gradient, output_degree
 
 
 @dataclass
@@ -48,7 +48,7 @@ def check_laws(graph: Graph, polys: list[dict], seed: int = 0, samples: int = 2)
 
 def check_in_network(graph: Graph, polys: list[dict], seed: int = 0) -> Checked:
     """`check_laws` against the fields of the whole network as one gated network, for a network of
-    linear, conv, softmax-head, ReLU-like and residual layers (else Unsupported): the rank-one
+    linear, conv, softmax-head, ReLU-like, power, pooling and residual layers (else Unsupported): the rank-one
     gains then stand for its inputs, its activation patterns and its output weights at once, so a
     polynomial that passes is a law of the network on every activation region (except with the
     Schwartz–Zippel probability), also where it mixes parameters of several pieces of φ."""
@@ -65,12 +65,13 @@ def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, see
     theta_list = theta.tolist()
     where_block = np.full(num_params, -1, dtype=np.int64)
     where_local = np.full(num_params, -1, dtype=np.int64)
-    fields, depth = [], 1
+    fields, depth, network_degree = [], 1, 0
     for k, (program, glob) in enumerate(blocks):
         gains = rng.residues((samples, program.num_gains))
         fields.append(gradient(program, theta[glob][None, None, :], gains)[:, 0, :])
         where_block[glob], where_local[glob] = k, np.arange(len(glob))
         depth = max(depth, len(program.ops))
+        network_degree = max(network_degree, output_degree(program))
     passed, gradients = [], []
     for poly in polys:
         grad = gf.poly_gradient(poly, theta_list)
@@ -85,4 +86,6 @@ def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, see
                 ok = ok and not dots.any()
         passed.append(ok)
     degree = max((len(m) for p in polys for m in p), default=1)
-    return Checked(passed, len(polys) * (degree + 2 * depth + 2) / gf.PRIME, gradients, num_params)
+    # a check is a polynomial of degree ≤ (deg h − 1) + deg of the network's output (power neurons raise it)
+    bound = degree + max(2 * depth + 2, network_degree)
+    return Checked(passed, len(polys) * bound / gf.PRIME, gradients, num_params)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from conslaw_cli.counting import gf
-from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Layer, unit_windows
+from conslaw_cli.graph import HOMOGENEOUS, POWER, WINDOWED, Layer, unit_windows
 from . import arith
 
 
@@ -225,6 +225,27 @@ class Gains:
 
 
 @dataclass
+class Power:
+    """Power neurons h ↦ g·hᵖ (`first` = index of the first gain), in whole-network programs only
+    (the law check and the certificate; a power neuron ends the paths of φ's pieces): relu(h)ᵖ has
+    gain 1 where h > 0 and 0 elsewhere, hᵖ gain 1 everywhere; the law check draws random gains,
+    as for a ReLU."""
+
+    units: int
+    first: int
+    p: int
+    activation: Layer
+
+
+def _jet_power(h: np.ndarray, p: int) -> np.ndarray:
+    """hᵖ of jets (B, J, units), by repeated products."""
+    out = h
+    for _ in range(p - 1):
+        out = arith.jet_product(out, h, arith.mul, 1, 1, 1)
+    return out
+
+
+@dataclass
 class Pool:
     """A pooling layer: output unit u = Σ_m w_um · in[windows[u, m]]. An average has the fixed
     weights 1/k (mod p); a max pool's weights are the gains of its edges (`first`: the index of
@@ -304,6 +325,24 @@ def program_ops(ops: list):
         yield from program_ops(getattr(op, "shortcut", []))
 
 
+def output_degree(program: "Program") -> int:
+    """A bound on the degree of the program's sink values in (θ, gains): the sources are gains
+    (degree 1), a weighted layer adds 1 (a bias is θ times the constant's gain, degree 2), a
+    gain 1, a power neuron multiplies by p and adds its gain, and the sinks' gains add 1 (for
+    Schwartz–Zippel bounds)."""
+    def after(ops: list, degree: int) -> int:
+        for op in ops:
+            if isinstance(op, (Affine, Gains)) or (isinstance(op, Pool) and op.gated):
+                degree += 1
+            elif isinstance(op, Power):
+                degree = op.p * degree + 1
+            elif isinstance(op, Skip):
+                degree = max(after(op.body, degree), after(op.shortcut, degree))
+        return degree
+
+    return after(program.ops, 1) + 1
+
+
 def connections(program: "Program") -> int:
     """Weight uses of one pass: the cost of a field's evaluation."""
     return sum(op.edges.uses for op in program_ops(program.ops) if isinstance(op, Affine))
@@ -341,6 +380,9 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
                     ops.append(SumZero(units))
             elif layer.kind in HOMOGENEOUS:
                 ops.append(Gains(units, counter["gains"], layer))
+                counter["gains"] += units
+            elif layer.kind == POWER:
+                ops.append(Power(units, counter["gains"], layer.options["p"], layer))
                 counter["gains"] += units
             elif layer.kind in WINDOWED:
                 pool = Pool(unit_windows(layer), units)
@@ -399,6 +441,10 @@ def _run(ops, h, theta, gains, constant, first_gain, tape):
         elif isinstance(op, Gains):
             g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
             h = arith.mul(h, g[:, None, :])
+        elif isinstance(op, Power):
+            tape.saved.append(h)
+            g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
+            h = arith.mul(_jet_power(h, op.p), g[:, None, :])
         elif isinstance(op, Skip):  # the tape holds the body's inputs, then the shortcut's
             body = _run(op.body, h, theta, gains, constant, first_gain, tape)
             h = arith.add(body, _run(op.shortcut, h, theta, gains, constant, first_gain, tape))
@@ -452,6 +498,11 @@ def _back(ops, delta, theta, gains, constant, first_gain, tape, grad):
         elif isinstance(op, Gains):
             g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
             delta = arith.mul(delta, g[:, None, :])
+        elif isinstance(op, Power):  # ∂(g·hᵖ)/∂h = p·g·hᵖ⁻¹
+            h = tape.saved.pop()
+            g = gains[:, first_gain + op.first:first_gain + op.first + op.units]
+            slope = arith.mul(_jet_power(h, op.p - 1), arith.mul(g, np.uint64(op.p))[:, None, :])
+            delta = arith.jet_product(delta, slope, arith.mul, 1, 1, 1)
         elif isinstance(op, Skip):  # popped in reverse: the shortcut's inputs first
             skipped = _back(op.shortcut, delta, theta, gains, constant, first_gain, tape, grad)
             delta = arith.add(skipped, _back(op.body, delta, theta, gains, constant, first_gain, tape, grad))

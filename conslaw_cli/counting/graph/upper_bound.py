@@ -2,7 +2,7 @@
 
 φ's count is a lower bound on the network's laws: every law of φ is one. This module bounds the
 number from above, for networks of linear, convolution, softmax-head, ReLU, leaky-ReLU, abs,
-pooling, reshaping and residual layers (piecewise polynomial networks), so that a count is proved
+power, pooling, reshaping and residual layers (piecewise polynomial networks), so that a count is proved
 exact when the bounds meet (docs/method.md §7, "The network certificate").
 
 The argument. For an input x and an output weight w, X_{x,w}(θ) = ∂_θ g(θ, x)ᵀ w is a field of the
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.counting import gf, lie
-from conslaw_cli.graph import HOMOGENEOUS, WINDOWED, Graph, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, POWER, WINDOWED, Graph, walk_layers
 from .blocks import tensor_offsets
 from .exact_pass import activation_pattern
 from .fields import GraphFields
 from .network import Unsupported, build_program, connections
 
-PIECEWISE_POLYNOMIAL = ("linear", "conv", "softmax_head", "residual", "identity", "flatten") + HOMOGENEOUS + WINDOWED
+PIECEWISE_POLYNOMIAL = ("linear", "conv", "softmax_head", "residual", "identity", "flatten", POWER) + HOMOGENEOUS + WINDOWED
 MAX_PARAMETERS = 4_000  # dense ranks of D × D residues: about 16 s at this size here
 VALUE_RANGE = 1 << 10  # θ₀ and the inputs: integers in [−VALUE_RANGE, VALUE_RANGE], θ₀'s nonzero
 POINTS = 3  # points tried when the bound is not tight at the first
