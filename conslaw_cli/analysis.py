@@ -131,11 +131,13 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
             components = _component_count(graph, max_terms)
         upper = None
     phi_laws, laws, family_error = parameters - trace.dimension, parameters - trace.dimension, 0.0
-    certificate_seconds, certificate_bytes = 0.0, 0
+    certificate_seconds, certificate_bytes, beyond_phi = 0.0, 0, ""
     if block is None and not exact:
         found = _network_family_bound(graph, seed)
         if found is not None and found[0] > phi_laws:
             laws, family_error = found
+        elif added := _symmetry_laws_beyond_phi(graph, seed):
+            laws, beyond_phi = phi_laws + added, SYMMETRY_LAWS
         from conslaw_cli.counting.graph.upper_bound import planned_cost
 
         certificate_seconds, certificate_bytes = planned_cost(graph) or (0.0, 0)
@@ -156,6 +158,7 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         estimate_seconds=trace.estimate.seconds + certificate_seconds if trace.estimate else None,
         estimate_bytes=max(trace.estimate.bytes, certificate_bytes) if trace.estimate else None,
         upper_bound=upper.laws if upper else None, upper_bound_note=upper.note if upper else "",
+        beyond_phi=beyond_phi,
     )
 
 
@@ -170,6 +173,26 @@ def _network_checked_families(graph: Graph, seed: int):
         return families, check_in_network(graph, [e for f in families for e in f.entries], seed)
     except Unsupported:
         return None
+
+
+SYMMETRY_LAWS = "φ and of the symmetries of its normalization layers (Noether's theorem)"
+
+
+def _symmetry_laws_beyond_phi(graph: Graph, seed: int) -> int:
+    """How many independent laws the families proved by a theorem (a normalization's invariances,
+    `lawfinding.families.normalization_families`) add to φ's, certainly
+    (``counting.graph.lawcheck.rank_beyond_phi``); 0 when there are none or the graph engine does
+    not cover φ."""
+    from conslaw_cli.counting.graph.lawcheck import rank_beyond_phi
+    from conslaw_cli.lawfinding.families import normalization_families
+
+    polys = [entry for family in normalization_families(graph) for entry in family.entries]
+    if not polys:
+        return 0
+    try:
+        return rank_beyond_phi(graph, polys, seed)
+    except Unsupported:
+        return 0
 
 
 def _network_family_bound(graph: Graph, seed: int) -> tuple[int, float] | None:
@@ -189,7 +212,7 @@ def _passing(families: list, checked) -> tuple[list, list[int]]:
     for family in families:
         indices = range(position, position + len(family.entries))
         position += len(family.entries)
-        if family.entries and all(checked.passed[k] for k in indices):
+        if family.entries and (family.proved_by or all(checked.passed[k] for k in indices)):
             kept.append(family)
             chosen.extend(indices)
     return kept, chosen
@@ -234,6 +257,7 @@ def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAUL
     with located(graph):
         if count is None and block is None:
             count = graph.num_params - _trace(graph, seed, max_terms=max_terms)[0].dimension
+            count += _symmetry_laws_beyond_phi(graph, seed)
         elif count is None:
             count = len(block_vars) - trace_dimension(phi, seed=seed).dimension
         found = find_laws(phi, degree, max_unknowns)
@@ -272,7 +296,7 @@ def family_laws(source: Source, seed: int = 0, count: int | CountResult | None =
         trace = None
         if count is None:
             trace = _trace(graph, seed, max_block=max_block)[0]
-            count = graph.num_params - trace.dimension
+            count = graph.num_params - trace.dimension + _symmetry_laws_beyond_phi(graph, seed)
         families = candidate_families(graph)
         across = None if pieces_rich(pieces) else _network_checked_families(graph, seed)
         if across is not None:  # checked against the network itself: families across φ's pieces count

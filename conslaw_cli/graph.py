@@ -30,6 +30,14 @@ the compiler, the count engine and the JAX network read.
 ``rectified: true``; ``power: {p: p}`` (x ↦ xᵖ) the same with ``rectified: false``; p = 1 is
 ``relu`` or ``identity``. Both are positively homogeneous of degree p: σ(λx) = λᵖσ(x) for λ > 0.
 
+Normalization: ``layer_norm`` maps the features h of a vector (or of each token) to
+γ ⊙ (h − mean h)/std h + β, ``rms_norm`` to γ ⊙ h/rms h (PyTorch's ``LayerNorm(dim)`` and
+``RMSNorm(dim)`` with eps = 0: conslaw analyses the exact norm, whose scale invariance is exact);
+parameters ``LAYER.weight`` (γ) and ``LAYER.bias`` (β, layer_norm only), of shape (dim,), shared
+by the tokens; ``affine: false`` drops both, ``bias: false`` drops β. ``affine_part`` gives the
+diagonal map γ ⊙ n + β as a layer of kind ``scale``: φ's paths end at the normalization and
+restart at its output, through that map.
+
 ``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
 over by the compiler); any other finite slope is positively homogeneous like relu.
 """
@@ -48,11 +56,12 @@ Shape = tuple
 HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
 POWER = "power"  # relu(x)^p (`rectified`) or x^p: positively homogeneous of degree p
-PATH_ENDING = SMOOTH + (POWER,)  # activations that end the paths of φ (not positively 1-homogeneous)
+NORMS = ("layer_norm", "rms_norm")  # over the features of a vector or of each token
+PATH_ENDING = SMOOTH + (POWER,) + NORMS  # layers that end the paths of φ (not positively 1-homogeneous)
 POOLING = ("avg_pool", "max_pool", "global_avg_pool")
 RESHAPING = ("transpose", "patches")  # fixed permutations of the units
 WINDOWED = POOLING + RESHAPING  # each output unit reads a window of input units (`unit_windows`)
-NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual", "dropout") + WINDOWED
+NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual", "dropout") + WINDOWED + NORMS
 MAX_PARAMETERS = 100_000_000
 MAX_VALUES = 100_000_000
 SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
@@ -158,6 +167,12 @@ def unit_windows(layer: Layer) -> np.ndarray:
         positions = positions * n + (q.reshape(-1, 1) * s + j.reshape(1, -1))
     per_channel = math.prod(spatial)
     return (np.arange(channels)[:, None, None] * per_channel + positions[None]).reshape(-1, positions.shape[1])
+
+
+def affine_part(norm: Layer) -> Layer:
+    """The map n ↦ γ ⊙ n + β of a normalization layer, as a layer of kind ``scale`` with the
+    norm's name and parameters (the diagonal through which φ's paths restart after the norm)."""
+    return Layer("scale", norm.name, norm.out_shape, norm.out_shape, {}, dict(norm.params), line=norm.line, col=norm.col)
 
 
 def _power_kind(kind: str, opts: dict) -> tuple[str, dict]:
@@ -271,6 +286,8 @@ class _Builder:
             self.pool(layer, node, shape)
         elif kind in RESHAPING:
             self.reshape(layer, node, shape)
+        elif kind in NORMS:
+            self.norm(layer, node, shape)
         elif kind == "flatten":
             node.out_shape = ("vector", math.prod(shape[1:]))
         elif kind == "residual":
@@ -355,6 +372,21 @@ class _Builder:
             raise self.error(layer, f"patches of size {size} do not tile a {shape[2]}x{shape[3]} image",
                              "choose a size that divides the height and the width")
         node.out_shape = ("tokens", (shape[2] // size) * (shape[3] // size), shape[1] * size * size)
+
+    def norm(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
+        """Parameters of a normalization over the last axis (see the module docstring)."""
+        if shape[0] not in ("vector", "tokens"):
+            raise self.error(layer, f"{node.kind} normalizes the features of a vector or of each token, got "
+                             f"{shape_text(shape)}", "for the channels of signals and images, batch_norm and "
+                             "group_norm are not supported yet; flatten first to normalize all values together")
+        dim = shape[-1]
+        if node.kind == "layer_norm" and dim == 1:
+            raise self.error(layer, "a layer_norm of one feature outputs 0 (its mean is itself)",
+                             "normalize a wider layer, or use rms_norm")
+        if node.options["affine"]:
+            node.params["weight"] = (dim,)
+            if node.options.get("bias"):
+                node.params["bias"] = (dim,)
 
     def window(self, layer: LayerSpec, shape: Shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(kernel, stride) of a conv or pooling layer, one entry per spatial dimension: integers

@@ -46,11 +46,14 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     "transpose": {"name": ("name", None)},
     "dropout": {"rate": ("probability", 0.5), "name": ("name", None)},
     "patches": {"size": ("size", ...), "name": ("name", None)},
+    "layer_norm": {"affine": ("bool", True), "bias": ("bool", True), "name": ("name", None)},
+    "rms_norm": {"affine": ("bool", True), "name": ("name", None)},
     "residual": {"layers": ("layers", ...), "shortcut": ("shortcut", "identity"), "name": ("name", None)},
 }
 SHORTCUTS = ("identity", "conv", "linear")  # what the skip of a residual block computes
 LAYER_KINDS = tuple(sorted(set(BARE_LAYERS) | set(LAYER_OPTIONS)))
 SUPPORTED_ACTIVATIONS = ACTIVATIONS + ("power",)
+SUPPORTED_IN_FAMILY = {"activation": SUPPORTED_ACTIVATIONS, "normalization layer": ("layer_norm", "rms_norm")}
 MAX_POWER = 8  # exponents of power activations: the exact passes square integers p times per layer
 INPUT_FORMS = {
     frozenset({"channels", "length"}): "signal",
@@ -83,7 +86,7 @@ KINDS_NOT_SUPPORTED_YET = {
     "activation": ("prelu", "selu", "elu", "celu", "mish", "softplus", "softsign", "hardtanh", "relu6",
                    "hard_swish", "hard_sigmoid"),
     "gated unit": ("glu", "swiglu", "geglu", "reglu"),
-    "normalization layer": ("batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"),
+    "normalization layer": ("batch_norm", "group_norm", "instance_norm"),
     "embedding layer": ("embedding", "positional_encoding"),
     "layer": ("lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
 }
@@ -92,7 +95,8 @@ KEY_SYNONYMS = {
     ("dropout", "p"): "rate", ("attention", "num_heads"): "heads", ("attention", "is_causal"): "causal",
     ("max_pool", "kernel"): "kernel_size", ("avg_pool", "kernel"): "kernel_size", ("conv", "kernel"): "kernel_size",
     ("linear", "out_features"): "out", ("patches", "patch_size"): "size", ("power", "exponent"): "p",
-    ("relu", "p"): "power", ("relu", "exponent"): "power",
+    ("relu", "p"): "power", ("relu", "exponent"): "power", ("layer_norm", "elementwise_affine"): "affine",
+    ("rms_norm", "elementwise_affine"): "affine",
 }
 # options that belong to another kind -> the hint that names it
 KEY_HINTS = {("relu", "slope"): "a slope below zero is 'leaky_relu: {slope: 0.01}'",
@@ -123,7 +127,8 @@ def unknown_kind_hint(kind: str) -> str:
         return f"conslaw calls this layer '{synonym}'"
     for family, kinds in KINDS_NOT_SUPPORTED_YET.items():
         if any(_kind_key(k) == key for k in kinds):
-            supported = f"; the activations it supports: {', '.join(SUPPORTED_ACTIVATIONS)}" if family == "activation" else ""
+            nearest = SUPPORTED_IN_FAMILY.get(family)
+            supported = f"; the {family}s it supports: {', '.join(nearest)}" if nearest else ""
             return f"a known {family} that conslaw does not support yet{supported}"
     return did_you_mean(kind, LAYER_KINDS) or f"known kinds: {', '.join(LAYER_KINDS)}"
 

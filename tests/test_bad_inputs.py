@@ -79,7 +79,10 @@ def test_hopeless_engine_work_is_refused_with_an_estimate():
 @pytest.mark.parametrize("kind, hint", [
     ("prelu", "a known activation that conslaw does not support yet"),  # spelling alone says 'relu'
     ("selu", "a known activation that conslaw does not support yet"),  # spelling alone says 'silu'
-    ("LayerNorm", "a known normalization layer that conslaw does not support yet"),
+    ("BatchNorm", "a known normalization layer that conslaw does not support yet; the normalization layers it "
+                  "supports: layer_norm, rms_norm"),
+    ("LayerNorm", "kinds are written in lower case with underscores: 'layer_norm'"),
+    ("squared_relu", "conslaw calls this layer 'relu: {power: 2}'"),
     ("MaxPool2d", "conslaw calls this layer 'max_pool'"),
     ("AdaptiveAvgPool2d", "conslaw calls this layer 'global_avg_pool'"),
     ("dense", "conslaw calls this layer 'linear'"),

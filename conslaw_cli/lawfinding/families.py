@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.phi.compiler import Poly, VariableTable, poly_sum
-from conslaw_cli.graph import HOMOGENEOUS, POOLING, POWER, Graph, Layer, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, NORMS, POOLING, POWER, Graph, Layer, walk_layers
 from conslaw_cli.results.laws import Family
 from conslaw_cli.sanitize import latex_mathrm as _tex
 
@@ -184,6 +184,12 @@ def candidate_families(graph: Graph) -> list[Family]:
     return _LAST_BUILT[1]
 
 
+def phi_families(graph: Graph) -> list[Family]:
+    """The candidate families that may be laws of φ (those proved by a theorem for the network
+    are not: φ's paths end where their symmetry acts)."""
+    return [family for family in candidate_families(graph) if not family.proved_by]
+
+
 def _build_families(graph: Graph) -> list[Family]:
     variables = VariableTable(graph)
     families: list[Family] = []
@@ -238,6 +244,7 @@ def _build_families(graph: Graph) -> list[Family]:
             families.append(_rescaling(a, b, variables, flattened_positions=positions, power=power))
 
     walk(graph.layers)
+    families.extend(normalization_families(graph, variables))
     families.extend(_streams(graph.layers, variables))
     families.extend(_joint_streams(graph.layers, variables))
     return families
@@ -295,6 +302,82 @@ def _joint_family(a: Layer, blocks: list[Layer], b: Layer, v: VariableTable) -> 
             f"{len(blocks)} residual block{plural}, their biases with it)")
     latex = " + ".join(rf"\|{_tex(t)}\|^2" for t in scaled) + rf" - \|{_tex(b.name + '.weight')}\|^2"
     return Family(name, latex, [entry])
+
+
+NOETHER = "Noether's theorem"
+
+
+def normalization_families(graph: Graph, v: VariableTable | None = None) -> list[Family]:
+    """Laws of the invariances of a normalization, for the linear layer a that feeds it directly
+    (identity and dropout between allowed), proved by Noether's theorem (laws of the network, not
+    of φ, whose paths end at the norm).
+
+    rms_norm and layer_norm are scale invariant, N(λh) = N(h) for λ > 0: scaling a's weights and
+    bias together leaves the network unchanged, so ‖W_a‖² + ‖b_a‖² is conserved (the generator is
+    the identity on a's parameters). layer_norm also subtracts the mean over the features, so
+    adding a common vector to every row of W_a (a common number to every entry of b_a) changes
+    nothing: a translation symmetry θ ↦ θ + t·u, with ⟨u, ∇L⟩ = 0, so ⟨u, θ⟩ is conserved: the
+    column sums Σ_r W_a[r, j] and Σ_r b_a[r] (degree 1). With a bias-free a, in features."""
+    v = v or VariableTable(graph)
+    out = []
+
+    def walk(layers: list[Layer]):
+        writer, norm, activations = None, None, 0
+        for layer in layers:
+            walk(layer.body)
+            if layer.kind in NORMS and writer is not None:
+                out.extend(_normalized(writer, layer, v))
+            if norm is not None and layer.kind in ("linear", "softmax_head", "attention") and activations <= 1:
+                out.append(_norm_rescaling(norm, layer, v))
+            writer = layer if layer.kind == "linear" else writer if layer.kind == "identity" else None
+            if layer.kind in NORMS and layer.params:
+                norm, activations = layer, 0
+            elif layer.kind in HOMOGENEOUS:
+                activations += 1
+            elif layer.kind != "identity":
+                norm = None
+
+    walk(graph.layers)
+    return out
+
+
+def _normalized(a: Layer, norm: Layer, v: VariableTable) -> list[Family]:
+    tensors = [f"{a.name}.{p}" for p in ("weight", "bias") if p in a.params]
+    scale = Family(" + ".join(f"‖{t}‖²" for t in tensors) + f" ({norm.name} is scale invariant: {a.name} scaled "
+                   "as a whole changes nothing)", " + ".join(rf"\|{_tex(t)}\|^2" for t in tensors),
+                   [poly_sum([_square_sum(_ids(v, t)) for t in tensors])], proved_by=NOETHER)
+    if norm.kind != "layer_norm":
+        return [scale]
+    weights = _ids(v, f"{a.name}.weight")
+    entries = [{(i,): 1 for i in column} for column in weights.T.tolist()]
+    w = f"{a.name}.weight"
+    name = f"column sums Σ_r {w}[r,j], j = 0…{weights.shape[1] - 1}"
+    latex = rf"\textstyle\sum_r {_tex(w)}_{{r,j}},\ j = 0,\dots,{weights.shape[1] - 1}"
+    if "bias" in a.params:
+        entries.append({(i,): 1 for i in _ids(v, f"{a.name}.bias").tolist()})
+        name += f", and Σ_r {a.name}.bias[r]"
+        latex += rf",\ \textstyle\sum_r {_tex(a.name + '.bias')}_r"
+    name += f" ({norm.name} subtracts the mean: a common shift of {a.name}'s rows changes nothing)"
+    return [scale, Family(name, latex, entries, proved_by=NOETHER)]
+
+
+def _norm_rescaling(norm: Layer, b: Layer, v: VariableTable) -> Family:
+    """γ_k² + β_k² − ‖b's columns k‖² per feature k: scaling feature k of the norm's output (γ_k and
+    β_k) by λ > 0 and the weights that read it (a linear layer's column k, or column k of an
+    attention's Q, K and V) by 1/λ changes nothing, also through a ReLU-like activation (Noether)."""
+    gamma = _ids(v, f"{norm.name}.weight")
+    beta = _ids(v, f"{norm.name}.bias") if "bias" in norm.params else None
+    readers = _readers(b, v)
+    entries = [poly_sum([_square_sum(gamma[k:k + 1]), _square_sum(readers[k], -1)]
+                        + ([_square_sum(beta[k:k + 1])] if beta is not None else [])) for k in range(len(gamma))]
+    g, bias = f"{norm.name}.weight", f"{norm.name}.bias"
+    reads = " − ".join(f"‖{b.name}.{t}[:,k]‖²" for t in ("QKV" if b.kind == "attention" else ("weight",)))
+    name = (f"{g}[k]²" + (f" + {bias}[k]²" if beta is not None else "") + f" − {reads}, k = 0…{len(gamma) - 1} "
+            f"(per feature: {norm.name}'s scale against the weights that read it)")
+    latex = (rf"{_tex(g)}_k^2" + (rf" + {_tex(bias)}_k^2" if beta is not None else "") + " - "
+             + " - ".join(rf"\|{_tex(b.name + '.' + t)}_{{:,k}}\|^2" for t in ("QKV" if b.kind == "attention" else ("weight",)))
+             + rf",\ k = 0,\dots,{len(gamma) - 1}")
+    return Family(name, latex, entries, proved_by=NOETHER)
 
 
 def _weighted(layers: list[Layer]) -> list[Layer]:

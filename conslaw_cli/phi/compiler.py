@@ -37,7 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
-from conslaw_cli.graph import HOMOGENEOUS, PATH_ENDING, POWER, WINDOWED, Graph, Layer, unit_windows, walk_layers
+from conslaw_cli.graph import (HOMOGENEOUS, NORMS, PATH_ENDING, POWER, WINDOWED, Graph, Layer, affine_part,
+                               unit_windows, walk_layers)
 from conslaw_cli.limits import DEFAULT_MAX_TERMS, MAX_BYTES, amount
 from conslaw_cli.sanitize import latex_mathrm
 
@@ -157,6 +158,10 @@ def _connections(layer: Layer, variables: VariableTable) -> tuple[list[Connectio
     has_bias = "bias" in layer.params
     if layer.kind == "conv":
         return _conv_connections(layer, variables)
+    if layer.kind == "scale":  # a normalization's γ ⊙ n + β: unit (t, j) reads unit (t, j) alone
+        units, dim = math.prod(layer.in_shape[1:]), layer.in_shape[-1]
+        return ([[(u, variables.index(weight, u % dim))] for u in range(units)],
+                [variables.index(bias, u % dim) if has_bias else None for u in range(units)])
     out_size, in_size = layer.params["weight"]
     tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
     conns, biases = [], []
@@ -326,6 +331,8 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
             lifter.homogeneous()
         elif layer.kind in PATH_ENDING:
             lifter.end_paths()
+            if layer.params:  # a normalization's γ ⊙ n + β on the new sources
+                lifter.linear(affine_part(layer))
         elif layer.kind in WINDOWED:
             lifter.pool(layer)
         elif layer.kind == "residual":
@@ -363,6 +370,10 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
         return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
     ending = _path_ending_kinds(layers)
+    if ending & set(NORMS):
+        return Piece(name, "path lifting", False, f"lower bound: normalization ({', '.join(sorted(ending))}) cuts the "
+                     "paths; φ is not proved rich (the laws of its scale invariance are added by Noether's "
+                     "theorem)", formula, formula_latex)
     if ending - {POWER}:
         return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(ending))}) "
                      "cut the paths; φ is not proved rich", formula, formula_latex)
@@ -717,7 +728,7 @@ def estimate_terms(graph: Graph) -> int:
                     counts = [sum(counts)] * len(counts)
             elif layer.kind in PATH_ENDING:
                 total += sum(counts)
-                counts = [1] * len(counts)
+                counts = [1 + ("bias" in layer.params)] * len(counts)
             elif layer.kind in WINDOWED:  # each window's paths, merged or not
                 counts = [sum(counts[i] for i in window) for window in unit_windows(layer).tolist()]
             elif layer.kind == "residual" and previous in HOMOGENEOUS and not _has_attention(layer.inner):

@@ -173,8 +173,7 @@ def _lower_bound_reason(r: ArchitectureReport) -> str:
     """Why a count is only a lower bound, in one sentence (for the summary's legend)."""
     c = r.count
     if c.certified:
-        found = "φ's count" if c.phi_laws is None else (f"the count of named families checked against the network's "
-                                                        f"own fields ({c.laws}; φ alone gives {c.phi_laws})")
+        found = "φ's count" if c.phi_laws is None else f"the count of {c.found_by} ({c.laws}; φ alone gives {c.phi_laws})"
         return f"the network's own fields prove {found} exact near a point ({c.upper_bound_note})"
     pieces = [p for p in r.pieces if p.kind != "empty"]
     unproved = [p.reason.removeprefix("lower bound: ") for p in pieces if not p.rich]
@@ -202,9 +201,9 @@ def _legend(reports: list[ArchitectureReport]) -> tuple[dict[str, int], list[str
 
 LEGEND = [("exact", "φ is rich (theorem-backed), so the count is the number of all independent conservation laws "
                      "of the network"),
-          ("exact (certified)", "the laws found (φ's, or named families checked against the network's own fields) "
-                                "meet an upper bound proved from the network's own fields near a point (conslaw's "
-                                "network certificate)"),
+          ("exact (certified)", "the laws found (φ's, named families checked against the network's own fields, "
+                                "or laws of a symmetry by Noether's theorem) meet an upper bound proved from the "
+                                "network's own fields near a point (conslaw's network certificate)"),
           ("between L and U", "the L laws found are laws of the network, and its own fields allow at most U"),
           ("lower bound", "the laws of φ are laws of the network, but it may have more"),
           ("verdict", "complete when the polynomial laws listed (functionally independent) reach the count; "

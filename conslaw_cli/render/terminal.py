@@ -94,7 +94,8 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
 
 
 STATUS_LEGEND = ("exact = φ is rich (theorem-backed): all the laws of the network; exact (certified) = the laws "
-                 "found (φ's, or named families checked against the network's own fields) meet an upper bound "
+                 "found (φ's, named families checked against the network's own fields, or laws of a symmetry by "
+                 "Noether's theorem) meet an upper bound "
                  "proved from the network's own fields near a point; between L and U = L laws found, at most U "
                  "proved; lower bound = laws of φ, which are laws of the network, but there may be more.")
 
@@ -103,7 +104,7 @@ def status_reason(r: CountResult) -> str:
     """Why a count that is not theorem-backed has its status, in one line."""
     why = r.richness.removeprefix("lower bound: ")
     found = (f"the {r.laws} laws of φ" if r.phi_laws is None else
-             f"{r.laws} laws of named families checked against the network's own fields (φ alone gives {r.phi_laws})")
+             f"{r.laws} laws of {r.found_by} (φ alone gives {r.phi_laws})")
     if r.certified:
         return (f"{r.name}: exact (certified): {found} are laws of the network, and at most {r.laws} "
                 f"are possible near that point ({r.upper_bound_note})")
@@ -207,8 +208,10 @@ def laws_text(result: LawsResult, expand: bool = False, exact: bool = True) -> l
     if not result.laws:
         lines.append("  no polynomial law of this degree")
     if result.check_error_bound is not None:
+        proved = sorted({f.proved_by for f, _ in result.families if f.proved_by})
+        by_theorem = f"; the families of a symmetry are proved by {', '.join(proved)}, not checked" if proved else ""
         lines.append(f"  (families checked against the fields of {result.checked_against} at random points mod p, no law system: "
-                     f"P(a listed law is wrong) ≤ {result.check_error_bound:.1e}, Schwartz–Zippel)")
+                     f"P(a listed law is wrong) ≤ {result.check_error_bound:.1e}, Schwartz–Zippel{by_theorem})")
     return lines
 
 

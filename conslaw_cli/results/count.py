@@ -41,6 +41,13 @@ class CountResult:
     upper_bound_note: str = ""
     # φ's count, when named families checked against the network's own fields give more (`laws`)
     phi_laws: int | None = None
+    # how the laws beyond φ's were found ("": named families checked against the network's own fields)
+    beyond_phi: str = ""
+
+    @property
+    def found_by(self) -> str:
+        """What the laws of `laws` are, when they are more than φ's, as a phrase."""
+        return self.beyond_phi or "named families checked against the network's own fields"
 
     @property
     def certified(self) -> bool:

@@ -109,6 +109,9 @@ class Family:
     name: str
     latex: str
     entries: list[Poly]
+    # the theorem by which the entries are laws of the network (not checked against fields; not
+    # laws of φ), e.g. Noether's theorem for a normalization's scale invariance; "" for the others
+    proved_by: str = ""
 
 
 @dataclass(frozen=True)

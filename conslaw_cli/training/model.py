@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from conslaw_cli.phi.compiler import VariableTable
-from conslaw_cli.graph import HOMOGENEOUS, POWER, WINDOWED, Graph, Layer, unit_windows
+from conslaw_cli.graph import HOMOGENEOUS, NORMS, POWER, WINDOWED, Graph, Layer, unit_windows
 
 jax.config.update("jax_enable_x64", True)
 
@@ -124,6 +124,22 @@ def _pool(layer: Layer) -> Forward:
     return lambda params, x: reduce(x.reshape(-1)[windows], axis=1).reshape(out_shape)
 
 
+def _norm(layer: Layer) -> Forward:
+    """layer_norm and rms_norm over the last axis, eps = 0 (graph's docstring), then γ ⊙ n + β."""
+    weight, bias = f"{layer.name}.weight", f"{layer.name}.bias"
+    centred = layer.kind == "layer_norm"
+
+    def forward(params, x):
+        if centred:
+            x = x - jnp.mean(x, axis=-1, keepdims=True)
+        n = x / jnp.sqrt(jnp.mean(x * x, axis=-1, keepdims=True))
+        if weight in params:
+            n = n * params[weight]
+        return n + params[bias] if bias in params else n
+
+    return forward
+
+
 def _residual(layer: Layer, observe=None) -> Forward:
     body = _sequence(layer.body, observe)
     skip = _layer(layer.shortcut, observe) if layer.shortcut else (lambda params, x: x)
@@ -147,6 +163,8 @@ def _layer(layer: Layer, observe=None) -> Forward:
         return _residual(layer, observe)
     if layer.kind in WINDOWED:
         return _pool(layer)
+    if layer.kind in NORMS:
+        return _norm(layer)
     if layer.kind == "flatten":
         return lambda params, x: x.reshape(-1)
     if layer.kind == "identity" and "dropout" in layer.options:

@@ -1,7 +1,8 @@
 """The blocks of φ on the layer graph: which parameters are coupled, and each block's program.
 
 Pieces of φ use disjoint parameters (Marcotte, Gribonval, Peyré 2025, App. G); a path-lifting
-piece is cut further at smooth activations, which end its paths, and an attention layer splits
+piece is cut further at smooth and power activations and normalizations, which end its paths (a
+normalization's γ ⊙ n + β starts the next segment), and an attention layer splits
 into (Q_h, K_h) and (V_h, O_h) per head. Blocks with the same structure up to renaming share a
 signature, so that the count computes each once. Used by the count (``count``) and the law check
 (``lawcheck``); receives a Graph, returns DenseBlocks with their parameters' global indices.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conslaw_cli.graph import HOMOGENEOUS, PATH_ENDING, Graph, Layer, walk_layers
+from conslaw_cli.graph import HOMOGENEOUS, PATH_ENDING, Graph, Layer, affine_part, walk_layers
 from conslaw_cli.phi.compiler import merges_tokens, piece_layout
 from .fields import GraphFields
 from .network import Affine, Dense, Program, Unsupported, build_program, connections, program_ops
@@ -56,7 +57,7 @@ def segments(layers: list[Layer]) -> list[list[Layer]]:
     for layer in layers:
         if layer.kind in PATH_ENDING:
             out.append(run)
-            run = []
+            run = [affine_part(layer)] if layer.params else []  # a normalization's γ ⊙ n + β starts the next
         elif any(inner.kind in PATH_ENDING for inner in walk_layers(layer.inner)):
             raise Unsupported("smooth or power activation inside an inline residual block")
         else:

@@ -29,7 +29,7 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
     the zoo this makes counts 2–10× faster than two full traces (deep linear 8^6: 0.3 → 0.12 s)."""
     if not dense:
         return {}
-    from conslaw_cli.lawfinding.families import candidate_families
+    from conslaw_cli.lawfinding.families import phi_families
 
     owner = [-1] * graph.num_params  # the dense block of each parameter (classes share none)
     for k, (block, _) in enumerate(dense):
@@ -37,7 +37,7 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
             owner[v] = k
     laws_of: list[list[int]] = [[] for _ in dense]
     polys = []
-    for entry in (e for f in candidate_families(graph) for e in f.entries):
+    for entry in (e for f in phi_families(graph) for e in f.entries):
         blocks = {owner[v] for m in entry for v in m}
         if len(blocks) == 1 and (k := blocks.pop()) >= 0:  # a law living in one dense block
             laws_of[k].append(len(polys))
@@ -64,9 +64,9 @@ def _certificates(graph: Graph, classes, seed: int, tracker: Tracker) -> dict[tu
     single = [(k, b) for k, (b, _) in enumerate(classes) if _certifiable(b)]
     if not single:
         return {}
-    from conslaw_cli.lawfinding.families import candidate_families  # parameter names: only where there is a segment
+    from conslaw_cli.lawfinding.families import phi_families  # parameter names: only where there is a segment
 
-    families = candidate_families(graph)
+    families = phi_families(graph)
     out = {}
     for k, block in single:
         tracker.begin(k, "certifying")
@@ -182,6 +182,6 @@ def _families_proved(graph: Graph, classes, certified: dict[tuple, Certificate])
     no parameter, so a family lies in one block at most: the certificates' counts add up.)"""
     if not all(b.signature in certified and m == 1 for b, m in classes):
         return False
-    from conslaw_cli.lawfinding.families import candidate_families  # built for the certificates already
+    from conslaw_cli.lawfinding.families import phi_families  # built for the certificates already
 
-    return sum(c.families for c in certified.values()) == len(candidate_families(graph))
+    return sum(c.families for c in certified.values()) == len(phi_families(graph))

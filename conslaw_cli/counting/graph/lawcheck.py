@@ -56,6 +56,38 @@ def check_in_network(graph: Graph, polys: list[dict], seed: int = 0) -> Checked:
     return check_in_blocks([(program, np.arange(graph.num_params))], polys, graph.num_params, seed)
 
 
+def rank_beyond_phi(graph: Graph, polys: list[dict], seed: int = 0) -> int:
+    """A lower bound r on how many independent laws the laws `polys` of the network add to φ's:
+    the rank of their pairing ⟨∇h_k(θ), X(θ)⟩ with φ's fields X at a random point, mod p.
+
+    Why: the network's fields lie in Lie(φ)(θ) (they are combinations of φ's) and are orthogonal to
+    every ∇h_k, so dim Lie(network)(θ) ≤ dim Lie(φ)(θ) − r with r the rank of the ∇h_k restricted
+    to Lie(φ)(θ) ⊇ V_0(θ): laws ≥ φ's laws + r. The rank of integer polynomial entries at one
+    point mod p is at most their generic rank (a nonzero minor mod p is a nonzero polynomial), so
+    r is certain; fields drawn with random gains only decide whether it is tight."""
+    from conslaw_cli.counting import lie
+
+    rng = gf.Residues(seed, 13)
+    theta = rng.nonzero(graph.num_params)
+    theta_list = theta.tolist()
+    gradients = [gf.poly_gradient(poly, theta_list) for poly in polys]
+    columns = []
+    for program, glob in blocks_with_variables(graph):
+        local = {int(g): k for k, g in enumerate(glob)}
+        touching = [k for k, grad in enumerate(gradients) if any(v in local for v in grad)]
+        if not touching:
+            continue
+        fields = gradient(program, theta[glob][None, None, :], rng.residues((len(touching) + 4, program.num_gains)))[:, 0, :]
+        pairing = np.zeros((len(polys), fields.shape[0]), dtype=np.uint64)
+        for k in touching:
+            mine = [(local[v], c) for v, c in gradients[k].items() if v in local]
+            idx = np.array([i for i, _ in mine])
+            values = np.array([c for _, c in mine], dtype=np.uint64)
+            pairing[k] = arith.sum_mod(arith.mul(fields[:, idx], values[None, :]), 1)
+        columns.append(pairing)
+    return lie.exact_rank(np.hstack(columns)) if columns else 0
+
+
 def check_in_blocks(blocks: list[tuple], polys: list[dict], num_params: int, seed: int = 0,
                     samples: int = 2) -> Checked:
     """`check_laws` against the fields of these blocks only, (program, global index of each local

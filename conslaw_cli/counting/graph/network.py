@@ -162,6 +162,42 @@ class Patches:
         return first_in, (dst, par), (self.first + wc * width + wm, self.patch[0, wm], wc * positions)
 
 
+@dataclass
+class Diagonal:
+    """A normalization's scale γ ⊙ n: output unit (t, j) = γ_j · in(t, j), γ shared by the tokens."""
+
+    first: int
+    features: int
+    tokens: int
+    bias: np.ndarray | None = None
+
+    @property
+    def in_units(self) -> int:
+        return self.tokens * self.features
+
+    @property
+    def out_units(self) -> int:
+        return self.tokens * self.features
+
+    @property
+    def uses(self) -> int:
+        return self.tokens * self.features
+
+    def scales(self, theta: np.ndarray) -> np.ndarray:
+        """γ as jets (B or 1, J, 1, features), broadcast over the tokens."""
+        return theta[:, :, None, self.first:self.first + self.features]
+
+    def apply(self, theta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        return _units(arith.jet_product(_per_token(h, self.tokens), self.scales(theta), arith.mul, 1, 1, 1))
+
+    apply_transpose = apply  # a diagonal map is its own transpose
+
+    def weight_gradient(self, delta: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """∂(δ · γ ⊙ h)/∂γ: Σ over tokens of δ(t, j) h(t, j)."""
+        products = arith.jet_product(_per_token(delta, self.tokens), _per_token(h, self.tokens), arith.mul, 1, 1, 1)
+        return arith.sum_mod(products, axis=2)
+
+
 def _per_token(x: np.ndarray, tokens: int) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], tokens, -1)
 
@@ -171,9 +207,16 @@ def _units(x: np.ndarray) -> np.ndarray:
 
 
 def layer_connections(layer: Layer, offset_of: dict[str, int]):
-    """A linear, conv or softmax_head layer as `Dense` or `Patches`; parameters numbered through
+    """A linear, conv, softmax_head or scale layer as `Dense`, `Patches` or `Diagonal`; parameters numbered through
     `offset_of` (tensor name -> first local index, entries in C order like the variable table)."""
     first = offset_of[f"{layer.name}.weight"]
+    if layer.kind == "scale":
+        dim = layer.in_shape[-1]
+        tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
+        connections = Diagonal(first, dim, tokens)
+        if "bias" in layer.params:
+            connections.bias = offset_of[f"{layer.name}.bias"] + np.arange(tokens * dim) % dim
+        return connections
     if layer.kind == "conv":
         patch = _conv_patches(layer)
         connections = Patches(first, layer.out_shape[1], patch, math.prod(layer.in_shape[1:]))
@@ -371,7 +414,7 @@ def build_program(layers: list[Layer], offset_of: dict[str, int], num_params: in
     def build(seq: list[Layer], units: int) -> tuple[list, int]:
         ops = []
         for layer in seq:
-            if layer.kind in ("linear", "conv", "softmax_head"):
+            if layer.kind in ("linear", "conv", "softmax_head", "scale"):
                 edges = layer_connections(layer, offset_of)
                 counter["constant"] |= edges.bias is not None
                 ops.append(Affine(edges))
