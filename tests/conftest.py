@@ -21,6 +21,13 @@ def mlp_yaml(widths, activation=None, bias=False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def written_graph(tmp_path, text: str):
+    """(path, layer graph) of an architecture written to `tmp_path`/net.yaml."""
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    return path, analysis.load_graph(path)
+
+
 @pytest.fixture
 def count_of(tmp_path):
     """count_of(yaml_text, seed=0) -> number of laws (the CountResult is in .last)."""

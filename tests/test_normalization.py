@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import written_graph
+
 from conslaw_cli import analysis
 from conslaw_cli.cli import app
 from conslaw_cli.counting.graph.lawcheck import check_laws, rank_beyond_phi
@@ -41,12 +43,6 @@ layers:
 """
 
 
-def _graph(tmp_path, text: str):
-    path = tmp_path / "net.yaml"
-    path.write_text(text)
-    return path, analysis.load_graph(path)
-
-
 def test_norms_have_pytorchs_parameters_and_forward():
     graph = build_graph(parse_spec("input: {tokens: 2, dim: 3}\nlayers:\n  - layer_norm\n  - rms_norm: {affine: false}\n"
                                    "  - layer_norm: {name: ln, bias: false}\n"))
@@ -66,7 +62,7 @@ def test_norms_have_pytorchs_parameters_and_forward():
     (RMS_NORM_MLP, 8, 7),
 ])
 def test_a_norm_adds_the_laws_of_its_invariances_and_is_certified(tmp_path, text, laws, from_phi):
-    path, graph = _graph(tmp_path, text)
+    path, graph = written_graph(tmp_path, text)
     result = analysis.count(path)
     assert (result.laws, result.phi_laws, result.upper_bound, result.status) == (laws, from_phi, laws, "exact (certified)")
     assert [c[0] for c in numerical_counts(graph) if c is not None] == [laws] * 3
@@ -75,7 +71,7 @@ def test_a_norm_adds_the_laws_of_its_invariances_and_is_certified(tmp_path, text
 
 
 def test_the_invariance_laws_are_not_laws_of_phi_but_add_to_its_count(tmp_path):
-    _, graph = _graph(tmp_path, LAYER_NORM_MLP)
+    _, graph = written_graph(tmp_path, LAYER_NORM_MLP)
     scale, shifts, features = normalization_families(graph)
     assert scale.name.startswith("‖linear1.weight‖² + ‖linear1.bias‖² (layer_norm1 is scale invariant")
     assert [len(f.entries) for f in (scale, shifts, features)] == [1, 4, 4]

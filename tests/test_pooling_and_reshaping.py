@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import written_graph
+
 from conslaw_cli import analysis
 from conslaw_cli.counting import expanded_phi
 from conslaw_cli.counting.graph import exact_pass
@@ -43,25 +45,19 @@ layers:
 """
 
 
-def _graph(tmp_path, text: str):
-    path = tmp_path / "net.yaml"
-    path.write_text(text)
-    return path, analysis.load_graph(path)
-
-
 def test_windows_are_pytorchs(tmp_path):
     # signal 2 × 5, kernel 2, stride 2: outputs 0, 1 read positions {0, 1}, {2, 3} of each channel
     # (position 4 is dropped, ⌊(5 − 2)/2⌋ + 1 = 2); channel 1's units are 5 … 9
-    _, graph = _graph(tmp_path, "input: {channels: 2, length: 5}\nlayers:\n  - avg_pool: {kernel_size: 2}\n")
+    _, graph = written_graph(tmp_path, "input: {channels: 2, length: 5}\nlayers:\n  - avg_pool: {kernel_size: 2}\n")
     layer = graph.layers[0]
     assert layer.out_shape == ("signal", 2, 2)
     assert unit_windows(layer).tolist() == [[0, 1], [2, 3], [5, 6], [7, 8]]
     # image 1 × 3 × 3, kernel 2, stride 1: four windows of 2 × 2 (row-major units h·3 + w)
-    _, graph = _graph(tmp_path, "input: {channels: 1, height: 3, width: 3}\nlayers:\n"
+    _, graph = written_graph(tmp_path, "input: {channels: 1, height: 3, width: 3}\nlayers:\n"
                                 "  - max_pool: {kernel_size: 2, stride: 1}\n")
     assert unit_windows(graph.layers[0]).tolist() == [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]
     # tokens 2 × 3: the mean over tokens of feature e reads units e and 3 + e
-    _, graph = _graph(tmp_path, "input: {tokens: 2, dim: 3}\nlayers:\n  - global_avg_pool\n")
+    _, graph = written_graph(tmp_path, "input: {tokens: 2, dim: 3}\nlayers:\n  - global_avg_pool\n")
     assert graph.layers[0].out_shape == ("vector", 3)
     assert unit_windows(graph.layers[0]).tolist() == [[0, 3], [1, 4], [2, 5]]
 
@@ -98,7 +94,7 @@ def test_bad_pooling_is_located(tmp_path, text, message):
 
 
 def test_a_lenet_is_certified_with_its_rescaling_laws(tmp_path):
-    path, graph = _graph(tmp_path, LENET)
+    path, graph = written_graph(tmp_path, LENET)
     result = analysis.count(path)
     # 2 + 3 per-channel rescalings (conv1, conv2), 4 per-neuron (linear1), 4 column sums of the head
     assert (result.laws, result.upper_bound, result.status) == (13, 13, "exact (certified)")
@@ -113,7 +109,7 @@ def test_a_lenet_is_certified_with_its_rescaling_laws(tmp_path):
 def test_a_max_pool_alone_carries_the_rescaling_and_a_global_pool_reads_each_channel_once(tmp_path):
     # conv2 → max_pool → conv3 has no activation, but max(λx) = λ max(x) for λ > 0: 3 laws; the
     # windows overlap (kernel 3, stride 2), so each edge is gated on its own
-    path, graph = _graph(tmp_path, """input: {channels: 2, length: 8}
+    path, graph = written_graph(tmp_path, """input: {channels: 2, length: 8}
 layers:
   - conv: {out_channels: 3, kernel_size: 3, bias: true}
   - relu
@@ -136,7 +132,7 @@ def test_an_average_is_scaled_to_integer_components(tmp_path):
     # g = v·w·(x0 + x1)/2 + v·b + c: the paths from x0 and x1 are v·w/2 each, scaled to v·w (one
     # component: identical components are emitted once); the constant's chain sums the conv bias
     # through the mean (2·b/2 = b) and the linear bias
-    _, graph = _graph(tmp_path, "input: {channels: 1, length: 2}\nlayers:\n"
+    _, graph = written_graph(tmp_path, "input: {channels: 1, length: 2}\nlayers:\n"
                                 "  - conv: {out_channels: 1, kernel_size: 1, bias: true}\n"
                                 "  - avg_pool: {kernel_size: 2}\n  - flatten\n  - linear: {out: 1, bias: true}\n")
     phi = analysis.load(graph.file)[1]
@@ -155,13 +151,13 @@ def test_the_count_engine_agrees_with_the_expanded_polynomials(tmp_path, kind, k
     text = (f"input: {shape}\nlayers:\n  - conv: {{out_channels: 2, kernel_size: 2, bias: {str(bias).lower()}}}\n"
             f"  - {activation}\n  - {kind}: {{kernel_size: {kernel}, stride: {stride}}}\n"
             "  - conv: {out_channels: 2, kernel_size: 1}\n  - global_avg_pool\n  - linear: {out: 2}\n")
-    path, graph = _graph(tmp_path, text)
+    path, graph = written_graph(tmp_path, text)
     phi = analysis.load(path)[1]
     assert trace_graph(graph, seed=3).dimension == expanded_phi.trace_dimension(phi, seed=3).dimension, text
 
 
 def test_the_exact_pass_decides_a_max_and_flags_a_tie(tmp_path):
-    _, graph = _graph(tmp_path, "input: {channels: 1, length: 4}\nlayers:\n  - max_pool: {kernel_size: 2}\n"
+    _, graph = written_graph(tmp_path, "input: {channels: 1, length: 4}\nlayers:\n  - max_pool: {kernel_size: 2}\n"
                                 "  - flatten\n  - linear: {out: 1}\n")
     program = build_program(graph.layers, tensor_offsets(graph), graph.num_params)
     theta = np.array([1, 1])
@@ -186,13 +182,13 @@ layers:
 def test_transpose_and_patches_move_units_like_numpy(tmp_path):
     import jax.numpy as jnp
 
-    _, graph = _graph(tmp_path, "input: {tokens: 2, dim: 3}\nlayers:\n  - transpose\n")
+    _, graph = written_graph(tmp_path, "input: {tokens: 2, dim: 3}\nlayers:\n  - transpose\n")
     assert graph.layers[0].out_shape == ("tokens", 3, 2)
     x = np.arange(6.0).reshape(2, 3)
     assert unit_windows(graph.layers[0])[:, 0].tolist() == x.T.reshape(-1).astype(int).tolist()
     assert np.array_equal(build_network(graph).apply(jnp.zeros(0), jnp.asarray(x)), x.T)
     # a 2 × 4 × 4 image in patches of 2: 4 tokens (i, j) row-major of 2·2·2 features (c, a, b)
-    _, graph = _graph(tmp_path, "input: {channels: 2, height: 4, width: 4}\nlayers:\n  - patches: {size: 2}\n")
+    _, graph = written_graph(tmp_path, "input: {channels: 2, height: 4, width: 4}\nlayers:\n  - patches: {size: 2}\n")
     assert graph.layers[0].out_shape == ("tokens", 4, 8)
     image = np.arange(32.0).reshape(2, 4, 4)
     expected = np.array([[image[c, 2 * i + a, 2 * j + b] for c in range(2) for a in range(2) for b in range(2)]
@@ -215,7 +211,7 @@ def test_a_mixer_is_certified_with_the_joint_rescaling_of_its_stream(tmp_path):
     # head); scaling the patch embedding and the token-mixing biases by λ and the head by 1/λ is a
     # symmetry across the pieces (1 more law, checked against the network's own fields); the
     # certificate allows at most 10, and the numerical count (float64, independent) finds 10
-    path, graph = _graph(tmp_path, MIXER)
+    path, graph = written_graph(tmp_path, MIXER)
     result = analysis.count(path)
     assert (result.phi_laws, result.laws, result.upper_bound, result.status) == (9, 10, 10, "exact (certified)")
     assert [c[0] for c in numerical_counts(graph) if c is not None] == [10, 10, 10]
@@ -231,7 +227,7 @@ def test_paths_cross_pools_through_the_first_window_holding_each_unit(tmp_path):
 
     # signal 1 × 5, max pool 2 (windows {0, 1}, {2, 3}; position 4 dropped), then a transpose-free
     # average of the two: back maps each unit after to the first unit of its window before
-    _, graph = _graph(tmp_path, "input: {channels: 1, length: 5}\nlayers:\n  - max_pool: {kernel_size: 2}\n"
+    _, graph = written_graph(tmp_path, "input: {channels: 1, length: 5}\nlayers:\n  - max_pool: {kernel_size: 2}\n"
                                 "  - avg_pool: {kernel_size: 2}\n")
     back, forward = unit_maps(graph.layers, 5)
     assert back.tolist() == [0] and forward.tolist() == [0, 0, 0, 0, -1]
@@ -247,6 +243,6 @@ def test_a_full_size_lenet5_is_counted_by_single_paths_through_its_pools(tmp_pat
              "  - conv: {out_channels: 16, kernel_size: 5, padding: valid, bias: true}\n  - relu\n"
              "  - max_pool: {kernel_size: 2}\n  - flatten\n  - linear: {out: 120, bias: true}\n  - relu\n"
              "  - linear: {out: 84, bias: true}\n  - relu\n  - softmax_head: {classes: 10}\n")
-    path, graph = _graph(tmp_path, lenet)
+    path, graph = written_graph(tmp_path, lenet)
     result = analysis.count(path)
     assert (graph.num_params, result.laws, result.status) == (61_696, 310, "lower bound")

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import written_graph
+
 from conslaw_cli import analysis
 from conslaw_cli.cli import app
 from conslaw_cli.counting.graph import exact_pass
@@ -34,16 +36,10 @@ layers:
 """
 
 
-def _graph(tmp_path, text: str):
-    path = tmp_path / "net.yaml"
-    path.write_text(text)
-    return path, analysis.load_graph(path)
-
-
 def test_relu_power_and_power_are_graph_kinds_with_their_exponent(tmp_path):
-    _, graph = _graph(tmp_path, SQUARED_RELU)
+    _, graph = written_graph(tmp_path, SQUARED_RELU)
     assert (graph.layers[1].kind, graph.layers[1].options) == ("power", {"p": 2, "rectified": True})
-    _, graph = _graph(tmp_path, "input: 2\nlayers:\n  - power: {p: 3}\n  - relu: {power: 1}\n  - power: {p: 1}\n")
+    _, graph = written_graph(tmp_path, "input: 2\nlayers:\n  - power: {p: 3}\n  - relu: {power: 1}\n  - power: {p: 1}\n")
     assert [(l.kind, l.options) for l in graph.layers] == [("power", {"p": 3, "rectified": False}),
                                                            ("relu", {}), ("identity", {})]
 
@@ -59,7 +55,7 @@ def test_the_jax_network_raises_to_the_power():
 
 
 def test_a_squared_relu_mlp_is_certified_with_its_degree_two_rescaling(tmp_path):
-    path, graph = _graph(tmp_path, SQUARED_RELU)
+    path, graph = written_graph(tmp_path, SQUARED_RELU)
     result = analysis.count(path)
     # 3 hidden neurons, one law each; φ alone (its paths end at the power neurons) has none
     assert (result.laws, result.phi_laws, result.upper_bound, result.status) == (3, 0, 3, "exact (certified)")
@@ -80,7 +76,7 @@ def test_a_squared_relu_mlp_is_certified_with_its_degree_two_rescaling(tmp_path)
      "padding: valid}\n  - relu\n  - flatten\n  - softmax_head: {classes: 3}\n", 2 + 2 + 4),
 ])
 def test_power_networks_are_certified_and_agree_with_the_numerical_count(tmp_path, text, laws):
-    path, graph = _graph(tmp_path, text)
+    path, graph = written_graph(tmp_path, text)
     result = analysis.count(path)
     assert (result.laws, result.upper_bound) == (laws, laws)
     assert min(c[0] for c in numerical_counts(graph) if c is not None) == laws
@@ -89,7 +85,7 @@ def test_power_networks_are_certified_and_agree_with_the_numerical_count(tmp_pat
 def test_the_family_with_the_wrong_factor_fails_the_network_check(tmp_path):
     # ‖W_in[k]‖² + b_k² − p‖W_out[:,k]‖² passes; with factor 1 (the ReLU law) it is not a law of
     # relu(x)²: the check in the network must say so
-    _, graph = _graph(tmp_path, SQUARED_RELU)
+    _, graph = written_graph(tmp_path, SQUARED_RELU)
     v = VariableTable(graph)
     w1, b1, w2 = (v.offsets[t][0] for t in ("linear1.weight", "linear1.bias", "linear2.weight"))
 
@@ -103,7 +99,7 @@ def test_the_family_with_the_wrong_factor_fails_the_network_check(tmp_path):
 
 
 def test_the_exact_pass_decides_relu_power_and_never_gates_a_plain_power(tmp_path):
-    _, graph = _graph(tmp_path, "input: 2\nlayers:\n  - linear: {out: 2}\n  - relu: {power: 2}\n"
+    _, graph = written_graph(tmp_path, "input: 2\nlayers:\n  - linear: {out: 2}\n  - relu: {power: 2}\n"
                                 "  - linear: {out: 2}\n  - power: {p: 3}\n  - linear: {out: 1}\n")
     program = build_program(graph.layers, tensor_offsets(graph), graph.num_params)
     theta = np.array([1, 0, 0, -1, 1, 1, 1, -1, 1, 1])  # W1 = I·diag(1, −1), W2 = [[1, 1], [1, −1]], W3 = [1, 1]
