@@ -184,9 +184,9 @@ def _symmetry_laws_beyond_phi(graph: Graph, seed: int) -> int:
     (``counting.graph.lawcheck.rank_beyond_phi``); 0 when there are none or the graph engine does
     not cover φ."""
     from conslaw_cli.counting.graph.lawcheck import rank_beyond_phi
-    from conslaw_cli.lawfinding.families import normalization_families
+    from conslaw_cli.lawfinding.families import candidate_families  # built once per graph
 
-    polys = [entry for family in normalization_families(graph) for entry in family.entries]
+    polys = [entry for family in candidate_families(graph) if family.proved_by for entry in family.entries]
     if not polys:
         return 0
     try:

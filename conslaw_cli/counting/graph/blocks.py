@@ -52,14 +52,15 @@ def structure(layers: list[Layer]) -> tuple:
 
 
 def segments(layers: list[Layer]) -> list[list[Layer]]:
-    """A path-lifting piece cut at its smooth and power activations (each ends the paths through it)."""
+    """A path-lifting piece cut at its smooth and power activations and normalizations (each ends
+    the paths through it)."""
     out, run = [], []
     for layer in layers:
         if layer.kind in PATH_ENDING:
             out.append(run)
             run = [affine_part(layer)] if layer.params else []  # a normalization's γ ⊙ n + β starts the next
         elif any(inner.kind in PATH_ENDING for inner in walk_layers(layer.inner)):
-            raise Unsupported("smooth or power activation inside an inline residual block")
+            raise Unsupported("smooth or power activation or normalization inside an inline residual block")
         else:
             run.append(layer)
     out.append(run)

@@ -100,10 +100,16 @@ def _fits_float64(program: Program, theta: np.ndarray, inputs: np.ndarray) -> bo
     def see(h):
         worst[0] = max(worst[0], float(np.max(h, initial=0.0)))
 
+    def largest(op, h: np.ndarray) -> np.ndarray:
+        """The sizes after a gated op, bounded: a window's largest, a power, or the largest gain."""
+        if isinstance(op, Pool):
+            return h[:, op.windows].max(axis=2)
+        if isinstance(op, Power):
+            return h ** op.p
+        return h * float(max(1, abs(slopes[op.first])))
+
     with np.errstate(over="ignore", invalid="ignore"):
-        _run(program.ops, np.abs(inputs).astype(float), np.abs(theta).astype(float),
-             lambda op, h: h[:, op.windows].max(axis=2) if isinstance(op, Pool) else h ** op.p
-             if isinstance(op, Power) else h * float(max(1, abs(slopes[op.first]))), see)
+        _run(program.ops, np.abs(inputs).astype(float), np.abs(theta).astype(float), largest, see)
     return worst[0] < EXACT_FLOAT_LIMIT  # NaN (an overflow) fails the comparison
 
 

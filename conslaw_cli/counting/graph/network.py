@@ -175,13 +175,7 @@ class Diagonal:
     def in_units(self) -> int:
         return self.tokens * self.features
 
-    @property
-    def out_units(self) -> int:
-        return self.tokens * self.features
-
-    @property
-    def uses(self) -> int:
-        return self.tokens * self.features
+    out_units = uses = in_units  # a diagonal keeps the units, one weight use per unit
 
     def scales(self, theta: np.ndarray) -> np.ndarray:
         """γ as jets (B or 1, J, 1, features), broadcast over the tokens."""
