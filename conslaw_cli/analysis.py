@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from conslaw_cli.phi.compiler import DEFAULT_MAX_TERMS, Phi, compile_phi, piece_layout, pieces_rich, pieces_richness
 from .errors import ConslawError, TooLarge
-from .graph import Graph, build_graph
+from .graph import GATED, NORMS, Graph, build_graph, walk_layers
 from conslaw_cli.counting.graph.count import trace_graph
 from conslaw_cli.counting.graph.network import Unsupported
 from conslaw_cli.counting.lie import TraceResult
@@ -137,7 +137,7 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
         if found is not None and found[0] > phi_laws:
             laws, family_error = found
         elif added := _symmetry_laws_beyond_phi(graph, seed):
-            laws, beyond_phi = phi_laws + added, SYMMETRY_LAWS
+            laws, beyond_phi = phi_laws + added, symmetry_laws_text(graph)
         from conslaw_cli.counting.graph.upper_bound import planned_cost
 
         certificate_seconds, certificate_bytes = planned_cost(graph) or (0.0, 0)
@@ -175,12 +175,19 @@ def _network_checked_families(graph: Graph, seed: int):
         return None
 
 
-SYMMETRY_LAWS = "φ and of the symmetries of its normalization layers (Noether's theorem)"
+def symmetry_laws_text(graph: Graph) -> str:
+    """What the laws added to φ's by `_symmetry_laws_beyond_phi` are laws of, in words."""
+    kinds = {layer.kind for layer in walk_layers(graph.layers)}
+    sources = [what for what, present in (("normalization layers", kinds & set(NORMS)), ("gated units", GATED in kinds))
+               if present]
+    return f"φ and of the symmetries of its {' and '.join(sources)} (Noether's theorem)"
+
 
 
 def _symmetry_laws_beyond_phi(graph: Graph, seed: int) -> int:
-    """How many independent laws the families proved by a theorem (a normalization's invariances,
-    `lawfinding.families.normalization_families`) add to φ's, certainly
+    """How many independent laws the families proved by a theorem (a normalization's invariances
+    and a gated unit's rescalings, `lawfinding.families.normalization_families` and
+    `gated_unit_families`) add to φ's, certainly
     (``counting.graph.lawcheck.rank_beyond_phi``); 0 when there are none or the graph engine does
     not cover φ."""
     from conslaw_cli.counting.graph.lawcheck import rank_beyond_phi
@@ -261,9 +268,11 @@ def laws(source: Source, degree: int = 2, seed: int = 0, max_terms: int = DEFAUL
         elif count is None:
             count = len(block_vars) - trace_dimension(phi, seed=seed).dimension
         found = find_laws(phi, degree, max_unknowns)
-    basis = [law for law in found if {v for m in law.poly for v in m} <= block_vars]
-    generators, products = select_generators(basis, degree)
     families = [f for f in candidate_families(graph) if all(v in block_vars for e in f.entries for m in e for v in m)]
+    basis = [law for law in found if {v for m in law.poly for v in m} <= block_vars]
+    if block is None:  # laws of the network's symmetries that φ's law system cannot see (its paths end there)
+        basis += [law for law in _laws_of([f for f in families if f.proved_by]) if law.degree <= degree]
+    generators, products = select_generators(basis, degree)
     shown, families, explained = name_with_families(generators, products, families,
                                                     [c.poly for c in phi.components], degree)
     return LawsResult(name=name, file=source_file(source), laws=shown, families=families, products=len(products),

@@ -38,6 +38,14 @@ by the tokens; ``affine: false`` drops both, ``bias: false`` drops β. ``affine_
 diagonal map γ ⊙ n + β as a layer of kind ``scale``: φ's paths end at the normalization and
 restart at its output, through that map.
 
+Gated linear units: ``glu: {out: m, gate: σ}`` maps the features h of a vector (or of each token)
+to a ⊙ σ(b), where (a, b) = W h + c are the two halves of one projection with 2m outputs
+(PyTorch's ``F.glu(linear(h), dim=-1)``: rows 0…m−1 of ``LAYER.weight`` (2m × in) are the values
+a, rows m…2m−1 the gates b); σ is sigmoid (GLU), silu (SwiGLU), gelu (GEGLU), relu (ReGLU) or
+none (the bilinear unit a ⊙ b); ``bias: true`` adds ``LAYER.bias`` (2m,). ``glu_projection``
+gives the projection as a linear layer: φ's paths end at its outputs, the inputs of the product,
+and restart at the product's m outputs.
+
 ``leaky_relu`` with slope 0 is ``relu`` and with slope 1 is ``identity`` (a linear neuron, summed
 over by the compiler); any other finite slope is positively homogeneous like relu.
 """
@@ -57,11 +65,12 @@ HOMOGENEOUS = ("relu", "leaky_relu", "abs")
 SMOOTH = ("tanh", "sigmoid", "gelu", "silu")
 POWER = "power"  # relu(x)^p (`rectified`) or x^p: positively homogeneous of degree p
 NORMS = ("layer_norm", "rms_norm")  # over the features of a vector or of each token
-PATH_ENDING = SMOOTH + (POWER,) + NORMS  # layers that end the paths of φ (not positively 1-homogeneous)
+GATED = "glu"  # a gated linear unit: values ⊙ gate(gates) of one fused projection
+PATH_ENDING = SMOOTH + (POWER,) + NORMS + (GATED,)  # layers that end the paths of φ (not positively 1-homogeneous)
 POOLING = ("avg_pool", "max_pool", "global_avg_pool")
 RESHAPING = ("transpose", "patches")  # fixed permutations of the units
 WINDOWED = POOLING + RESHAPING  # each output unit reads a window of input units (`unit_windows`)
-NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual", "dropout") + WINDOWED + NORMS
+NAMED_KINDS = ("linear", "conv", "attention", "softmax_head", "residual", "dropout", GATED) + WINDOWED + NORMS
 MAX_PARAMETERS = 100_000_000
 MAX_VALUES = 100_000_000
 SLOPE_KINDS = {0: "relu", 1: "identity"}  # leaky_relu slopes that are another activation
@@ -173,6 +182,14 @@ def affine_part(norm: Layer) -> Layer:
     """The map n ↦ γ ⊙ n + β of a normalization layer, as a layer of kind ``scale`` with the
     norm's name and parameters (the diagonal through which φ's paths restart after the norm)."""
     return Layer("scale", norm.name, norm.out_shape, norm.out_shape, {}, dict(norm.params), line=norm.line, col=norm.col)
+
+
+def glu_projection(glu: Layer) -> Layer:
+    """The fused projection h ↦ W h + c of a gated linear unit (2m outputs: the values, then the
+    gates) as a linear layer with the unit's name and parameters (module docstring)."""
+    out = glu.params["weight"][0]
+    shape = glu.in_shape[:-1] + (out,)
+    return Layer("linear", glu.name, glu.in_shape, shape, {"out": out}, dict(glu.params), line=glu.line, col=glu.col)
 
 
 def _power_kind(kind: str, opts: dict) -> tuple[str, dict]:
@@ -288,6 +305,8 @@ class _Builder:
             self.reshape(layer, node, shape)
         elif kind in NORMS:
             self.norm(layer, node, shape)
+        elif kind == GATED:
+            self.gated(layer, node, shape)
         elif kind == "flatten":
             node.out_shape = ("vector", math.prod(shape[1:]))
         elif kind == "residual":
@@ -387,6 +406,17 @@ class _Builder:
             node.params["weight"] = (dim,)
             if node.options.get("bias"):
                 node.params["bias"] = (dim,)
+
+    def gated(self, layer: LayerSpec, node: Layer, shape: Shape) -> None:
+        """Parameters and output of a gated linear unit (see the module docstring)."""
+        if shape[0] not in ("vector", "tokens"):
+            raise self.error(layer, f"glu acts on the features of a vector or of each token, got {shape_text(shape)}",
+                             "add '- flatten' before it, or cut an image into tokens with 'patches'")
+        out = node.options["out"]
+        node.out_shape = shape[:-1] + (out,)
+        node.params["weight"] = (2 * out, shape[-1])
+        if node.options["bias"]:
+            node.params["bias"] = (2 * out,)
 
     def window(self, layer: LayerSpec, shape: Shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(kernel, stride) of a conv or pooling layer, one entry per spatial dimension: integers

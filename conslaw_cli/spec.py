@@ -48,9 +48,11 @@ LAYER_OPTIONS: dict[str, dict[str, tuple]] = {
     "patches": {"size": ("size", ...), "name": ("name", None)},
     "layer_norm": {"affine": ("bool", True), "bias": ("bool", True), "name": ("name", None)},
     "rms_norm": {"affine": ("bool", True), "name": ("name", None)},
+    "glu": {"out": ("size", ...), "gate": ("gate", "sigmoid"), "bias": ("bool", False), "name": ("name", None)},
     "residual": {"layers": ("layers", ...), "shortcut": ("shortcut", "identity"), "name": ("name", None)},
 }
 SHORTCUTS = ("identity", "conv", "linear")  # what the skip of a residual block computes
+GATES = ("sigmoid", "silu", "gelu", "relu", "none")  # a glu's gate activation (none: the bilinear unit)
 LAYER_KINDS = tuple(sorted(set(BARE_LAYERS) | set(LAYER_OPTIONS)))
 SUPPORTED_ACTIVATIONS = ACTIVATIONS + ("power",)
 SUPPORTED_IN_FAMILY = {"activation": SUPPORTED_ACTIVATIONS, "normalization layer": ("layer_norm", "rms_norm")}
@@ -81,11 +83,12 @@ KIND_SYNONYMS = {
     "adaptive_avg_pool2d": "global_avg_pool", "adaptive_avg_pool1d": "global_avg_pool", "global_average_pool": "global_avg_pool",
     "mean_pool": "global_avg_pool", "patch_embedding": "patches", "patchify": "patches",
     "permute": "transpose", "swap_tokens": "transpose",
+    "swiglu": "glu: {gate: silu}", "geglu": "glu: {gate: gelu}", "reglu": "glu: {gate: relu}",
+    "bilinear": "glu: {gate: none}", "gated_linear_unit": "glu", "gated_mlp": "glu",
 }
 KINDS_NOT_SUPPORTED_YET = {
     "activation": ("prelu", "selu", "elu", "celu", "mish", "softplus", "softsign", "hardtanh", "relu6",
                    "hard_swish", "hard_sigmoid"),
-    "gated unit": ("glu", "swiglu", "geglu", "reglu"),
     "normalization layer": ("batch_norm", "group_norm", "instance_norm"),
     "embedding layer": ("embedding", "positional_encoding"),
     "layer": ("lstm", "gru", "rnn", "conv_transpose", "deconv", "upsample"),
@@ -96,7 +99,7 @@ KEY_SYNONYMS = {
     ("max_pool", "kernel"): "kernel_size", ("avg_pool", "kernel"): "kernel_size", ("conv", "kernel"): "kernel_size",
     ("linear", "out_features"): "out", ("patches", "patch_size"): "size", ("power", "exponent"): "p",
     ("relu", "p"): "power", ("relu", "exponent"): "power", ("layer_norm", "elementwise_affine"): "affine",
-    ("rms_norm", "elementwise_affine"): "affine",
+    ("rms_norm", "elementwise_affine"): "affine", ("glu", "activation"): "gate", ("glu", "hidden"): "out",
 }
 # options that belong to another kind -> the hint that names it
 KEY_HINTS = {("relu", "slope"): "a slope below zero is 'leaky_relu: {slope: 0.01}'",
@@ -279,6 +282,10 @@ class _Validator:
             raise self.error(node, f"{what} must be one of {', '.join(SHORTCUTS)}, got {_shown(node.value)}",
                              did_you_mean(str(value), SHORTCUTS) or "identity adds x itself; conv (1×1, strided) "
                              "and linear project x to the body's output shape")
+        if kind == "gate" and value not in GATES:
+            raise self.error(node, f"{what} must be one of {', '.join(GATES)}, got {_shown(node.value)}",
+                             did_you_mean(str(value), GATES) or "sigmoid is PyTorch's GLU, silu SwiGLU, gelu GEGLU, "
+                             "relu ReGLU, none the bilinear unit")
         if kind == "name":
             self.check_layer_name(node, value, what)
         return value

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conslaw_cli.phi.compiler import Poly, VariableTable, poly_sum
-from conslaw_cli.graph import HOMOGENEOUS, NORMS, POOLING, POWER, Graph, Layer, walk_layers
+from conslaw_cli.graph import GATED, HOMOGENEOUS, NORMS, POOLING, POWER, Graph, Layer, walk_layers
 from conslaw_cli.results.laws import Family
 from conslaw_cli.sanitize import latex_mathrm as _tex
 
@@ -202,10 +202,10 @@ def _build_families(graph: Graph) -> list[Family]:
                 families.extend(_attention(layer, variables))
             if layer.kind == "softmax_head":
                 families.append(_column_sums(layer, variables))
-            if layer.kind in ("linear", "conv", "softmax_head", "attention"):
-                if previous is not None:
+            if layer.kind in ("linear", "conv", "softmax_head", "attention", GATED):
+                if previous is not None:  # a gated unit's projection reads like a linear layer
                     _pair(previous, layer, between)
-                previous, between = layer, []
+                previous, between = (None if layer.kind == GATED else layer), []
             elif layer.kind in PASS_THROUGH + HOMOGENEOUS + POOLING + (POWER,):
                 between.append(layer)
             else:
@@ -229,7 +229,7 @@ def _build_families(graph: Graph) -> list[Family]:
                     and len(homogeneous) <= 1 and not (flattened and (b.kind == "attention" or homogeneous)):
                 tokens = a.out_shape[1] if flattened else 0
                 families.append(interface_family(a, b, variables, diagonal=bool(homogeneous), tokens=tokens))
-        elif a.kind == "linear" and b.kind == "linear" and not flattened and not homogeneous:
+        elif a.kind == "linear" and b.kind in ("linear", GATED) and not flattened and not homogeneous:
             families.append(interface_family(a, b, variables, diagonal=False))
         elif len(homogeneous) == 1:
             _rescaled(a, b, between)
@@ -237,14 +237,15 @@ def _build_families(graph: Graph) -> list[Family]:
     def _rescaled(a: Layer, b: Layer, between: list[str], power: int = 1):
         """The per-unit rescaling family between a and b, when their kinds allow one."""
         flattened = "flatten" in between or (a.kind == "conv" and "global_avg_pool" in between)
-        if a.kind == "linear" and b.kind in ("linear", "softmax_head") and not flattened or a.kind == b.kind == "conv":
+        if a.kind == "linear" and b.kind in ("linear", "softmax_head", GATED) and not flattened or a.kind == b.kind == "conv":
             families.append(_rescaling(a, b, variables, power=power))
-        elif a.kind == "conv" and b.kind in ("linear", "softmax_head") and flattened:
+        elif a.kind == "conv" and b.kind in ("linear", "softmax_head", GATED) and flattened:
             positions = b.params["weight"][1] // a.out_shape[1]  # per channel, after any pooling
             families.append(_rescaling(a, b, variables, flattened_positions=positions, power=power))
 
     walk(graph.layers)
     families.extend(normalization_families(graph, variables))
+    families.extend(gated_unit_families(graph, variables))
     families.extend(_streams(graph.layers, variables))
     families.extend(_joint_streams(graph.layers, variables))
     return families
@@ -327,7 +328,7 @@ def normalization_families(graph: Graph, v: VariableTable | None = None) -> list
             walk(layer.body)
             if layer.kind in NORMS and writer is not None:
                 out.extend(_normalized(writer, layer, v))
-            if norm is not None and layer.kind in ("linear", "softmax_head", "attention") and activations <= 1:
+            if norm is not None and layer.kind in ("linear", "softmax_head", "attention", GATED) and activations <= 1:
                 out.append(_norm_rescaling(norm, layer, v))
             writer = layer if layer.kind == "linear" else writer if layer.kind == "identity" else None
             if layer.kind in NORMS and layer.params:
@@ -377,6 +378,62 @@ def _norm_rescaling(norm: Layer, b: Layer, v: VariableTable) -> Family:
     latex = (rf"{_tex(g)}_k^2" + (rf" + {_tex(bias)}_k^2" if beta is not None else "") + " - "
              + " - ".join(rf"\|{_tex(b.name + '.' + t)}_{{:,k}}\|^2" for t in ("QKV" if b.kind == "attention" else ("weight",)))
              + rf",\ k = 0,\dots,{len(gamma) - 1}")
+    return Family(name, latex, entries, proved_by=NOETHER)
+
+
+HOMOGENEOUS_GATES = ("none", "relu")  # σ(λz) = λσ(z) for λ > 0: the gates rescale too
+
+
+def gated_unit_families(graph: Graph, v: VariableTable | None = None) -> list[Family]:
+    """Rescaling laws of a gated linear unit's products, against the layer b that reads them (a
+    linear layer, a head, or Q, K, V of an attention, identity and dropout between allowed),
+    proved by Noether's theorem (laws of the network; φ's paths end at the products).
+
+    The product a_k σ(b_k) is linear in the value a_k: scaling row k of the values' weights and
+    bias by λ > 0 and column k of b's weights by 1/λ changes nothing, so ‖W[k]‖² + c_k² −
+    ‖W_b[:,k]‖² is conserved (the SwiGLU law of Tran et al. 2026; with a bias-free unit, no c).
+    With a positively homogeneous gate (relu: ReGLU, none: the bilinear unit) the gate's row m + k
+    rescales against column k alike, a second law per unit."""
+    v = v or VariableTable(graph)
+    out = []
+
+    def walk(layers: list[Layer]):
+        unit = None
+        for layer in layers:
+            walk(layer.body)
+            if unit is not None and layer.kind in ("linear", "softmax_head", "attention"):
+                out.append(_gated_rescaling(unit, layer, v, "values"))
+                if unit.options["gate"] in HOMOGENEOUS_GATES:
+                    out.append(_gated_rescaling(unit, layer, v, "gates"))
+            if layer.kind == GATED:
+                unit = layer
+            elif layer.kind != "identity":
+                unit = None
+
+    walk(graph.layers)
+    return out
+
+
+def _gated_rescaling(unit: Layer, b: Layer, v: VariableTable, half: str) -> Family:
+    """‖W[r]‖² + c_r² − ‖b's columns k‖² per product k, r = k (values) or m + k (gates)."""
+    m = unit.out_shape[-1]
+    shift = m if half == "gates" else 0
+    rows = _writers(unit, v)[shift:shift + m]
+    readers = _readers(b, v)
+    entries = [poly_sum([_square_sum(rows[k]), _square_sum(readers[k], -1)]) for k in range(m)]
+    w, c = f"{unit.name}.weight", f"{unit.name}.bias"
+    row = f"k + {m}" if shift else "k"
+    reads = " − ".join(f"‖{b.name}.{t}[:,k]‖²" for t in ("QKV" if b.kind == "attention" else ("weight",)))
+    bias = f" + {c}[{row}]²" if "bias" in unit.params else ""
+    gate = unit.options["gate"]
+    why = ("the product is linear in its value" if half == "values" else
+           f"the gate {'is the identity' if gate == 'none' else 'relu is positively homogeneous'}")
+    name = (f"‖{w}[{row}]‖²{bias} − {reads}, k = 0…{m - 1} (per product: {unit.name}'s {half} against the "
+            f"weights that read it; {why})")
+    latex_row = f"k+{m}" if shift else "k"
+    latex = (rf"\|{_tex(w)}_{{{latex_row}}}\|^2" + (rf" + {_tex(c)}_{{{latex_row}}}^2" if bias else "") + " - "
+             + " - ".join(rf"\|{_tex(b.name + '.' + t)}_{{:,k}}\|^2" for t in ("QKV" if b.kind == "attention" else ("weight",)))
+             + rf",\ k = 0,\dots,{m - 1}")
     return Family(name, latex, entries, proved_by=NOETHER)
 
 

@@ -37,8 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from conslaw_cli.errors import ConslawError
-from conslaw_cli.graph import (HOMOGENEOUS, NORMS, PATH_ENDING, POWER, WINDOWED, Graph, Layer, affine_part,
-                               unit_windows, walk_layers)
+from conslaw_cli.graph import (GATED, HOMOGENEOUS, NORMS, PATH_ENDING, POWER, WINDOWED, Graph, Layer, affine_part,
+                               glu_projection, unit_windows, walk_layers)
 from conslaw_cli.limits import DEFAULT_MAX_TERMS, MAX_BYTES, amount
 from conslaw_cli.sanitize import latex_mathrm
 
@@ -287,6 +287,11 @@ class _PathLifter:
             self.emit(lifted, label)
             self.units[u] = {(label,): {(): 1}}
 
+    def restart(self, layer: Layer) -> None:
+        """New sources, one per output unit of `layer` (a gated unit's products `NAME.out[u]`)."""
+        self.units = [{(f"{layer.name}.out[{u}]",): {(): 1}} for u in range(_size(layer.out_shape))]
+        self.neuron_prefix = layer.name
+
     def softmax_projection(self) -> None:
         """Logits z -> n z - (Σ z) 1: the sum-zero projection, times n (Marcotte et al. 2025, Prop 3.11)."""
         n = len(self.units)
@@ -329,6 +334,10 @@ def _lift_layers(lifter: _PathLifter, layers: list[Layer]) -> None:
                 lifter.softmax_projection()
         elif layer.kind in HOMOGENEOUS:
             lifter.homogeneous()
+        elif layer.kind == GATED:  # the paths end at the projection's outputs, restart at the products
+            lifter.linear(glu_projection(layer))
+            lifter.end_paths()
+            lifter.restart(layer)
         elif layer.kind in PATH_ENDING:
             lifter.end_paths()
             if layer.params:  # a normalization's γ ⊙ n + β on the new sources
@@ -370,9 +379,12 @@ def describe_plain(layers: list[Layer], values_from: Layer | None = None) -> Pie
         return Piece(name, "empty", True, "no parameters")
     formula, formula_latex = _formula(layers)
     ending = _path_ending_kinds(layers)
-    if ending & set(NORMS):
-        return Piece(name, "path lifting", False, f"lower bound: normalization ({', '.join(sorted(ending))}) cuts the "
-                     "paths; φ is not proved rich (the laws of its scale invariance are added by Noether's "
+    if ending & set(NORMS + (GATED,)):
+        cuts = [text for text, kinds in (("normalization", set(NORMS)), ("gated units", {GATED}),
+                                          ("smooth activations", set(PATH_ENDING) - set(NORMS) - {GATED, POWER}))
+                if ending & kinds]
+        return Piece(name, "path lifting", False, f"lower bound: {' and '.join(cuts)} ({', '.join(sorted(ending))}) "
+                     "cut the paths; φ is not proved rich (the laws of their symmetries are added by Noether's "
                      "theorem)", formula, formula_latex)
     if ending - {POWER}:
         return Piece(name, "path lifting", False, f"lower bound: smooth activations ({', '.join(sorted(ending))}) "
@@ -726,6 +738,9 @@ def estimate_terms(graph: Graph) -> int:
                 counts = _paths_after(layer, counts)
                 if layer.kind == "softmax_head":  # the projection mixes all logits into each
                     counts = [sum(counts)] * len(counts)
+            elif layer.kind == GATED:  # the projection's paths end; one source per product
+                total += sum(_paths_after(glu_projection(layer), counts))
+                counts = [1] * _size(layer.out_shape)
             elif layer.kind in PATH_ENDING:
                 total += sum(counts)
                 counts = [1 + ("bias" in layer.params)] * len(counts)

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from conslaw_cli.phi.compiler import VariableTable
-from conslaw_cli.graph import HOMOGENEOUS, NORMS, POWER, WINDOWED, Graph, Layer, unit_windows
+from conslaw_cli.graph import GATED, HOMOGENEOUS, NORMS, POWER, WINDOWED, Graph, Layer, unit_windows
 
 jax.config.update("jax_enable_x64", True)
 
@@ -110,10 +110,13 @@ def _attention(layer: Layer) -> Forward:
 def _softmax_rows(scores: jnp.ndarray, mask: np.ndarray | None) -> jnp.ndarray:
     """Softmax over each row; with a causal `mask` (1 where token t may attend to s ≤ t) the
     masked entries get weight exactly 0 (a product with the 0/1 mask rather than a −∞ score, so
-    ball arithmetic encloses it like the rest)."""
+    ball arithmetic encloses it like the rest). The shift by the row's maximum changes nothing but
+    the rounding; like jax.nn.softmax it is kept out of the derivatives, whose comparisons of a
+    maximum with itself ball arithmetic could not decide."""
     if mask is None:
         return jax.nn.softmax(scores, axis=-1)
-    weights = jnp.exp(scores - jnp.max(scores, axis=-1, keepdims=True)) * mask
+    shift = jax.lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True))  # as jax.nn.softmax: no max in the derivatives
+    weights = jnp.exp(scores - shift) * mask
     return weights / jnp.sum(weights, axis=-1, keepdims=True)
 
 
@@ -136,6 +139,22 @@ def _norm(layer: Layer) -> Forward:
         if weight in params:
             n = n * params[weight]
         return n + params[bias] if bias in params else n
+
+    return forward
+
+
+def _glu(layer: Layer, observe=None) -> Forward:
+    """a ⊙ σ(b), (a, b) the halves of W h + c (graph's docstring; PyTorch's F.glu for sigmoid); a
+    ReLU gate's inputs b are shown to `observe`, like a ReLU's."""
+    project, half = _linear(layer), layer.out_shape[-1]
+    gate = ACTIVATIONS.get(layer.options["gate"], ACTIVATIONS["identity"])  # none: the bilinear unit
+    switching = observe is not None and layer.options["gate"] == "relu"
+
+    def forward(params, x):
+        y = project(params, x)
+        if switching:
+            observe(y[..., half:])
+        return y[..., :half] * gate(y[..., half:])
 
     return forward
 
@@ -165,6 +184,8 @@ def _layer(layer: Layer, observe=None) -> Forward:
         return _pool(layer)
     if layer.kind in NORMS:
         return _norm(layer)
+    if layer.kind == GATED:
+        return _glu(layer, observe)
     if layer.kind == "flatten":
         return lambda params, x: x.reshape(-1)
     if layer.kind == "identity" and "dropout" in layer.options:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conslaw_cli.graph import HOMOGENEOUS, PATH_ENDING, Graph, Layer, affine_part, walk_layers
+from conslaw_cli.graph import GATED, HOMOGENEOUS, PATH_ENDING, Graph, Layer, affine_part, glu_projection, walk_layers
 from conslaw_cli.phi.compiler import merges_tokens, piece_layout
 from .fields import GraphFields
 from .network import Affine, Dense, Program, Unsupported, build_program, connections, program_ops
@@ -52,11 +52,14 @@ def structure(layers: list[Layer]) -> tuple:
 
 
 def segments(layers: list[Layer]) -> list[list[Layer]]:
-    """A path-lifting piece cut at its smooth and power activations and normalizations (each ends
-    the paths through it)."""
+    """A path-lifting piece cut at its smooth and power activations, normalizations and gated units
+    (each ends the paths through it)."""
     out, run = [], []
     for layer in layers:
-        if layer.kind in PATH_ENDING:
+        if layer.kind == GATED:  # a gated unit's projection ends the segment, its products start the next
+            out.append(run + [glu_projection(layer)])
+            run = []
+        elif layer.kind in PATH_ENDING:
             out.append(run)
             run = [affine_part(layer)] if layer.params else []  # a normalization's γ ⊙ n + β starts the next
         elif any(inner.kind in PATH_ENDING for inner in walk_layers(layer.inner)):

@@ -40,7 +40,7 @@ def edges(layers: list[Layer]) -> int:
     """Weight uses of one pass (multiply–adds): shared weights count every use."""
     total = 0
     for layer in layers:
-        if layer.kind in ("linear", "softmax_head"):
+        if layer.kind in ("linear", "softmax_head", "glu"):
             tokens = layer.in_shape[1] if layer.in_shape[0] == "tokens" else 1
             total += tokens * math.prod(layer.params["weight"])
         elif layer.kind == "conv":
