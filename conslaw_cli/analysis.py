@@ -165,14 +165,15 @@ def count(source: Source, seed: int = 0, max_terms: int = DEFAULT_MAX_TERMS, pro
 def _network_checked_families(graph: Graph, seed: int):
     """(candidate families, their check against the network's own fields) for a piecewise
     polynomial network, else None (counting.graph.lawcheck.check_in_network)."""
-    from conslaw_cli.counting.graph.lawcheck import check_in_network
+    from conslaw_cli.counting.graph.lawcheck import check_in_network, network_program
     from conslaw_cli.lawfinding.families import candidate_families
 
-    families = candidate_families(graph)
     try:
-        return families, check_in_network(graph, [e for f in families for e in f.entries], seed)
+        program = network_program(graph)
     except Unsupported:
         return None
+    families = candidate_families(graph)
+    return families, check_in_network(graph, [e for f in families for e in f.entries], seed, program)
 
 
 def symmetry_laws_text(graph: Graph) -> str:
@@ -193,7 +194,8 @@ def _symmetry_laws_beyond_phi(graph: Graph, seed: int) -> int:
     from conslaw_cli.counting.graph.lawcheck import rank_beyond_phi
     from conslaw_cli.lawfinding.families import candidate_families  # built once per graph
 
-    polys = [entry for family in candidate_families(graph) if family.proved_by for entry in family.entries]
+    polys = [entry for family in candidate_families(graph, attention=False) if family.proved_by
+             for entry in family.entries]
     if not polys:
         return 0
     try:

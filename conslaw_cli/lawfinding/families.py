@@ -173,24 +173,29 @@ def _column_sums(layer: Layer, v: VariableTable) -> Family:
                   rf"\textstyle\sum_c {_tex(w)}_{{c,j}},\ j = 0,\dots,{features - 1}", entries)
 
 
-_LAST_BUILT: list = [None, None]  # [graph, its families]: `count` and then `laws` need them for one graph
+_LAST_BUILT: dict = {}  # {"graph": graph, attention flag: its families}: `count` and then `laws` need them
 
 
-def candidate_families(graph: Graph) -> list[Family]:
+def candidate_families(graph: Graph, attention: bool = True) -> list[Family]:
     """Every family the papers name that the layer sequence makes possible (built once for the
-    graph asked last; the list is shared, callers do not change it)."""
-    if _LAST_BUILT[0] is not graph:
-        _LAST_BUILT[:] = [graph, _build_families(graph)]
-    return _LAST_BUILT[1]
+    graph asked last; the list is shared, callers do not change it). `attention=False` leaves out
+    the attention Gram families (head_dim² laws of 2·dim terms per head: 10⁹ terms in a GPT-2
+    stack), which the count never needs: an attention pair's dimension is a theorem's."""
+    if _LAST_BUILT.get("graph") is not graph:
+        _LAST_BUILT.clear()
+        _LAST_BUILT["graph"] = graph
+    if attention not in _LAST_BUILT:
+        _LAST_BUILT[attention] = _build_families(graph, attention)
+    return _LAST_BUILT[attention]
 
 
-def phi_families(graph: Graph) -> list[Family]:
+def phi_families(graph: Graph, attention: bool = True) -> list[Family]:
     """The candidate families that may be laws of φ (those proved by a theorem for the network
     are not: φ's paths end where their symmetry acts)."""
-    return [family for family in candidate_families(graph) if not family.proved_by]
+    return [family for family in candidate_families(graph, attention) if not family.proved_by]
 
 
-def _build_families(graph: Graph) -> list[Family]:
+def _build_families(graph: Graph, attention: bool = True) -> list[Family]:
     variables = VariableTable(graph)
     families: list[Family] = []
 
@@ -198,7 +203,7 @@ def _build_families(graph: Graph) -> list[Family]:
         previous, between = None, []
         for layer in layers:
             walk(layer.body)
-            if layer.kind == "attention":
+            if layer.kind == "attention" and attention:
                 families.extend(_attention(layer, variables))
             if layer.kind == "softmax_head":
                 families.append(_column_sums(layer, variables))
@@ -378,7 +383,8 @@ def _norm_rescaling(norm: Layer, b: Layer, v: VariableTable) -> Family:
     latex = (rf"{_tex(g)}_k^2" + (rf" + {_tex(bias)}_k^2" if beta is not None else "") + " - "
              + " - ".join(rf"\|{_tex(b.name + '.' + t)}_{{:,k}}\|^2" for t in ("QKV" if b.kind == "attention" else ("weight",)))
              + rf",\ k = 0,\dots,{len(gamma) - 1}")
-    return Family(name, latex, entries, proved_by=NOETHER)
+    # with a linear reader the law is φ's too (the segment γ ⊙ n + β → W_b); Q, K, V are another piece
+    return Family(name, latex, entries, proved_by=NOETHER if b.kind == "attention" else "")
 
 
 HOMOGENEOUS_GATES = ("none", "relu")  # σ(λz) = λσ(z) for λ > 0: the gates rescale too

@@ -244,7 +244,7 @@ def _provenance(reports: list[ArchitectureReport], seed: int, timings: bool, mat
         error = f"error bound: P(wrong count) ≤ {mantissa} × 10^{exponent} (Schwartz–Zippel lemma)"
     points = max((r.count.points for r in reports), default=2)
     lines = [f"conslaw {version('conslaw')}", f"seed {seed}", prime,
-             "blocks proved once (sandwich bounds, or the ceiling set by family laws checked at random points); "
+             "blocks proved once (sandwich bounds, a theorem, or the ceiling set by family laws checked at random points); "
              f"the others at {points} independent random points, which must agree", error]
     if timings:
         lines.append("seconds: " + ", ".join(f"{escape(r.count.name)} {r.count.seconds:.3f}" for r in reports))

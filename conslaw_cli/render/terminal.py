@@ -76,7 +76,7 @@ def count_footer(results: list[CountResult], block: str | None = None) -> str:
         others = "" if proved == blocks else \
             f", the others at {r.points} independent points, which agree (≤ {probability(bound)} per point)"
         lines = [f"exact ranks in GF({r.prime}), p = 2^61 − 1, at random points (seed {r.seed}); {proved} of {blocks} "
-                 f"blocks proved once (sandwich bounds, or the ceiling set by family laws; P(a non-law passed the "
+                 f"blocks proved once (sandwich bounds, a theorem, or the ceiling set by family laws; P(a non-law passed the "
                  f"check) ≤ {probability(checks)}){others}: P(wrong count) ≤ "
                  f"{probability(max(x.wrong_count_bound for x in results))} "
                  "(Schwartz–Zippel)."]

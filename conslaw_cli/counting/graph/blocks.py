@@ -33,6 +33,7 @@ class DenseBlock:
     sizes: dict[str, int] | None = None  # tensor -> number of parameters
     values_from: Layer | None = None  # the segment's paths start at this attention's values
     global_of_local: np.ndarray | None = None  # of the block computed (the first of its class)
+    theorem_dimension: int | None = None  # dim Lie(V)(θ) at generic θ known by a theorem: no trace needed
 
 
 def tensor_offsets(graph: Graph) -> dict[str, int]:
@@ -91,14 +92,26 @@ def segment_block(layers: list[Layer], offsets: dict[str, int], values_from: Lay
 
 def attention_block(layer: Layer) -> DenseBlock:
     """(Q_h, K_h) of one head as the chain v ↦ Q_hᵀ(K_h v): φ = entries of Q_hᵀK_h; (V_h, O_h)
-    is the same block up to renaming (Marcotte et al. 2025, Thm 3.8)."""
+    is the same block up to renaming (Marcotte et al. 2025, Thm 3.8). Its dimension is known
+    (`two_layer_linear_laws`), so it is never traced."""
     head_dim, dim = layer.options["head_dim"], layer.in_shape[2]
     entries = head_dim * dim
     into_head = Dense(entries, head_dim, dim)  # K_h[a, i] after Q_h's entries
     out_of_head = Dense(0, dim, head_dim, transposed=True)  # Q_hᵀ: Q_h[a, j] at a·dim + j
     program = Program([Affine(into_head), Affine(out_of_head)], dim, dim, 2 * entries)
     program.num_gains = 2 * dim + 1
-    return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries))
+    known = 2 * entries - two_layer_linear_laws(dim, dim, head_dim)
+    return DenseBlock(("attention pair", head_dim, dim), GraphFields(program, 2, dim * dim, 2 * entries),
+                      theorem_dimension=known)
+
+
+def two_layer_linear_laws(n: int, m: int, r: int) -> int:
+    """The number of independent laws of φ = entries of U Vᵀ, U ∈ R^{n×r}, V ∈ R^{m×r}, near a
+    generic point: r(r+1)/2 when r ≤ n + m, else r(r+1)/2 − (r−n−m)(r−n−m+1)/2 (Marcotte,
+    Gribonval, Peyré 2023, Prop 4.2, 4.3 and Cor 4.4; the laws are the entries of UᵀU − VᵀV).
+    An attention pair Q_hᵀK_h is U = Q_hᵀ, V = K_hᵀ with n = m = dim, r = head_dim."""
+    excess = max(0, r - n - m)
+    return r * (r + 1) // 2 - excess * (excess + 1) // 2
 
 
 def covered_pieces(graph: Graph) -> list:
@@ -156,11 +169,18 @@ def global_of_local(block: DenseBlock, offsets: dict[str, int]) -> np.ndarray:
 
 def blocks_with_variables(graph: Graph):
     """Every block of φ (no deduplication) as (program, global index of each local parameter)."""
+    for block, glob in every_block(graph):
+        yield block.fields.program, glob
+
+
+def every_block(graph: Graph):
+    """Every block of φ (no deduplication) as (DenseBlock, global index of each local parameter);
+    an attention's pairs share one DenseBlock."""
     offsets = tensor_offsets(graph)
     for piece, block in _piece_blocks(graph, offsets):
         if piece.kind != "attention":
-            yield block.fields.program, global_of_local(block, offsets)
+            yield block, global_of_local(block, offsets)
             continue
         for head in range(piece.layers[0].options["heads"]):
             for pair in ("QK",) if piece.carries_values else ("QK", "VO"):
-                yield block.fields.program, _head_pair(piece.layers[0], offsets, head, pair)
+                yield block, _head_pair(piece.layers[0], offsets, head, pair)

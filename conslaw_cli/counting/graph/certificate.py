@@ -16,7 +16,8 @@ Two bounds that need no dense D × D rank, both evaluated at a random point θ w
 
 When the bounds meet, the count is exact (with the error bound of the family check). Applies to
 segments whose components are single paths (`path_plan`): linear or conv layers separated by
-homogeneous activations (identity and flatten in between are transparent), and residual blocks
+homogeneous activations (identity and flatten in between are transparent; a normalization's
+diagonal γ ⊙ n + β may stand anywhere, each of its units has one incoming edge), and residual blocks
 lifted inline with an activation after the add (the skip an edge of weight 1, or one edge of a
 projection shortcut; its candidate rows are added per block, and what peeling leaves of them is
 ranked exactly).
@@ -96,6 +97,8 @@ def _walk_single_path(layers, state, plan: PathPlan, top_level):
                 return None
             weighted.append(layer)
             state = "weighted"
+        elif layer.kind == "scale":  # a normalization's γ ⊙ n + β: one edge per unit, no paths merge
+            weighted.append(layer)
         elif layer.kind in HOMOGENEOUS:
             state = "hom"
         elif layer.kind in WINDOWED and top_level:
@@ -324,12 +327,9 @@ def family_law_gradients(families, theta_global: np.ndarray, variables: np.ndarr
 def certify(program: Program, layers: list[Layer], local: dict[str, int], global_of_local: np.ndarray,
             families, rng: gf.Residues, degree: int) -> Certificate:
     """Both bounds for one segment (see the module docstring)."""
-    plan = path_plan(layers)
-    weighted = [layer_connections(layer, local) for layer in plan.weighted]
-    shortcuts = [(first, last, layer_connections(layer, local)) for first, last, layer in plan.shortcuts]
     n = program.num_params
     theta = rng.nonzero(n)  # no zero entry: pivots are nonzero
-    paths = candidate_paths(weighted, plan.skips, shortcuts, plan.windowed)
+    paths = segment_paths(layers, local)
     peeled, left = peel(paths, n)
     # the families, in local numbering, checked against random fields of this segment
     inside = set(global_of_local.tolist())
@@ -348,6 +348,14 @@ def certify(program: Program, layers: list[Layer], local: dict[str, int], global
         peeled += leftover_rank(_sparse_rows(paths[left], path_gradients(paths[left], theta)))
     bound = 2 * len(rows) * (degree + 2) / gf.PRIME
     return Certificate(n, peeled, family_rank, bound, len(families))
+
+
+def segment_paths(layers: list[Layer], local: dict[str, int]) -> np.ndarray:
+    """The candidate paths of a single-path segment (`candidate_paths`), in local parameter numbers."""
+    plan = path_plan(layers)
+    weighted = [layer_connections(layer, local) for layer in plan.weighted]
+    shortcuts = [(first, last, layer_connections(layer, local)) for first, last, layer in plan.shortcuts]
+    return candidate_paths(weighted, plan.skips, shortcuts, plan.windowed)
 
 
 def leftover_rank(grads: list[dict[int, int]]) -> int:

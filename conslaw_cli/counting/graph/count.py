@@ -2,8 +2,9 @@
 
 Blocks use disjoint parameters, so their fields commute and the trace dimensions add up
 (Marcotte, Gribonval, Peyré 2025, App. G); blocks with the same structure are computed once.
-Each block is certified by sandwich bounds (``certificate``), proved when its trace reaches the
-ceiling set by checked family laws (``lawcheck``), or traced at two independent points.
+Each block is certified by sandwich bounds (``certificate``), known by a theorem (an attention
+pair: a two-layer linear network), proved when its trace reaches the ceiling set by checked
+family laws (``lawcheck``), or traced at two independent points.
 Receives a Graph, returns a lie.TraceResult.
 """
 
@@ -37,7 +38,7 @@ def _ceilings(graph: Graph, dense, seed: int) -> dict[tuple, tuple[int, float]]:
             owner[v] = k
     laws_of: list[list[int]] = [[] for _ in dense]
     polys = []
-    for entry in (e for f in phi_families(graph) for e in f.entries):
+    for entry in (e for f in phi_families(graph, attention=False) for e in f.entries):
         blocks = {owner[v] for m in entry for v in m}
         if len(blocks) == 1 and (k := blocks.pop()) >= 0:  # a law living in one dense block
             laws_of[k].append(len(polys))
@@ -66,7 +67,7 @@ def _certificates(graph: Graph, classes, seed: int, tracker: Tracker) -> dict[tu
         return {}
     from conslaw_cli.lawfinding.families import phi_families  # parameter names: only where there is a segment
 
-    families = phi_families(graph)
+    families = phi_families(graph, attention=False)  # a family inside a segment is never an attention's
     out = {}
     for k, block in single:
         tracker.begin(k, "certifying")
@@ -88,9 +89,10 @@ def refuse_hopeless(graph: Graph, max_block: int, max_seconds: float = DEFAULT_M
             if structure(segment) in seen:  # computed once (see blocks_of)
                 continue
             seen.add(structure(segment))
-            n = sum(l.num_params for l in segment) // (2 * segment[0].options["heads"]) if piece.kind == "attention" \
-                else sum(l.num_params for l in segment)
-            if piece.kind != "attention" and single_path_layers(segment) and not (k == 0 and piece.values_from):
+            if piece.kind == "attention":  # its pairs' dimension is a theorem's (blocks.attention_block)
+                continue
+            n = sum(l.num_params for l in segment)
+            if single_path_layers(segment) and not (k == 0 and piece.values_from):
                 # certified (see trace_graph; a segment fed by an attention's values is not)
                 cost = certificate_cost(segment)
                 if cost.bytes > MAX_BYTES:
@@ -126,14 +128,16 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress: Progress
     tracker.expect(_plan(classes, points, _certifiable))
     certified = _certificates(graph, classes, seed, tracker)
     tracker.expect(_plan(classes, points, lambda block: block.signature in certified))
-    dense = [(b, m) for b, m in classes if b.signature not in certified]
+    known = [(lie.BlockTrace([b.theorem_dimension], 0.0, certified=True), m) for b, m in classes
+             if b.theorem_dimension is not None]
+    dense = [(b, m) for b, m in classes if b.signature not in certified and b.theorem_dimension is None]
     largest = max((block.fields.num_vars for block, _ in dense), default=0)
     if largest > max_block:  # a large single-path segment whose certificate bounds did not meet
         raise TooLarge(f"a block of {largest:,} coupled parameters was not certified and needs exact ranks of "
                        f"{largest:,} x {largest:,} matrices mod p (limit {max_block:,} parameters per block)",
                        "raise the limit with --max-block N if you really mean it")
-    fixed = [(lie.BlockTrace([c.peeled_rank], c.error_bound, certified=True), m) for b, m in classes
-             if (c := certified.get(b.signature))]
+    fixed = known + [(lie.BlockTrace([c.peeled_rank], c.error_bound, certified=True), m) for b, m in classes
+                     if (c := certified.get(b.signature))]
     index = {block.signature: k for k, (block, _) in enumerate(classes)}
     if dense:
         tracker.begin(index[dense[0][0].signature], "checking the family laws of the blocks to trace")
@@ -161,7 +165,8 @@ def trace_graph(graph: Graph, seed: int = 0, points: int = 2, progress: Progress
                                      "rerun with another --seed and report this")
     once = [t for t, _ in fixed] + list(proved.values())
     return lie.TraceResult(results[0], sum(m for _, m in classes), len(classes), bound, points, results,
-                           certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved),
+                           certified=sum(m for b, m in classes if b.signature in certified or b.signature in proved
+                                         or b.theorem_dimension is not None),
                            estimate=estimate, check_error_bound=sum(t.error_bound for t in once),
                            families_proved=graph is given and _families_proved(graph, classes, certified))
 
@@ -173,7 +178,7 @@ def _plan(classes, points: int, certified) -> list[Task]:
     costs = [block_cost(block, certified(block)).seconds for block, _ in classes]
     first = [Task(k, "certifying", costs[k]) for k, (block, _) in enumerate(classes) if certified(block)]
     traces = [Task(k, tracing(point, points), costs[k] / points) for point in range(points)
-              for k, (block, _) in enumerate(classes) if not certified(block)]
+              for k, (block, _) in enumerate(classes) if not certified(block) and block.theorem_dimension is None]
     return first + traces
 
 

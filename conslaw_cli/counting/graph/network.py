@@ -186,6 +186,14 @@ class Diagonal:
 
     apply_transpose = apply  # a diagonal map is its own transpose
 
+    def references(self):
+        """Reference edges for the certificate, as `Dense.references`: unit u reads unit u alone,
+        through γ_(u mod features); weight j's edge is that of token 0."""
+        units = np.arange(self.in_units)
+        params = self.first + units % self.features
+        features = np.arange(self.features)
+        return (units, params), (units, params), (self.first + features, features, features)
+
     def weight_gradient(self, delta: np.ndarray, h: np.ndarray) -> np.ndarray:
         """∂(δ · γ ⊙ h)/∂γ: Σ over tokens of δ(t, j) h(t, j)."""
         products = arith.jet_product(_per_token(delta, self.tokens), _per_token(h, self.tokens), arith.mul, 1, 1, 1)
