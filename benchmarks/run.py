@@ -121,6 +121,26 @@ def attention(dim: int, head_dim: int) -> str:
     return f"input: {{tokens: 2, dim: {dim}}}\nlayers:\n  - attention: {{head_dim: {head_dim}}}\n"
 
 
+GPT2_SMALL_STACK = "input: {tokens: 16, dim: 768}\nlayers:\n" + """  - residual:
+      - attention: {heads: 12, head_dim: 64}
+  - residual:
+      - linear: {out: 3072, bias: true}
+      - gelu
+      - linear: {out: 768, bias: true}
+""" * 12
+LLAMA_BLOCK = """input: {tokens: 16, dim: 512}
+layers:
+  - residual:
+      - rms_norm
+      - attention: {heads: 8, head_dim: 64, causal: true}
+  - residual:
+      - rms_norm
+      - glu: {out: 1376, gate: silu}
+      - linear: {out: 512}
+"""
+SWIGLU_AFTER_RELU = "input: 3\nlayers:\n  - linear: {out: 4}\n  - relu\n  - glu: {out: 3, gate: silu}\n  - linear: {out: 2}\n"
+
+
 # name -> (command, yaml text | "zoo" | zoo file, target seconds, target MB, references)
 # references: "expanded" (previous engine), "sympy" (published algorithm, straightforward)
 STEM_STACK = ("input: 3\nlayers:\n  - linear: {out: 3}\n  - relu\n"
@@ -162,6 +182,10 @@ CASES = {
     "count zoo (14 files)": ("count", "zoo", 4, None, ()),
     "count ReLU stem 3 + 2 residual ReLU blocks (certified)": ("count", STEM_STACK, 1, None, ()),
     "count tanh 10-20-20-10 (ball-arithmetic certificate)": ("count", mlp((10, 20, 20, 10), "tanh"), 30, None, ()),
+    "count GPT-2-small-shaped stack (12 blocks, dim 768, 12 heads of 64, MLP 3072 GELU, 16 tokens, no embeddings)": (
+        "count", GPT2_SMALL_STACK, 600, 16384, ()),
+    "count LLaMA-shaped block (dim 512, 8 causal heads, RMSNorm, SwiGLU 1376; no RoPE)": ("count", LLAMA_BLOCK, 60, 4096, ()),
+    "count ReLU 3-4 + SwiGLU 3 + linear 2 (certified)": ("count", SWIGLU_AFTER_RELU, 5, None, ()),
     "conslaw --help": ("help", "", 0.15, None, ()),
     "start-up floor: python -c 'import numpy, typer, yaml' (one BLAS thread)": ("floor", "", None, None, ()),
     "laws deg 2 linear 2-3-3-2": ("laws", mlp((2, 3, 3, 2)), 0.5, None, ("sympy",)),

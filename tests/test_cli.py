@@ -272,12 +272,12 @@ def test_line_reporter_says_what_which_file_and_elapsed():
 
 
 def test_a_count_estimated_over_the_time_budget_is_refused_with_the_estimate(tmp_path):
-    # dense exact ranks of 768 x 768 matrices: the estimate from the layer shapes is about 0.1 s
-    path = tmp_path / "attention_pairs.yaml"
-    path.write_text("input: {tokens: 4, dim: 24}\nlayers:\n  - attention: {heads: 2, head_dim: 16}\n")
+    # a linear chain 24-24-24-24 is one dense block of 1,728 parameters: exact ranks of that size
+    path = tmp_path / "linear_chain.yaml"
+    path.write_text("input: 24\nlayers:\n" + "  - linear: {out: 24}\n" * 3)
     refused = run_conslaw("count", str(path), "--max-seconds", "0.01")
     assert refused.returncode == 2 and refused.stdout == ""
-    assert re.search(r"attention_pairs\.yaml:\d+:\d+: counting this network would take about [\d.]+ s", refused.stderr)
+    assert re.search(r"linear_chain\.yaml:\d+:\d+: counting this network would take about [\d.]+ s", refused.stderr)
     assert "the budget is 0.01 s" in refused.stderr and "--max-seconds N" in refused.stderr
     assert run_conslaw("count", str(path), "--max-seconds", "60").returncode == 0
 
