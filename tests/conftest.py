@@ -28,6 +28,20 @@ def written_graph(tmp_path, text: str):
     return path, analysis.load_graph(path)
 
 
+def refused(tmp_path, text: str) -> str:
+    """`conslaw count` of an architecture written to `tmp_path`/net.yaml, which must be refused
+    (exit 2): its message."""
+    from typer.testing import CliRunner
+
+    from conslaw_cli.cli import app
+
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["count", str(path)])
+    assert result.exit_code == 2, result.stdout
+    return result.stderr
+
+
 @pytest.fixture
 def count_of(tmp_path):
     """count_of(yaml_text, seed=0) -> number of laws (the CountResult is in .last)."""

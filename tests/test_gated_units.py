@@ -19,12 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from conftest import written_graph
+from conftest import refused, written_graph
 
 from conslaw_cli import analysis
-from conslaw_cli.cli import app
 from conslaw_cli.training.lie_check import numerical_counts
 from conslaw_cli.training.model import build_network
 
@@ -115,13 +113,8 @@ def test_a_small_llama_block_is_certified(tmp_path):
 
 
 def test_bad_units_are_located(tmp_path):
-    path = tmp_path / "net.yaml"
-    path.write_text("input: 2\nlayers:\n  - glu: {out: 2, gate: tanh}\n")
-    result = CliRunner().invoke(app, ["count", str(path)])
-    assert result.exit_code == 2 and result.stderr.startswith(f"{path}:3:25: glu.gate must be one of"), result.stderr
-    path.write_text("input: 2\nlayers:\n  - swiglu\n")
-    result = CliRunner().invoke(app, ["count", str(path)])
-    assert result.exit_code == 2 and "conslaw calls this layer 'glu: {gate: silu}'" in result.stderr
-    path.write_text("input: {channels: 1, length: 4}\nlayers:\n  - glu: {out: 2}\n")
-    result = CliRunner().invoke(app, ["count", str(path)])
-    assert result.exit_code == 2 and "glu acts on the features of a vector or of each token" in result.stderr
+    message = refused(tmp_path, "input: 2\nlayers:\n  - glu: {out: 2, gate: tanh}\n")
+    assert message.startswith(f"{tmp_path / 'net.yaml'}:3:25: glu.gate must be one of"), message
+    assert "conslaw calls this layer 'glu: {gate: silu}'" in refused(tmp_path, "input: 2\nlayers:\n  - swiglu\n")
+    message = refused(tmp_path, "input: {channels: 1, length: 4}\nlayers:\n  - glu: {out: 2}\n")
+    assert "glu acts on the features of a vector or of each token" in message

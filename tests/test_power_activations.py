@@ -14,12 +14,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from conftest import written_graph
+from conftest import refused, written_graph
 
 from conslaw_cli import analysis
-from conslaw_cli.cli import app
 from conslaw_cli.counting.graph import exact_pass
 from conslaw_cli.counting.graph.blocks import tensor_offsets
 from conslaw_cli.counting.graph.lawcheck import check_in_network
@@ -111,10 +109,6 @@ def test_the_exact_pass_decides_relu_power_and_never_gates_a_plain_power(tmp_pat
 
 
 def test_bad_powers_are_located(tmp_path):
-    path = tmp_path / "net.yaml"
-    path.write_text("input: 2\nlayers:\n  - power: {p: 0}\n")
-    result = CliRunner().invoke(app, ["count", str(path)])
-    assert result.exit_code == 2 and result.stderr.startswith(f"{path}:3:16: power.p must be positive"), result.stderr
-    path.write_text("input: 2\nlayers:\n  - squared_relu\n")
-    result = CliRunner().invoke(app, ["count", str(path)])
-    assert result.exit_code == 2 and "conslaw calls this layer 'relu: {power: 2}'" in result.stderr
+    message = refused(tmp_path, "input: 2\nlayers:\n  - power: {p: 0}\n")
+    assert message.startswith(f"{tmp_path / 'net.yaml'}:3:16: power.p must be positive"), message
+    assert "conslaw calls this layer 'relu: {power: 2}'" in refused(tmp_path, "input: 2\nlayers:\n  - squared_relu\n")

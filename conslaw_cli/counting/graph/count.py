@@ -18,7 +18,7 @@ from conslaw_cli.phi.compiler import piece_layout
 from conslaw_cli.counting.progress import Progress, Task, Tracker, tracing
 from .blocks import DenseBlock, blocks_of, segments, structure
 from .certificate import Certificate, certify, single_path_layers
-from .estimate import Cost, block_cost, certificate_cost, dense_segment_cost, edges
+from .estimate import BASE_BYTES, Cost, block_cost, certificate_cost, dense_segment_cost, edges
 from .lawcheck import check_in_blocks
 from .sum_zero import linear_twin
 
@@ -82,7 +82,7 @@ def _certificates(graph: Graph, classes, seed: int, tracker: Tracker) -> dict[tu
 def refuse_hopeless(graph: Graph, max_block: int, max_seconds: float = DEFAULT_MAX_SECONDS) -> Cost:
     """Estimate the work from the layer shapes (O(layers), nothing of size D allocated) and raise
     TooLarge when it is hopeless or would take more than `max_seconds`; returns the estimate."""
-    total, seen = Cost(0.0, 0), set()
+    total, seen = Cost(0.0, BASE_BYTES), set()  # the process itself, even when every block is a theorem's
     for piece in piece_layout(graph.layers):
         parts = [piece.layers] if piece.kind == "attention" else segments(piece.layers)
         for k, segment in enumerate(parts):
